@@ -39,10 +39,10 @@ MANPAGES :=
 .PHONY: all
 all:
 
-include protocol/module.mk
--include firmware/module.mk
--include host/module.mk
--include tools/module.mk
+include $(sort $(wildcard protocol/*.mk))
+include $(sort $(wildcard firmware/*.mk))
+include $(sort $(wildcard host/*.mk))
+include $(sort $(wildcard tools/*.mk))
 include tests/module.mk
 
 all: $(PROGRAMS)
