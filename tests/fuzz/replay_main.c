@@ -36,13 +36,16 @@ static int replay_file(const char *path)
 
 int main(int argc, char **argv)
 {
-	const char *name = strrchr(argv[0], '_');
+	/* build/tests/replay_NAME: NAME may itself hold '_'. */
+	const char *name = strstr(argv[0], "replay_");
 	char dir[512], path[1024];
 	struct dirent *de;
 	DIR *d;
 	int n = 0, bad = 0;
 
 	(void)argc;
+	if (name)
+		name += strlen("replay_") - 1;
 	snprintf(dir, sizeof(dir), "tests/fuzz/corpus/%s", name ? name + 1 : "");
 	if (!(d = opendir(dir))) {
 		printf("ok 1 - %s: no corpus yet\n", dir);
