@@ -11,12 +11,11 @@ int tp_kdf_an10922(const uint8_t master[16], const uint8_t *m, size_t mlen,
 		   uint8_t out[16])
 {
 	struct tp_cmac_key ck;
-	uint8_t d[32] = { 0 }, iv[16] = { 0 };
+	uint8_t d[32] = {0}, iv[16] = {0};
 	const uint8_t *sub;
 	int rc;
 
-	if (master == NULL || m == NULL || out == NULL || mlen < 1 ||
-	    mlen > 31)
+	if (master == NULL || m == NULL || out == NULL || mlen < 1 || mlen > 31)
 		return TP_ERR_ARG;
 	/* D = 01 || M, padded (80 00..) to 32 bytes when shorter. */
 	d[0] = 0x01;

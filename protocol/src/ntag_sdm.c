@@ -19,8 +19,9 @@ static int sdm_meta_enc(const struct tp_sdm_settings *s)
 
 static int nibbles_ok(const struct tp_sdm_settings *s)
 {
-	uint8_t v[] = { s->ar_read, s->ar_write, s->ar_rw, s->ar_change,
-			s->sdm_ctr_ret, s->sdm_meta_read, s->sdm_file_read };
+	uint8_t v[] = {s->ar_read,	s->ar_write,	s->ar_rw,
+		       s->ar_change,	s->sdm_ctr_ret, s->sdm_meta_read,
+		       s->sdm_file_read};
 
 	for (size_t i = 0; i < sizeof(v); i++)
 		if (v[i] > 0xF || (v[i] > 4 && v[i] < 0xE))
@@ -87,16 +88,16 @@ static int decode(const uint8_t *in, size_t len, int with_size,
 {
 	size_t n = 0;
 
-#define NEED(k)                                                               \
-	do {                                                                  \
-		if (n + (k) > len)                                            \
-			return TP_ERR_LENGTH;                                 \
+#define NEED(k)                                                                \
+	do {                                                                   \
+		if (n + (k) > len)                                             \
+			return TP_ERR_LENGTH;                                  \
 	} while (0)
-#define GET24(f)                                                              \
-	do {                                                                  \
-		NEED(3);                                                      \
-		(f) = ntag_get24le(in + n);                                   \
-		n += 3;                                                       \
+#define GET24(f)                                                               \
+	do {                                                                   \
+		NEED(3);                                                       \
+		(f) = ntag_get24le(in + n);                                    \
+		n += 3;                                                        \
 	} while (0)
 
 	NEED(3);
@@ -172,8 +173,7 @@ int tp_sdm_settings_decode_change(const uint8_t *in, size_t len,
 	return rc;
 }
 
-int tp_ntag_change_file_settings_cmd(const struct tp_ev2 *ev2,
-				     uint8_t fileno,
+int tp_ntag_change_file_settings_cmd(const struct tp_ev2 *ev2, uint8_t fileno,
 				     const struct tp_sdm_settings *s,
 				     uint8_t *apdu, size_t cap, size_t *len)
 {
@@ -193,8 +193,10 @@ int tp_ndef_sun_template(const char *base_url, uint8_t *file, size_t cap,
 	static const struct {
 		const char *s;
 		uint8_t code;
-	} pre[] = { { "https://www.", 0x02 }, { "http://www.", 0x01 },
-		    { "https://", 0x04 },     { "http://", 0x03 } };
+	} pre[] = {{"https://www.", 0x02},
+		   {"http://www.", 0x01},
+		   {"https://", 0x04},
+		   {"http://", 0x03}};
 	const char *rest = NULL;
 	size_t rlen, plen, n, i;
 	uint8_t code = 0;

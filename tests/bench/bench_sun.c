@@ -71,8 +71,8 @@ static void do_host(void)
 
 	sink += tp_sun_decrypt_picc(meta, msg.picc_enc, u, &ctr);
 	sink += tp_card_key(master, u, TP_KEY_SDM_FILE, 1, k);
-	sink += tp_sun_check_mac(k, u, ctr, msg.mac_in, msg.mac_in_len,
-				 msg.mac);
+	sink +=
+	    tp_sun_check_mac(k, u, ctr, msg.mac_in, msg.mac_in_len, msg.mac);
 }
 
 #define NFN 4
@@ -117,8 +117,8 @@ int main(void)
 	struct tp_sun_result r;
 	size_t n;
 	long iters = 20000;
-	void (*const fns[NFN])(void) = { do_cmac, do_check, do_parse_check,
-					 do_host };
+	void (*const fns[NFN])(void) = {do_cmac, do_check, do_parse_check,
+					do_host};
 	double us[NFN], ratio[NFN];
 
 	memset(meta, 0x4D, 16);

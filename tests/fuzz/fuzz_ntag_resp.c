@@ -12,13 +12,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const uint8_t kenc[16] = { 0x2B, 0x4D, 0x96, 0x3C, 0x01, 0x4D,
-				  0xC3, 0x6F, 0x24, 0xF6, 0x9A, 0x50,
-				  0xA3, 0x94, 0xF8, 0x75 };
-static const uint8_t kmac[16] = { 0x37, 0x9D, 0x32, 0x13, 0x0C, 0xE6,
-				  0x17, 0x05, 0xDD, 0x5F, 0xD8, 0xC3,
-				  0x6B, 0x95, 0xD7, 0x64 };
-static const uint8_t ti[4] = { 0xDF, 0x05, 0x55, 0x22 };
+static const uint8_t kenc[16] = {0x2B, 0x4D, 0x96, 0x3C, 0x01, 0x4D,
+				 0xC3, 0x6F, 0x24, 0xF6, 0x9A, 0x50,
+				 0xA3, 0x94, 0xF8, 0x75};
+static const uint8_t kmac[16] = {0x37, 0x9D, 0x32, 0x13, 0x0C, 0xE6,
+				 0x17, 0x05, 0xDD, 0x5F, 0xD8, 0xC3,
+				 0x6B, 0x95, 0xD7, 0x64};
+static const uint8_t ti[4] = {0xDF, 0x05, 0x55, 0x22};
 
 static void session(struct tp_ev2 *s)
 {
@@ -49,8 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0:
 	case 1:
 	case 2: {
-		static const int modes[] = { TP_COMM_PLAIN, TP_COMM_MAC,
-					     TP_COMM_FULL };
+		static const int modes[] = {TP_COMM_PLAIN, TP_COMM_MAC,
+					    TP_COMM_FULL};
 
 		rc = tp_ev2_unwrap(&s, modes[sel % 8], data, size, out,
 				   sizeof(out), &n);
@@ -64,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				      &alen) != 0)
 			break;
 		if (tp_ev2_auth_step2(&s, zero, zero, data,
-				      size < 18 ? size : 18, apdu,
-				      sizeof(apdu), &alen) == 0 &&
+				      size < 18 ? size : 18, apdu, sizeof(apdu),
+				      &alen) == 0 &&
 		    size > 18)
 			(void)tp_ev2_auth_finish(&s, data + 18, size - 18);
 		break;

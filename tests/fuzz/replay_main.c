@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 	(void)argc;
 	if (name)
 		name += strlen("replay_") - 1;
-	snprintf(dir, sizeof(dir), "tests/fuzz/corpus/%s", name ? name + 1 : "");
+	snprintf(dir, sizeof(dir), "tests/fuzz/corpus/%s",
+		 name ? name + 1 : "");
 	if (!(d = opendir(dir))) {
 		printf("ok 1 - %s: no corpus yet\n", dir);
 		return 0;
