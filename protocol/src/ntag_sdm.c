@@ -82,6 +82,30 @@ int tp_sdm_settings_encode(const struct tp_sdm_settings *s, uint8_t *out,
 	return TP_OK;
 }
 
+int tp_sdm_settings_encode_get(const struct tp_sdm_settings *s, uint8_t *out,
+			       size_t cap, size_t *len)
+{
+	uint8_t b[40];
+	size_t n;
+	int rc;
+
+	if (s == NULL || out == NULL || len == NULL)
+		return TP_ERR_ARG;
+	if (s->file_size > TP_NTAG_CTR_MAX)
+		return TP_ERR_VALUE;
+	rc = tp_sdm_settings_encode(s, b, sizeof(b), &n);
+	if (rc != TP_OK)
+		return rc;
+	if (n + 4 > cap)
+		return TP_ERR_TOO_BIG;
+	out[0] = s->file_type;
+	memcpy(out + 1, b, 3);
+	ntag_put24le(out + 4, s->file_size);
+	memcpy(out + 7, b + 3, n - 3);
+	*len = n + 4;
+	return TP_OK;
+}
+
 /* Decodes FileOption || AR || [FileSize] || SDM part. */
 static int decode(const uint8_t *in, size_t len, int with_size,
 		  struct tp_sdm_settings *s)

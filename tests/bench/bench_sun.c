@@ -8,7 +8,8 @@
  *   check:  tp_sun_verify (decrypt PICCData, derive the session MAC key,
  *           CMAC the MAC input, compare)
  *   parse+check: the same plus tp_sun_parse of the URL
- *   host path: decrypt, tp_card_key (AN10922 per-card file key), check
+ *   host path: decrypt, tp_card_key_ck (AN10922 per-card file key with
+ *           the master's CMAC context set once), check
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ static int cmp(const void *a, const void *b)
 }
 
 static uint8_t meta[16], master[16], fkey[16], uid[7];
+static struct tp_cmac_key master_ck;
 static struct tp_sun_msg msg;
 static char url[256];
 static size_t url_len;
@@ -70,7 +72,7 @@ static void do_host(void)
 	uint32_t ctr;
 
 	sink += tp_sun_decrypt_picc(meta, msg.picc_enc, u, &ctr);
-	sink += tp_card_key(master, u, TP_KEY_SDM_FILE, 1, k);
+	sink += tp_card_key_ck(&master_ck, u, TP_KEY_SDM_FILE, 1, k);
 	sink +=
 	    tp_sun_check_mac(k, u, ctr, msg.mac_in, msg.mac_in_len, msg.mac);
 }
@@ -124,7 +126,8 @@ int main(void)
 	memset(meta, 0x4D, 16);
 	memset(master, 0x6B, 16);
 	memcpy(uid, "\x04\x11\x22\x33\x44\x55\x66", 7);
-	if (tp_card_key(master, uid, TP_KEY_SDM_FILE, 1, fkey) ||
+	if (tp_cmac_setkey(&master_ck, master) ||
+	    tp_card_key(master, uid, TP_KEY_SDM_FILE, 1, fkey) ||
 	    tp_ndef_sun_template("https://tap.example.org/t", file,
 				 sizeof(file), &n, &sdm) ||
 	    tp_sun_card_mirror(meta, fkey, uid, 12345, &sdm, file, n, out,

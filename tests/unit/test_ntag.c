@@ -434,6 +434,22 @@ static void test_card_key(void **state)
 	assert_memory_not_equal(a, b, 16);
 	assert_int_equal(tp_card_key(mk, uid, 0, 1, b), TP_OK);
 	assert_memory_not_equal(a, b, 16);
+	{
+		struct tp_cmac_key ck;
+
+		assert_int_equal(tp_cmac_setkey(&ck, mk), TP_OK);
+		for (int kn = 0; kn <= 4; kn++) {
+			if (kn == 1)
+				continue;
+			assert_int_equal(tp_card_key(mk, uid, kn, 9, a), TP_OK);
+			assert_int_equal(tp_card_key_ck(&ck, uid, kn, 9, b),
+					 TP_OK);
+			assert_memory_equal(a, b, 16);
+		}
+		assert_int_equal(tp_card_key_ck(&ck, uid, 1, 1, b), TP_ERR_ARG);
+		tp_cmac_clear(&ck);
+	}
+	assert_int_equal(tp_card_key(mk, uid, 2, 1, a), TP_OK);
 	assert_int_equal(tp_card_key(mk, uid, 1, 1, b), TP_ERR_ARG);
 	assert_int_equal(tp_card_key(mk, uid, 5, 1, b), TP_ERR_ARG);
 	/* Lookup id: HMAC-SHA256(salt, "tapaid-card-id" || UID)[0..15]. */

@@ -191,6 +191,14 @@ int tp_kdf_an10922(const uint8_t master[16], const uint8_t *m, size_t mlen,
 int tp_card_key(const uint8_t master[16], const uint8_t uid[7], int keyno,
 		uint8_t keyver, uint8_t out[16]);
 
+/*
+ * The same with the master key's CMAC context set once (tp_cmac_setkey):
+ * for the host, which derives a file key on every tap.  Since |M| = 18,
+ * AN10922 equals AES-CMAC(MK, 01 || M) here.
+ */
+int tp_card_key_ck(const struct tp_cmac_key *master, const uint8_t uid[7],
+		   int keyno, uint8_t keyver, uint8_t out[16]);
+
 /* Card lookup id: HMAC-SHA256(salt, "tapaid-card-id" || UID)[0..15]. */
 int tp_card_lookup_id(const uint8_t salt[16], const uint8_t uid[7],
 		      uint8_t id[16]);
@@ -376,6 +384,10 @@ struct tp_sdm_settings {
 /* Encodes the ChangeFileSettings body (data sheet Table 69). */
 int tp_sdm_settings_encode(const struct tp_sdm_settings *s, uint8_t *out,
 			   size_t cap, size_t *len);
+/* Encodes a GetFileSettings answer body: FileType || FileOption || AR ||
+ * FileSize || SDM part (card side). */
+int tp_sdm_settings_encode_get(const struct tp_sdm_settings *s, uint8_t *out,
+			       size_t cap, size_t *len);
 /* Decodes a GetFileSettings answer body (FileType first). */
 int tp_sdm_settings_decode(const uint8_t *in, size_t len,
 			   struct tp_sdm_settings *s);
