@@ -433,7 +433,8 @@ struct card {
 	struct tp_ev2 s;
 	uint8_t keys[5][16];
 	uint8_t ver[5];
-	uint8_t file[64];
+	uint8_t file[256];
+	struct tp_sdm_settings sdm;
 };
 
 /* A tiny card: just enough of the command set to exercise the crypto. */
@@ -470,8 +471,10 @@ static int card_cmd(struct card *c, const uint8_t *in, size_t ilen,
 	case 0x8D: /* WriteData FULL */
 		rc = tp_ev2_card_unwrap_cmd(&c->s, a.ins, 7, TP_COMM_FULL,
 					    a.data, a.lc, buf, sizeof(buf), &n);
-		if (rc == TP_OK)
+		if (rc == TP_OK) {
+			assert_true(buf[1] + n - 7 <= sizeof(c->file));
 			memcpy(c->file + buf[1], buf + 7, n - 7);
+		}
 		break;
 	case 0xAD: /* ReadData FULL */
 		rc = tp_ev2_card_unwrap_cmd(&c->s, a.ins, 7, TP_COMM_FULL,
@@ -480,6 +483,17 @@ static int card_cmd(struct card *c, const uint8_t *in, size_t ilen,
 			return tp_ev2_card_wrap_resp(
 			    &c->s, TP_COMM_FULL, c->file + buf[1], buf[4], out,
 			    TP_NTAG_APDU_MAX, olen);
+		break;
+	case 0x5F: /* ChangeFileSettings */
+		rc = tp_ev2_card_unwrap_cmd(&c->s, a.ins, 1, TP_COMM_FULL,
+					    a.data, a.lc, buf, sizeof(buf), &n);
+		if (rc == TP_OK)
+			rc = tp_sdm_settings_decode_change(buf + 1, n - 1,
+							   &c->sdm);
+		if (rc == TP_OK)
+			return tp_ev2_card_wrap_resp(&c->s, TP_COMM_MAC, NULL,
+						     0, out, TP_NTAG_APDU_MAX,
+						     olen);
 		break;
 	case 0xC4: { /* ChangeKey */
 		int same;
@@ -507,6 +521,7 @@ static int card_cmd(struct card *c, const uint8_t *in, size_t ilen,
 	}
 	default:
 		fail_msg("unexpected INS %02X", a.ins);
+		return TP_ERR_ARG;
 	}
 	if (rc == TP_OK)
 		return tp_ev2_card_wrap_resp(&c->s, TP_COMM_FULL, NULL, 0, out,
@@ -642,6 +657,99 @@ static void test_roundtrip(void **state)
 	tp_ev2_clear(&c.s);
 }
 
+/* The whole personalisation of CARD.md section 5 against our card side:
+ * NDEF template, SDM settings, keys 1-4 then 0, and a SUN read that the
+ * host's staged verification accepts. */
+static void test_personalise_flow(void **state)
+{
+	struct card c;
+	struct tp_ev2 p;
+	struct tp_sdm_settings sdm;
+	struct tp_sun_msg m;
+	struct tp_cmac_key mkc;
+	uint8_t mk[16], km[16], zero[16] = {0}, k[16], nf[256], ufile[256];
+	uint8_t uid[7], fk[16];
+	uint32_t ctr;
+	char url[300];
+	size_t flen, n, ulen;
+
+	(void)state;
+	rng_stub_seed("personalise");
+	memset(&c, 0, sizeof(c));
+	memset(&p, 0, sizeof(p));
+	memset(mk, 0xC8, 16);
+	memset(km, 0x1B, 16);
+	hex2bin("04958CAA5C5E80", uid, 7);
+
+	assert_int_equal(pcd_auth(&p, &c, 1, 0, zero), TP_OK);
+	assert_int_equal(tp_ndef_sun_template("https://tap.example.org/c", nf,
+					      sizeof(nf), &flen, &sdm),
+			 TP_OK);
+	assert_int_equal(tp_ntag_write_data_cmd(&p, 2, 0, nf, flen,
+						TP_COMM_FULL, apdu,
+						sizeof(apdu), &alen),
+			 TP_OK);
+	assert_int_equal(card_cmd(&c, apdu, alen, resp, &rlen), TP_OK);
+	assert_int_equal(
+	    tp_ev2_unwrap(&p, TP_COMM_FULL, resp, rlen, NULL, 0, &n), TP_OK);
+	assert_int_equal(tp_ntag_change_file_settings_cmd(&p, 2, &sdm, apdu,
+							  sizeof(apdu), &alen),
+			 TP_OK);
+	assert_int_equal(card_cmd(&c, apdu, alen, resp, &rlen), TP_OK);
+	assert_int_equal(
+	    tp_ev2_unwrap(&p, TP_COMM_MAC, resp, rlen, NULL, 0, &n), TP_OK);
+	assert_int_equal(c.sdm.picc_off, sdm.picc_off);
+	assert_int_equal(c.sdm.mac_off, sdm.mac_off);
+	for (uint8_t kn = 1; kn <= 4; kn++) {
+		if (kn == 1)
+			memcpy(k, km, 16);
+		else
+			assert_int_equal(tp_card_key(mk, uid, kn, 1, k), TP_OK);
+		assert_int_equal(tp_ntag_change_key_cmd(&p, kn, k, zero, 1,
+							apdu, sizeof(apdu),
+							&alen),
+				 TP_OK);
+		assert_int_equal(card_cmd(&c, apdu, alen, resp, &rlen), TP_OK);
+		assert_int_equal(tp_ntag_change_key_resp(&p, kn, resp, rlen),
+				 TP_OK);
+	}
+	assert_int_equal(tp_card_key(mk, uid, 0, 1, k), TP_OK);
+	assert_int_equal(tp_ntag_change_key_cmd(&p, 0, k, NULL, 1, apdu,
+						sizeof(apdu), &alen),
+			 TP_OK);
+	assert_int_equal(card_cmd(&c, apdu, alen, resp, &rlen), TP_OK);
+	assert_int_equal(tp_ntag_change_key_resp(&p, 0, resp, rlen), TP_OK);
+	assert_int_equal(pcd_auth(&p, &c, 1, 0, k), TP_OK);
+	assert_int_equal(c.ver[2], 1);
+
+	/* A tap: the card mirrors with its own keys 1 and 2. */
+	assert_int_equal(tp_sun_card_mirror(c.keys[1], c.keys[2], uid, 7,
+					    &c.sdm, c.file, flen, ufile,
+					    sizeof(ufile)),
+			 TP_OK);
+	assert_int_equal(tp_ndef_uri(ufile, flen, url, sizeof(url), &ulen),
+			 TP_OK);
+	/* The host's stages. */
+	assert_int_equal(tp_sun_parse(url, ulen, &m), TP_OK);
+	assert_int_equal(tp_sun_decrypt_picc(km, m.picc_enc, k, &ctr), TP_OK);
+	assert_memory_equal(k, uid, 7);
+	assert_int_equal(ctr, 7);
+	assert_int_equal(tp_cmac_setkey(&mkc, mk), TP_OK);
+	assert_int_equal(tp_card_key_ck(&mkc, uid, TP_KEY_SDM_FILE, 1, fk),
+			 TP_OK);
+	tp_cmac_clear(&mkc);
+	assert_int_equal(
+	    tp_sun_check_mac(fk, uid, ctr, m.mac_in, m.mac_in_len, m.mac),
+	    TP_OK);
+	/* Version 2 keys do not verify a version 1 card. */
+	assert_int_equal(tp_card_key(mk, uid, TP_KEY_SDM_FILE, 2, fk), TP_OK);
+	assert_int_equal(
+	    tp_sun_check_mac(fk, uid, ctr, m.mac_in, m.mac_in_len, m.mac),
+	    TP_ERR_MAC);
+	tp_ev2_clear(&p);
+	tp_ev2_clear(&c.s);
+}
+
 /* The card's APDU parser: cases 1-4 and bad lengths. */
 static void test_apdu_parse(void **state)
 {
@@ -676,6 +784,7 @@ int main(void)
 	    cmocka_unit_test(test_table29_getcarduid),
 	    cmocka_unit_test(test_constants),
 	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_personalise_flow),
 	    cmocka_unit_test(test_apdu_parse),
 	};
 
