@@ -36,7 +36,7 @@ static int replay_file(const char *path)
 
 int main(int argc, char **argv)
 {
-	/* build/tests/replay_NAME: NAME may itself hold '_'. */
+	/* build/tests/replay_<name>: <name> may hold underscores itself */
 	const char *name = strstr(argv[0], "replay_");
 	char dir[512], path[1024];
 	struct dirent *de;
@@ -44,10 +44,7 @@ int main(int argc, char **argv)
 	int n = 0, bad = 0;
 
 	(void)argc;
-	if (name)
-		name += strlen("replay_") - 1;
-	snprintf(dir, sizeof(dir), "tests/fuzz/corpus/%s",
-		 name ? name + 1 : "");
+	snprintf(dir, sizeof(dir), "tests/fuzz/corpus/%s", name ? name + 7 : "");
 	if (!(d = opendir(dir))) {
 		printf("ok 1 - %s: no corpus yet\n", dir);
 		return 0;
