@@ -205,12 +205,23 @@ int tp_ev2_card_wrap_resp(struct tp_ev2 *s, int mode, const uint8_t *data,
 		return TP_ERR_ARG;
 	if (mode != TP_COMM_PLAIN && !sess)
 		return TP_ERR_STATE;
-	if (dlen + 16 + 8 + 2 > sizeof(buf))
+	if (mode != TP_COMM_PLAIN && dlen + 16 + 8 + 2 > sizeof(buf))
+		return TP_ERR_TOO_BIG;
+	if (mode == TP_COMM_PLAIN && dlen + 2 > cap)
 		return TP_ERR_TOO_BIG;
 	if (sess) {
 		if (s->cmdctr == 0xFFFF)
 			return TP_ERR_COUNTER;
 		s->cmdctr++;
+	}
+	if (mode == TP_COMM_PLAIN) {
+		/* No crypto: any length the caller's buffer takes. */
+		if (dlen)
+			memmove(out, data, dlen);
+		out[dlen] = 0x91;
+		out[dlen + 1] = 0x00;
+		*len = dlen + 2;
+		return TP_OK;
 	}
 	if (dlen)
 		memcpy(buf, data, dlen);

@@ -236,8 +236,6 @@ int tp_ev2_unwrap(struct tp_ev2 *ev2, int mode, const uint8_t *rapdu,
 	if (tp_ntag_sw(rapdu, rlen) != TP_SW_OK)
 		return TP_ERR_CARD_STATUS;
 	n = rlen - 2;
-	if (n > sizeof(buf))
-		return TP_ERR_TOO_BIG;
 	if (!sess || mode == TP_COMM_PLAIN) {
 		if (n > cap)
 			return TP_ERR_TOO_BIG;
@@ -248,6 +246,8 @@ int tp_ev2_unwrap(struct tp_ev2 *ev2, int mode, const uint8_t *rapdu,
 			ev2->cmdctr++;
 		return TP_OK;
 	}
+	if (n > sizeof(buf))
+		return TP_ERR_TOO_BIG;
 	if (n < 8)
 		return TP_ERR_LENGTH;
 	n -= 8;

@@ -750,6 +750,30 @@ static void test_personalise_flow(void **state)
 	tp_ev2_clear(&c.s);
 }
 
+/* PLAIN answers longer than one MAC'd frame (a 256-byte NDEF file). */
+static void test_plain_long(void **state)
+{
+	static uint8_t data[256], out[300], got[300];
+	size_t n, m;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)i;
+	assert_int_equal(tp_ev2_card_wrap_resp(NULL, TP_COMM_PLAIN, data, 256,
+					       out, sizeof(out), &n),
+			 TP_OK);
+	assert_int_equal(n, 258);
+	assert_int_equal(tp_ntag_sw(out, n), TP_SW_OK);
+	assert_int_equal(
+	    tp_ev2_unwrap(NULL, TP_COMM_PLAIN, out, n, got, sizeof(got), &m),
+	    TP_OK);
+	assert_int_equal(m, 256);
+	assert_memory_equal(got, data, 256);
+	assert_int_equal(
+	    tp_ev2_card_wrap_resp(NULL, TP_COMM_PLAIN, data, 256, out, 257, &n),
+	    TP_ERR_TOO_BIG);
+}
+
 /* The card's APDU parser: cases 1-4 and bad lengths. */
 static void test_apdu_parse(void **state)
 {
@@ -785,6 +809,7 @@ int main(void)
 	    cmocka_unit_test(test_constants),
 	    cmocka_unit_test(test_roundtrip),
 	    cmocka_unit_test(test_personalise_flow),
+	    cmocka_unit_test(test_plain_long),
 	    cmocka_unit_test(test_apdu_parse),
 	};
 

@@ -457,6 +457,8 @@ int tp_ev2_card_unwrap_cmd(const struct tp_ev2 *s, uint8_t ins, size_t hlen,
 /*
  * Builds a good answer: [E]data || [MACt] || 91 00, after advancing CmdCtr
  * (in an open session, in every mode).  s may be NULL outside a session.
+ * PLAIN answers may be as long as cap allows; MAC/FULL ones up to 235
+ * bytes of data.
  */
 int tp_ev2_card_wrap_resp(struct tp_ev2 *s, int mode, const uint8_t *data,
 			  size_t dlen, uint8_t *out, size_t cap, size_t *len);
