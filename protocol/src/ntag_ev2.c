@@ -306,6 +306,13 @@ int tp_ntag_parse_version(const uint8_t *data, size_t len,
 	return TP_OK;
 }
 
+int tp_ntag_read_sig_cmd(uint8_t *apdu, size_t cap, size_t *len)
+{
+	static const uint8_t addr = 0x00;
+
+	return native_apdu(0x3C, &addr, 1, apdu, cap, len);
+}
+
 static int put_apdu(const uint8_t *src, size_t n, uint8_t *apdu, size_t cap,
 		    size_t *len)
 {

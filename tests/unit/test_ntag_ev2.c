@@ -6,6 +6,8 @@
  */
 #include "test_util.h"
 
+#include <mbedtls/ecdsa.h>
+
 #include "tapaid/ntag.h"
 
 static uint8_t apdu[TP_NTAG_APDU_MAX], resp[TP_NTAG_APDU_MAX];
@@ -427,6 +429,51 @@ static void test_constants(void **state)
 	    TP_ERR_STATE);
 }
 
+/*
+ * AN12196 Rev 1.8 Table 30: originality signature.  The APDU comes from
+ * ntag.h; the secp224r1 check is done here with mbedTLS directly, since the
+ * project's crypto seam has no secp224r1 (only this test needs it): the
+ * "hash" is the raw 7-byte UID taken as an integer.
+ */
+static void test_table30_originality(void **state)
+{
+	mbedtls_ecp_group grp;
+	mbedtls_ecp_point q;
+	mbedtls_mpi r, s;
+	uint8_t uid[7], pub[57], rb[28], sb[28];
+
+	(void)state;
+	assert_int_equal(tp_ntag_read_sig_cmd(apdu, sizeof(apdu), &alen),
+			 TP_OK);
+	assert_hex_equal(apdu, alen, "903C0000010000");
+	hex2bin("04518DFAA96180", uid, 7);
+	pub[0] = 0x04;
+	hex2bin("8A9B380AF2EE1B98DC417FECC263F8449C7625CECE82D9B916C992DA",
+		pub + 1, 28);
+	hex2bin("209D68422B81EC20B65A66B5102A61596AF3379200599316A00A1410",
+		pub + 29, 28);
+	hex2bin("D1940D17CFEDA4BFF80359AB975F9F6514313E8F90C1D3CAAF5941AD", rb,
+		28);
+	hex2bin("744A1CDF9A83F883CAFE0FE95D1939B1B7E47113993324473B785D21", sb,
+		28);
+	mbedtls_ecp_group_init(&grp);
+	mbedtls_ecp_point_init(&q);
+	mbedtls_mpi_init(&r);
+	mbedtls_mpi_init(&s);
+	assert_int_equal(mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP224R1),
+			 0);
+	assert_int_equal(mbedtls_ecp_point_read_binary(&grp, &q, pub, 57), 0);
+	assert_int_equal(mbedtls_mpi_read_binary(&r, rb, 28), 0);
+	assert_int_equal(mbedtls_mpi_read_binary(&s, sb, 28), 0);
+	assert_int_equal(mbedtls_ecdsa_verify(&grp, uid, 7, &q, &r, &s), 0);
+	uid[6] ^= 1;
+	assert_int_not_equal(mbedtls_ecdsa_verify(&grp, uid, 7, &q, &r, &s), 0);
+	mbedtls_mpi_free(&r);
+	mbedtls_mpi_free(&s);
+	mbedtls_ecp_point_free(&q);
+	mbedtls_ecp_group_free(&grp);
+}
+
 /* ---- round trips with our own card side ---------------------------- */
 
 struct card {
@@ -807,6 +854,7 @@ int main(void)
 	    cmocka_unit_test(test_table28_wrap),
 	    cmocka_unit_test(test_table29_getcarduid),
 	    cmocka_unit_test(test_constants),
+	    cmocka_unit_test(test_table30_originality),
 	    cmocka_unit_test(test_roundtrip),
 	    cmocka_unit_test(test_personalise_flow),
 	    cmocka_unit_test(test_plain_long),

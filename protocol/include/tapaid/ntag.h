@@ -293,6 +293,11 @@ struct tp_ntag_version {
 int tp_ntag_parse_version(const uint8_t *data, size_t len,
 			  struct tp_ntag_version *v);
 
+/* Read_Sig (3C), address 00: 90 3C 00 00 01 00 00.  The answer is the
+ * 56-byte NXP originality signature (ECDSA secp224r1 over the raw UID);
+ * checking it needs secp224r1, which crypto.h does not offer. */
+int tp_ntag_read_sig_cmd(uint8_t *apdu, size_t cap, size_t *len);
+
 /* ISOSelectFile of the NDEF application by DF name D2760000850101:
  * 00 A4 04 0C 07 D2 76 00 00 85 01 01 00. */
 int tp_iso_select_ndef_app(uint8_t *apdu, size_t cap, size_t *len);
