@@ -197,7 +197,10 @@ int emu_cmd(struct emu *e, char *reply, size_t cap, const char *fmt, ...)
 		/* "plug" answers "ok /dev/pts/N": follow the new pty. */
 		if (strncmp(line, "plug\n", 5) == 0 &&
 		    strncmp(got, "ok /dev/", 8) == 0) {
-			snprintf(e->pty, sizeof(e->pty), "%s", got + 3);
+			size_t pl = strnlen(got + 3, sizeof(e->pty) - 1);
+
+			memcpy(e->pty, got + 3, pl);
+			e->pty[pl] = '\0';
 			snprintf(e->conn, sizeof(e->conn), "pn532_uart:%s",
 				 e->pty);
 		}
