@@ -326,9 +326,11 @@ static void test_reader_faults(void **state)
 			 0);
 	expect_fail_fast(r, gv, sizeof(gv));
 	nfc_close(r->pnd);
+	r->pnd = NULL;
 	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "plug"), 0);
 	r->pnd = nfc_open(ctx, emu_connstring(r->emu));
 	assert_non_null(r->pnd);
+	r->o.ctx = r->pnd;
 	assert_int_equal(nfc_initiator_init(r->pnd), 0);
 	assert_int_equal(select_card(r, &nt), 1);
 	assert_memory_equal(nt.nti.nai.abtUid, r->uid, 7);
