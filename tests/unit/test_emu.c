@@ -609,6 +609,40 @@ static void test_card_sun_and_rekey(void **state)
 		assert_non_null(c);
 		o.ctx = c;
 	}
+	/* GetFileCounters (FULL, CtrRet key 0) gives the same counter */
+	{
+		uint8_t a[64], out[32];
+		size_t al, n;
+		static const uint8_t hdr[1] = { TP_NTAG_FILE_NDEF };
+
+		assert_int_equal(ops_select_app(&o), 0);
+		assert_int_equal(ops_auth(&o, 1, 0, zero16), 0);
+		assert_int_equal(tp_ev2_wrap(&o.ev2, 0xF6, hdr, 1, NULL, 0,
+					     TP_COMM_FULL, a, sizeof(a), &al),
+				 0);
+		assert_int_equal(ops_x(&o, a, al), 0);
+		assert_int_equal(tp_ev2_unwrap(&o.ev2, TP_COMM_FULL, o.resp,
+					       o.rlen, out, sizeof(out), &n),
+				 0);
+		assert_hex_equal(out, n, "0400000000");
+	}
+	/* SDM settings the card cannot mirror are refused */
+	{
+		uint8_t ndef[256], a[128];
+		struct tp_sdm_settings sdm;
+		size_t nl, al;
+
+		assert_int_equal(tp_ndef_sun_template("https://x.example/",
+						      ndef, sizeof(ndef), &nl,
+						      &sdm),
+				 0);
+		sdm.picc_off = 250; /* 32 digits do not fit */
+		assert_int_equal(tp_ntag_change_file_settings_cmd(
+					 &o.ev2, 2, &sdm, a, sizeof(a), &al),
+				 0);
+		assert_int_equal(ops_x(&o, a, al), 0);
+		assert_int_equal(o.last_sw, 0x919E);
+	}
 	/* re-key key 2 from its non-zero value, then key 0 itself */
 	memset(k2b, 0xC3, sizeof(k2b));
 	memset(k0b, 0x3C, sizeof(k0b));

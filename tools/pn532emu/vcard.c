@@ -1052,15 +1052,16 @@ static size_t cmd_change_file_settings(struct vcard *c,
 	if ((s.file_option & TP_FILE_OPT_SDM) &&
 	    f->no != TP_NTAG_FILE_NDEF)
 		return native_err(c, r, ST_PARAMETER);
+	/* Settings the card could not mirror (offsets outside the file,
+	 * options not emulated) are refused now rather than at a read:
+	 * a trial mirror with dummy keys checks them all. */
 	if (s.file_option & TP_FILE_OPT_SDM) {
-		uint32_t offs[] = { s.uid_off,	  s.ctr_off, s.picc_off,
-				    s.mac_in_off, s.enc_off, s.mac_off };
+		static const uint8_t dummy[16];
+		uint8_t scratch[256];
 
-		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
-			if (offs[i] >= f->size)
-				return native_err(c, r, ST_PARAMETER);
-		if (s.sdm_file_read != TP_AR_NEVER &&
-		    (s.mac_in_off > s.mac_off || s.mac_off + 16 > f->size))
+		if (tp_sun_card_mirror(dummy, dummy, c->uid, 1, &s, f->data,
+				       f->size, scratch,
+				       sizeof(scratch)) != TP_OK)
 			return native_err(c, r, ST_PARAMETER);
 	}
 	s.file_type = 0x00;
