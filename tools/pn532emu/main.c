@@ -57,7 +57,8 @@ static uint64_t now_ms(void)
 
 static void usage(FILE *f)
 {
-	fputs("usage: tapaid-pn532emu [--card FILE]... [--link PATH] [-v]\n"
+	fputs("usage: tapaid-pn532emu [--card FILE]... [--link PATH] [--keep] "
+	      "[-v]\n"
 	      "\n"
 	      "Emulates a PN532 on a pty for libnfc's pn532_uart driver.\n"
 	      "Prints the pty path on its first line, then reads commands\n"
@@ -78,6 +79,8 @@ static void usage(FILE *f)
 	      "  quit              exit\n"
 	      "  --card FILE       tap that card at start (repeatable, 2 max)\n"
 	      "  --link PATH       keep a symlink PATH -> current pty\n"
+	      "  --keep            keep serving after end of input (until\n"
+	      "                    SIGTERM); by default end of input ends it\n"
 	      "  -v                log frames to stderr (-v -v: every command)\n",
 	      f);
 }
@@ -355,6 +358,7 @@ int main(int argc, char **argv)
 	static struct emu e;
 	const char *cards[PN532_FIELD_MAX];
 	int ncards = 0, verbose = 0;
+	bool keep = false, stdin_open = true;
 	char why[512], line[4096];
 	size_t linelen = 0;
 	bool discard_line = false;
@@ -378,6 +382,8 @@ int main(int argc, char **argv)
 			cards[ncards++] = argv[++i];
 		} else if (strcmp(argv[i], "--link") == 0 && i + 1 < argc) {
 			e.link = argv[++i];
+		} else if (strcmp(argv[i], "--keep") == 0) {
+			keep = true;
 		} else if (strcmp(argv[i], "-v") == 0) {
 			verbose++;
 		} else if (strcmp(argv[i], "--help") == 0 ||
@@ -414,7 +420,9 @@ int main(int argc, char **argv)
 		int np = 0, to, r;
 		uint64_t t = now_ms();
 
-		p[np++] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		/* p[0] is stdin; fd -1 once it is closed (poll skips it) */
+		p[np++] = (struct pollfd){ .fd = stdin_open ? 0 : -1,
+					   .events = POLLIN };
 		if (e.master >= 0)
 			p[np++] = (struct pollfd){ .fd = e.master,
 						   .events = POLLIN };
@@ -447,8 +455,14 @@ int main(int argc, char **argv)
 			ssize_t k = read(0, buf, sizeof(buf));
 			int quit = 0;
 
-			if (k == 0)
-				break; /* stdin closed: the test is done */
+			if (k == 0) {
+				/* stdin closed: the test is done, unless
+				 * told to keep serving */
+				if (!keep)
+					break;
+				stdin_open = false;
+				continue;
+			}
 			if (k < 0) {
 				if (errno == EINTR || errno == EAGAIN)
 					continue;

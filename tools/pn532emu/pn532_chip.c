@@ -174,6 +174,12 @@ static int budget_take(struct pn532_slot *s, bool *leave, bool *lose)
 	return 0;
 }
 
+/* Was target tg listed (even if its card has gone since)? */
+static bool was_listed(const struct pn532_chip *c, uint8_t tg)
+{
+	return tg < 8 && ((c->listed >> tg) & 1);
+}
+
 /* ---- commands -------------------------------------------------------- */
 
 static void cmd_diagnose(struct pn532_chip *c, const uint8_t *p, size_t n)
@@ -510,8 +516,8 @@ static void cmd_dex(struct pn532_chip *c, const uint8_t *p, size_t n)
 		c->dex_inlen = c->dex_outlen = c->dex_outoff = 0;
 		/* A listed card that has gone does not answer: timeout. */
 		respond_status(c, CMD_INDATAEXCHANGE,
-			       (c->listed & (1u << tg)) ? PN532_ST_TIMEOUT
-							 : PN532_ST_CONTEXT);
+			       was_listed(c, tg) ? PN532_ST_TIMEOUT
+						 : PN532_ST_CONTEXT);
 		return;
 	}
 	if (s->picc != PICC_L4) {
@@ -743,7 +749,7 @@ static void cmd_deselect(struct pn532_chip *c, uint8_t cmd, const uint8_t *p,
 	}
 	/* Releasing a target never listed is refused; one listed whose
 	 * card has left is released without complaint. */
-	if (tg && !(c->listed & (1u << tg)))
+	if (tg && !was_listed(c, tg))
 		st = PN532_ST_CONTEXT;
 	c->listed &= (uint8_t)(tg ? ~(1u << tg) : 0);
 	c->dex_inlen = c->dex_outlen = c->dex_outoff = 0;
