@@ -57,7 +57,7 @@ static void check_output(struct pn532_chip *c)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct pn532_chip chip;
-	static const uint8_t uid[7] = { 0x04, 1, 2, 3, 4, 5, 6 };
+	static const uint8_t uid[7] = {0x04, 1, 2, 3, 4, 5, 6};
 	struct pn532_rx rx;
 	uint64_t clk = 1000;
 

@@ -29,12 +29,12 @@
 
 #define XFER_TIMEOUT_MS 2000
 
-static const uint8_t k_meta[16] = { 0x10, 0x21, 0x32, 0x43, 0x54, 0x65,
-				    0x76, 0x87, 0x98, 0xA9, 0xBA, 0xCB,
-				    0xDC, 0xED, 0xFE, 0x0F };
-static const uint8_t k_file[16] = { 0xF0, 0xE1, 0xD2, 0xC3, 0xB4, 0xA5,
-				    0x96, 0x87, 0x78, 0x69, 0x5A, 0x4B,
-				    0x3C, 0x2D, 0x1E, 0x0F };
+static const uint8_t k_meta[16] = {0x10, 0x21, 0x32, 0x43, 0x54, 0x65,
+				   0x76, 0x87, 0x98, 0xA9, 0xBA, 0xCB,
+				   0xDC, 0xED, 0xFE, 0x0F};
+static const uint8_t k_file[16] = {0xF0, 0xE1, 0xD2, 0xC3, 0xB4, 0xA5,
+				   0x96, 0x87, 0x78, 0x69, 0x5A, 0x4B,
+				   0x3C, 0x2D, 0x1E, 0x0F};
 static const uint8_t zero16[16];
 
 static char dir[64];
@@ -68,7 +68,7 @@ static int xfer_nfc(void *c, const uint8_t *apdu, size_t alen, uint8_t *resp,
 	return 0;
 }
 
-static const nfc_modulation nm_a = { .nmt = NMT_ISO14443A, .nbr = NBR_106 };
+static const nfc_modulation nm_a = {.nmt = NMT_ISO14443A, .nbr = NBR_106};
 
 /* Selects the card in the field as a kiosk does; returns what libnfc
  * returned (1 when a target was found). */
@@ -88,14 +88,12 @@ static int rig_setup(void **state)
 	r->emu = emu_start(NULL, NULL);
 	assert_non_null(r->emu);
 	snprintf(r->card, sizeof(r->card), "%s/card%d", dir, ++n);
-	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "blank %s",
-				 r->card),
-			 0);
+	assert_int_equal(
+	    emu_cmd(r->emu, reply, sizeof(reply), "blank %s", r->card), 0);
 	assert_int_equal(strlen(reply), strlen("ok blank ") + 14);
 	assert_int_equal(tp_hex_decode(reply + 9, 14, r->uid, 7), TP_OK);
-	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "tap %s",
-				 r->card),
-			 0);
+	assert_int_equal(
+	    emu_cmd(r->emu, reply, sizeof(reply), "tap %s", r->card), 0);
 	r->pnd = nfc_open(ctx, emu_connstring(r->emu));
 	assert_non_null(r->pnd);
 	assert_int_equal(nfc_initiator_init(r->pnd), 0);
@@ -155,19 +153,17 @@ static void test_sun_twice(void **state)
 	nfc_target nt;
 
 	assert_int_equal(select_card(r, &nt), 1);
-	assert_int_equal(ops_personalise(&r->o, "https://tap.example.org/c",
-					 k_meta, k_file),
-			 0);
+	assert_int_equal(
+	    ops_personalise(&r->o, "https://tap.example.org/c", k_meta, k_file),
+	    0);
 	/* first tap */
 	assert_int_equal(select_card(r, &nt), 1);
-	assert_int_equal(ops_read_sun(&r->o, k_meta, k_file, u1, sizeof(u1),
-				      &r1),
-			 0);
+	assert_int_equal(
+	    ops_read_sun(&r->o, k_meta, k_file, u1, sizeof(u1), &r1), 0);
 	/* second tap */
 	assert_int_equal(select_card(r, &nt), 1);
-	assert_int_equal(ops_read_sun(&r->o, k_meta, k_file, u2, sizeof(u2),
-				      &r2),
-			 0);
+	assert_int_equal(
+	    ops_read_sun(&r->o, k_meta, k_file, u2, sizeof(u2), &r2), 0);
 	print_message("# %s\n# %s\n", u1, u2);
 	assert_string_not_equal(u1, u2);
 	assert_memory_equal(r1.uid, r->uid, 7);
@@ -214,20 +210,18 @@ static void test_auth_and_rekey(void **state)
 	/* NonFirst with key 2 keeps the session going */
 	assert_int_equal(ops_auth(&r->o, 0, 2, k2a), 0x91AE);
 	assert_int_equal(ops_auth(&r->o, 1, 2, k2b), 0);
-	assert_int_equal(ops_read(&r->o, 3, 0, 0, TP_COMM_FULL, buf,
-				  sizeof(buf), &n),
-			 0);
+	assert_int_equal(
+	    ops_read(&r->o, 3, 0, 0, TP_COMM_FULL, buf, sizeof(buf), &n), 0);
 	assert_int_equal(n, 128);
 	/* the new keys survive taking the card away and back */
 	{
 		char reply[128];
 
-		assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply),
-					 "remove"),
-				 0);
-		assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply),
-					 "tap %s", r->card),
-				 0);
+		assert_int_equal(
+		    emu_cmd(r->emu, reply, sizeof(reply), "remove"), 0);
+		assert_int_equal(
+		    emu_cmd(r->emu, reply, sizeof(reply), "tap %s", r->card),
+		    0);
 	}
 	assert_int_equal(select_card(r, &nt), 1);
 	assert_int_equal(ops_select_app(&r->o), 0);
@@ -262,8 +256,8 @@ static void expect_fail_fast(struct rig *r, const uint8_t *apdu, size_t n)
 static void test_removed_mid_exchange(void **state)
 {
 	struct rig *r = *state;
-	static const uint8_t gv[] = { 0x90, 0x60, 0x00, 0x00, 0x00 };
-	static const uint8_t af[] = { 0x90, 0xAF, 0x00, 0x00, 0x00 };
+	static const uint8_t gv[] = {0x90, 0x60, 0x00, 0x00, 0x00};
+	static const uint8_t af[] = {0x90, 0xAF, 0x00, 0x00, 0x00};
 	uint8_t resp[300];
 	char reply[128];
 	nfc_target nt;
@@ -271,9 +265,8 @@ static void test_removed_mid_exchange(void **state)
 
 	/* GetVersion is three frames: the card leaves after the first */
 	assert_int_equal(select_card(r, &nt), 1);
-	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply),
-				 "remove-after 1"),
-			 0);
+	assert_int_equal(
+	    emu_cmd(r->emu, reply, sizeof(reply), "remove-after 1"), 0);
 	rc = nfc_initiator_transceive_bytes(r->pnd, gv, sizeof(gv), resp,
 					    sizeof(resp), XFER_TIMEOUT_MS);
 	assert_int_equal(rc, 9);
@@ -282,13 +275,11 @@ static void test_removed_mid_exchange(void **state)
 
 	/* the card is torn away while answering: it ran the command, the
 	 * reader never hears back */
-	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "tap %s",
-				 r->card),
-			 0);
+	assert_int_equal(
+	    emu_cmd(r->emu, reply, sizeof(reply), "tap %s", r->card), 0);
 	assert_int_equal(select_card(r, &nt), 1);
 	assert_int_equal(ops_select_app(&r->o), 0);
-	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply),
-				 "tear-after 1"),
+	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "tear-after 1"),
 			 0);
 	expect_fail_fast(r, gv, sizeof(gv));
 
@@ -299,9 +290,8 @@ static void test_removed_mid_exchange(void **state)
 		assert_true(select_card(r, &nt) <= 0);
 		assert_true(ms_now() - t0 < 3000);
 	}
-	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "tap %s",
-				 r->card),
-			 0);
+	assert_int_equal(
+	    emu_cmd(r->emu, reply, sizeof(reply), "tap %s", r->card), 0);
 	assert_int_equal(select_card(r, &nt), 1);
 	assert_int_equal(ops_select_app(&r->o), 0);
 }
@@ -310,7 +300,7 @@ static void test_removed_mid_exchange(void **state)
 static void test_reader_faults(void **state)
 {
 	struct rig *r = *state;
-	static const uint8_t gv[] = { 0x90, 0x60, 0x00, 0x00, 0x00 };
+	static const uint8_t gv[] = {0x90, 0x60, 0x00, 0x00, 0x00};
 	char reply[128];
 	nfc_target nt;
 
@@ -318,12 +308,10 @@ static void test_reader_faults(void **state)
 	/* a silent reader: libnfc's timeout ends the wait */
 	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "mute"), 0);
 	expect_fail(r, gv, sizeof(gv), 200, 1500);
-	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "unmute"),
-			 0);
+	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "unmute"), 0);
 	assert_int_equal(select_card(r, &nt), 1);
 
-	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "unplug"),
-			 0);
+	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "unplug"), 0);
 	expect_fail_fast(r, gv, sizeof(gv));
 	nfc_close(r->pnd);
 	r->pnd = NULL;
@@ -361,16 +349,16 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_select, rig_setup,
-						rig_teardown),
-		cmocka_unit_test_setup_teardown(test_sun_twice, rig_setup,
-						rig_teardown),
-		cmocka_unit_test_setup_teardown(test_auth_and_rekey, rig_setup,
-						rig_teardown),
-		cmocka_unit_test_setup_teardown(test_removed_mid_exchange,
-						rig_setup, rig_teardown),
-		cmocka_unit_test_setup_teardown(test_reader_faults, rig_setup,
-						rig_teardown),
+	    cmocka_unit_test_setup_teardown(test_select, rig_setup,
+					    rig_teardown),
+	    cmocka_unit_test_setup_teardown(test_sun_twice, rig_setup,
+					    rig_teardown),
+	    cmocka_unit_test_setup_teardown(test_auth_and_rekey, rig_setup,
+					    rig_teardown),
+	    cmocka_unit_test_setup_teardown(test_removed_mid_exchange,
+					    rig_setup, rig_teardown),
+	    cmocka_unit_test_setup_teardown(test_reader_faults, rig_setup,
+					    rig_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
