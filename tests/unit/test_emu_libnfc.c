@@ -130,6 +130,28 @@ static void test_select(void **state)
 	assert_int_equal(nfc_initiator_target_is_present(r->pnd, &nt), 0);
 }
 
+/* nfc_initiator_poll_target: the PN532's own InAutoPoll. */
+static void test_poll_target(void **state)
+{
+	struct rig *r = *state;
+	nfc_target nt;
+	char reply[128];
+	long long t0;
+
+	assert_int_equal(nfc_initiator_poll_target(r->pnd, &nm_a, 1, 2, 1,
+						   &nt),
+			 1);
+	assert_memory_equal(nt.nti.nai.abtUid, r->uid, 7);
+	assert_int_equal(nt.nti.nai.btSak, 0x20);
+	/* an empty field: 2 polls x 150 ms x 2 types, then nothing */
+	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "remove"), 0);
+	t0 = ms_now();
+	assert_int_equal(nfc_initiator_poll_target(r->pnd, &nm_a, 1, 2, 1,
+						   &nt),
+			 0);
+	assert_true(ms_now() - t0 >= 500 && ms_now() - t0 < 2000);
+}
+
 /* The value of "file2.sdm_read_ctr" in the card file. */
 static long file_ctr(const char *path)
 {
@@ -350,6 +372,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_select, rig_setup,
+					    rig_teardown),
+	    cmocka_unit_test_setup_teardown(test_poll_target, rig_setup,
 					    rig_teardown),
 	    cmocka_unit_test_setup_teardown(test_sun_twice, rig_setup,
 					    rig_teardown),
