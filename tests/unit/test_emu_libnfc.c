@@ -138,16 +138,14 @@ static void test_poll_target(void **state)
 	char reply[128];
 	long long t0;
 
-	assert_int_equal(nfc_initiator_poll_target(r->pnd, &nm_a, 1, 2, 1,
-						   &nt),
+	assert_int_equal(nfc_initiator_poll_target(r->pnd, &nm_a, 1, 2, 1, &nt),
 			 1);
 	assert_memory_equal(nt.nti.nai.abtUid, r->uid, 7);
 	assert_int_equal(nt.nti.nai.btSak, 0x20);
 	/* an empty field: 2 polls x 150 ms x 2 types, then nothing */
 	assert_int_equal(emu_cmd(r->emu, reply, sizeof(reply), "remove"), 0);
 	t0 = ms_now();
-	assert_int_equal(nfc_initiator_poll_target(r->pnd, &nm_a, 1, 2, 1,
-						   &nt),
+	assert_int_equal(nfc_initiator_poll_target(r->pnd, &nm_a, 1, 2, 1, &nt),
 			 0);
 	assert_true(ms_now() - t0 >= 500 && ms_now() - t0 < 2000);
 }
