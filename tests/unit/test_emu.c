@@ -339,6 +339,19 @@ static void test_chip_remove_after(void **state)
 	CMD(0x40, 0x01, 0x90, 0xAF, 0x00, 0x00, 0x00);
 	assert_hex_equal(ans.data, ans.len, "4101");
 
+	/* the same through InCommunicateThru: the answer arrives, then
+	 * the card is gone */
+	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk), 0);
+	CMD(0x4A, 0x01, 0x00);
+	assert_int_equal(pn532_chip_remove_after(chip, 1, false), 1);
+	CMD(0x42, 0x02, 0x90, 0x60, 0x00, 0x00, 0x00);
+	assert_int_equal(ans.data[1], 0x00);
+	assert_int_equal(ans.data[2], 0x02);
+	assert_int_equal(ans.data[ans.len - 1], 0xAF);
+	assert_int_equal(pn532_chip_cards(chip), 0);
+	CMD(0x42, 0x03, 0x90, 0xAF, 0x00, 0x00, 0x00);
+	assert_hex_equal(ans.data, ans.len, "4301");
+
 	/* tear: the card executes the APDU but the answer is lost */
 	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk), 0);
 	CMD(0x4A, 0x01, 0x00);
