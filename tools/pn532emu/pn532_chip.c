@@ -578,7 +578,7 @@ static void thru_next_i(struct pn532_chip *c, struct pn532_slot *s)
 	uint8_t blk[300];
 	size_t max = (size_t)s->fsd - 3; /* PCB and CRC */
 	size_t left = s->txqlen - s->txqoff;
-	size_t k = left > max ? max : left;
+	size_t k;
 
 	if (max > sizeof(blk) - 1)
 		max = sizeof(blk) - 1;

@@ -765,7 +765,6 @@ static size_t cmd_get_version(struct vcard *c, const struct tp_apdu *a,
 	c->verlen = len - 2; /* without 91 00 */
 	c->veroff = 7;
 	c->pend = PEND_VERSION;
-	(void)cap;
 	memcpy(r, c->ver, 7);
 	return sw(r, 7, 0x91, ST_MORE);
 }
