@@ -20,7 +20,7 @@ CMOCKA_LIBS := $(or $(call PKG_LIBS,cmocka),-lcmocka)
 .SECONDEXPANSION:
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $$(TEST_OBJS_test_$$*) $(LIBPROTO)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(TEST_OBJS_test_$*) \
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(filter-out %.o,$(TEST_OBJS_test_$*)) \
 		$(LIBPROTO) $(TEST_LIBS_test_$*) $(CMOCKA_LIBS) $(LDLIBS_CRYPTO)
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
