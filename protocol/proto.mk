@@ -16,9 +16,7 @@ proto-vectors: $(PROTO_GEN)
 all-tests: $(PROTO_GEN)
 
 # The session test replays the KAT script, so it needs the same RNG stub.
-# (An extra prerequisite, not TEST_OBJS_: tests/module.mk's recipe links
-# both $^ and TEST_OBJS_, which would link the stub twice.)
-$(B)/tests/test_proto_session: $(B)/tests/unit/rng_stub.o
+TEST_OBJS_test_proto_session := $(B)/tests/unit/rng_stub.o
 
 # Benchmark.
 PROTO_BENCH := $(B)/bench/bench_proto
