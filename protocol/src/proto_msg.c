@@ -368,3 +368,19 @@ const char *tp_msg_type_name(int type)
 	default: return "?";
 	}
 }
+
+int tp_kiosk_lookup_id(const uint8_t uid[static 7], uint8_t out[static 16])
+{
+	static const char label[] = "tapaid card lookup v1";
+	struct tp_sha256_ctx c;
+	uint8_t h[32];
+	int rc;
+
+	if ((rc = tp_sha256_start(&c)) ||
+	    (rc = tp_sha256_update(&c, label, sizeof(label) - 1)) ||
+	    (rc = tp_sha256_update(&c, uid, 7)) ||
+	    (rc = tp_sha256_finish(&c, h)))
+		return rc;
+	memcpy(out, h, 16);
+	return TP_OK;
+}

@@ -33,6 +33,16 @@ static void reason_names(void **state)
 	assert_int_equal(tp_reason_from_name(NULL), TP_ERR_VALUE);
 }
 
+/* The lookup id pinned against Python: sha256(label || uid)[:16]. */
+static void card_lookup_id(void **state)
+{
+	uint8_t uid[7], id[16];
+
+	hex2bin("04A1B2C3D4E580", uid, 7);
+	assert_int_equal(tp_kiosk_lookup_id(uid, id), TP_OK);
+	assert_hex_equal(id, 16, "9DA709C5756F54FC67377E9F3D0AC87E");
+}
+
 /* --- frame split: a numbered table ------------------------------------ */
 
 struct split_case {
@@ -539,6 +549,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reason_names),
+		cmocka_unit_test(card_lookup_id),
 		cmocka_unit_test(frame_split_table),
 		cmocka_unit_test(frame_parse_exact),
 		cmocka_unit_test(seq_table),

@@ -199,12 +199,10 @@ enum tp_msg_type {
 
 /*
  * TAP_REQUEST.  The host learns the card only from the SUN data (encrypted
- * PICC data + CMAC); the RF UID itself never travels.  lookup_id is the
- * card lookup id of CARD.md section 3, tp_card_lookup_id(S, RF UID) from
- * tapaid/ntag.h, when the kiosk holds the lookup salt S (to check its deny
- * list offline) and the reader gave a 7-byte UID; all zero otherwise.  The
- * host may compare it with the id of the UID it decrypts; it proves
- * nothing by itself.
+ * PICC data + CMAC); the RF UID itself never travels.  lookup_id is
+ * tp_kiosk_lookup_id(RF UID) as the kiosk computed it (all zero when the
+ * reader gave no 7-byte UID): the host may check it against the UID it
+ * decrypts, and the kiosk uses the same id against its deny list.
  */
 struct tp_tap_request {
 	uint8_t request_id[TP_REQUEST_ID_LEN]; /* random; a retry reuses it */
@@ -324,6 +322,13 @@ int tp_msg_encode(const struct tp_msg *m, uint8_t *out, size_t cap,
 
 /* The name of a message type ("TAP_REQUEST") or "?" */
 const char *tp_msg_type_name(int type);
+
+/*
+ * The card lookup id: the first 16 bytes of
+ * SHA-256("tapaid card lookup v1" || uid[7]).  Used in deny lists and tap
+ * requests so that the raw UID never travels.
+ */
+int tp_kiosk_lookup_id(const uint8_t uid[static 7], uint8_t out[static 16]);
 
 /* --- offline records (proto_record.c) ----------------------------------- */
 
