@@ -37,7 +37,7 @@ $(KIOSK_FAKES): $(KIOSK_FAKE_SRCS:%.c=$(B)/%.o)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/libkiosk_usb.a: $(B)/firmware/hal/usb_libusb.o
+$(B)/libkiosk_usb.a: $(KIOSK_HW_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -63,7 +63,7 @@ TEST_OBJS_test_kiosk_core := $(KIOSK_TEST_OBJS)
 TEST_OBJS_test_kiosk_store := $(KIOSK_TEST_OBJS)
 TEST_OBJS_test_kiosk_msg := $(KIOSK_TEST_OBJS)
 TEST_OBJS_test_kiosk_usb := $(B)/libkiosk_usb.a $(KIOSK_TEST_OBJS)
-TEST_LIBS_test_kiosk_usb := $(or $(call PKG_LIBS,libusb-1.0),-lusb-1.0)
+TEST_LIBS_test_kiosk_usb := $(KIOSK_LIBS)
 TEST_LIBS_test_kiosk_core := $(or $(call PKG_LIBS,inih),-linih)
 TEST_LIBS_test_kiosk_store := $(or $(call PKG_LIBS,inih),-linih)
 TEST_LIBS_test_kiosk_msg := $(or $(call PKG_LIBS,inih),-linih)

@@ -35,6 +35,10 @@ enum kiosk_limits {
 	KIOSK_TEXT_MAX = 256,	    /* one screen line */
 };
 
+/* The largest journal entry the core writes (header + signed record):
+ * what the store must accept. */
+#define KIOSK_JREC_HDR_MAX (16 + 8 + 16 + 768)
+
 enum kiosk_lang { KIOSK_LANG_EN, KIOSK_LANG_ZH };
 
 /* Decision reasons, in the order of DESIGN.md; names in kiosk_reason_name. */

@@ -37,6 +37,8 @@ struct kiosk_offcount {
 
 /* A journal entry as the kiosk keeps it: its own header, then the record. */
 #define KIOSK_JREC_HDR (KIOSK_LOOKUP_LEN + 8 + 16)
+_Static_assert(KIOSK_JREC_HDR + KIOSK_REC_MAX == KIOSK_JREC_HDR_MAX,
+	       "kiosk.h and kiosk_int.h disagree on the journal entry size");
 
 struct kiosk_link; /* kiosk_link.c */
 

@@ -15,8 +15,9 @@
 /* reader_libnfc.c: any libnfc connstring (pn532_uart:/dev/pts/3, ...). */
 int hal_reader_libnfc_new(struct hal_reader *r, const char *connstring);
 void hal_reader_libnfc_free(struct hal_reader *r);
-/* The USB bus and address of the open reader, if libnfc says (0 if not). */
-int hal_reader_libnfc_usb_location(struct hal_reader *r, int *bus, int *addr);
+/* Points the reader at another connstring (a USB reader that came back
+ * at a new bus address); takes effect at the next open(). */
+int hal_reader_libnfc_set_connstring(struct hal_reader *r, const char *conn);
 
 /* usb_libusb.c: watches vendor:product (from the connstring's driver or
  * the config), resets the reader's device.  applies() is 0 for readers
@@ -24,8 +25,10 @@ int hal_reader_libnfc_usb_location(struct hal_reader *r, int *bus, int *addr);
 int hal_usb_libusb_new(struct hal_usb *u, struct hal_reader *reader,
 		       const char *connstring);
 void hal_usb_libusb_free(struct hal_usb *u);
-/* Pure helper: is this libnfc connstring a USB driver? */
+/* Pure helpers: is this libnfc connstring a USB driver, and does it name
+ * a bus and address ("pn53x_usb:001:004")? */
 int hal_usb_connstring_is_usb(const char *connstring);
+int hal_usb_connstring_location(const char *connstring, int *bus, int *addr);
 
 /* net_tcp.c: host "HOST:PORT" (IPv4, IPv6 in brackets, or a name). */
 int hal_net_tcp_new(struct hal_net *n, const char *hostport);

@@ -177,6 +177,27 @@ static int save_cursor(struct store_file *s, uint64_t acked)
 	return 0;
 }
 
+/*
+ * Is the bad record at off the remains of an interrupted append?  It is
+ * when its header is incomplete, or when the length it claims reaches the
+ * end of the file (the payload was cut or never reached the disk).
+ */
+static int torn_tail(struct store_file *s, off_t off)
+{
+	uint8_t h[REC_HDR];
+	uint32_t len;
+
+	if (off + REC_HDR > s->end ||
+	    full_pread(s->log_fd, h, REC_HDR, off) != 0)
+		return 1;
+	len = get32(h);
+	if (len == 0 || len > s->max_rec)
+		/* Zeros or garbage: a tail only if nothing valid follows,
+		 * which we cannot know; be safe for short remains. */
+		return s->end - off <= (off_t)(REC_HDR + s->max_rec);
+	return off + REC_HDR + (off_t)len >= s->end;
+}
+
 /* Walks the journal, cuts a torn tail, finds the first unacked record. */
 static int recover(struct store_file *s)
 {
@@ -191,8 +212,17 @@ static int recover(struct store_file *s)
 	s->head_seq = 0;
 	for (;;) {
 		ssize_t n = read_rec(s, off, &seq);
-		if (n < 0 || (prev && seq != prev + 1))
+		if (n < 0 || (prev && seq != prev + 1)) {
+			/*
+			 * A torn append leaves a bad record that runs to the
+			 * end of the file.  A bad record with whole records
+			 * after it is damage, not a crash: refuse to go on
+			 * rather than cut confirmed records away.
+			 */
+			if (off < s->end && !torn_tail(s, off))
+				return HAL_ERR_CORRUPT;
 			break;
+		}
 		if (seq > s->acked && s->head_off < 0) {
 			s->head_off = off;
 			s->head_seq = seq;
