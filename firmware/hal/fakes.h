@@ -101,6 +101,8 @@ struct fake_host {
 	unsigned connects, handshakes, taps, statuses, records, dup_records;
 	unsigned redemptions; /* unique granted request ids */
 	struct tp_status last_status;
+	char last_sun[TP_SUN_MAX + 1]; /* of the last TAP_REQUEST */
+	uint8_t last_lookup[16];
 	uint8_t seen_req[FAKE_HOST_REQ_MAX][16];
 	uint8_t seen_reason[FAKE_HOST_REQ_MAX];
 	unsigned nseen;
@@ -113,6 +115,8 @@ struct fake_host {
 void fake_net_init(struct hal_net *n, struct fake_host *h);
 /* Closes the host's side: the kiosk sees the connection drop. */
 void fake_host_drop(struct fake_host *h);
+/* A new connection arrived (for a host served over a real socket). */
+void fake_host_accept(struct fake_host *h);
 /* Processes what the kiosk sent (the fake net also does it on recv). */
 void fake_host_run(struct fake_host *h);
 

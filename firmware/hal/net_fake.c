@@ -92,6 +92,8 @@ static void on_msg(struct fake_host *h, const struct tp_msg *in)
 	switch (in->type) {
 	case TP_MSG_TAP_REQUEST:
 		h->taps++;
+		memcpy(h->last_sun, in->u.tap.sun, sizeof(h->last_sun));
+		memcpy(h->last_lookup, in->u.tap.lookup_id, 16);
 		i = seen(h, in->u.tap.request_id);
 		m.type = TP_MSG_DECISION;
 		memcpy(m.u.decision.request_id, in->u.tap.request_id, 16);
@@ -181,6 +183,15 @@ void fake_host_drop(struct fake_host *h)
 	h->h2k_len = 0;
 	h->k2h_len = 0;
 	tp_session_clear(&h->s);
+}
+
+void fake_host_accept(struct fake_host *h)
+{
+	fake_host_drop(h);
+	h->connects++;
+	h->connected = true;
+	h->k2h_len = h->h2k_len = 0;
+	tp_session_init_host(&h->s, h->host_key, lookup, h);
 }
 
 static int fn_connect(void *ctx)
