@@ -422,6 +422,9 @@ struct store {
  */
 int store_sqlite_open(const char *path, struct store **out);
 
+/* Why the last store_sqlite_open() failed (one sentence). */
+const char *store_sqlite_open_error(void);
+
 /* The sqlite3 * behind a store_sqlite handle (tests, bench, tools only). */
 void *store_sqlite_handle(struct store *s);
 
