@@ -409,8 +409,8 @@ struct tp_session {
 	const struct tp_key *peer_key; /* verifies theirs */
 	tp_kiosk_lookup_fn lookup;
 	void *lookup_ctx;
-	uint8_t eph_priv[TP_X25519_LEN]; /* secret until wiped */
-	uint8_t eph_pub[TP_X25519_LEN];
+	uint8_t eph_priv[TP_X25519_LEN]; /* secret, wiped once used */
+	uint8_t shared[TP_X25519_LEN];	 /* secret, wiped once keys exist */
 	struct tp_sha256_ctx th; /* running transcript hash */
 	uint8_t tx_key[TP_AEAD_KEY_LEN];
 	uint8_t rx_key[TP_AEAD_KEY_LEN];
