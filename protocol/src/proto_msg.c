@@ -369,7 +369,7 @@ const char *tp_msg_type_name(int type)
 	}
 }
 
-int tp_card_lookup_id(const uint8_t uid[static 7], uint8_t out[static 16])
+int tp_kiosk_lookup_id(const uint8_t uid[static 7], uint8_t out[static 16])
 {
 	static const char label[] = "tapaid card lookup v1";
 	struct tp_sha256_ctx c;

@@ -39,7 +39,7 @@ static void card_lookup_id(void **state)
 	uint8_t uid[7], id[16];
 
 	hex2bin("04A1B2C3D4E580", uid, 7);
-	assert_int_equal(tp_card_lookup_id(uid, id), TP_OK);
+	assert_int_equal(tp_kiosk_lookup_id(uid, id), TP_OK);
 	assert_hex_equal(id, 16, "9DA709C5756F54FC67377E9F3D0AC87E");
 }
 
