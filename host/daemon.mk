@@ -22,3 +22,32 @@ PROGRAMS += $(TAPAIDD)
 else
 all: $(TAPAIDD_OBJS)
 endif
+
+# ---- tests and benchmark ----------------------------------------------------
+KIOSKCLIENT_OBJS := $(B)/tests/kioskclient.o
+HOSTD_HARNESS_OBJS := $(B)/tests/integration/hostd_harness.o
+HOSTD_ITEST := $(B)/tests/hostd_test
+HOSTD_BENCH := $(B)/tests/bench_host
+# Test code builds paths from a temp dir with snprintf; cutting is harmless.
+$(B)/tests/integration/%.o $(B)/tests/bench/%.o $(KIOSKCLIENT_OBJS): \
+	ALL_CFLAGS += -Wno-format-truncation
+
+$(HOSTD_ITEST): $(B)/tests/integration/hostd_test.o $(HOSTD_HARNESS_OBJS) \
+		$(KIOSKCLIENT_OBJS) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBPROTO) \
+		$(LDLIBS_SQLITE) $(LDLIBS_CRYPTO)
+
+$(HOSTD_BENCH): $(B)/tests/bench/bench_host.o $(HOSTD_HARNESS_OBJS) \
+		$(KIOSKCLIENT_OBJS) $(LIBHOST) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBHOST) $(LIBPROTO) \
+		$(LDLIBS_HOST)
+
+ifneq ($(wildcard host/engine.c),)
+ITESTS += $(HOSTD_ITEST)
+all-tests: $(HOSTD_ITEST) $(TAPAIDD)
+ifneq ($(wildcard tests/bench/bench_host.c),)
+BENCHES += $(HOSTD_BENCH)
+endif
+endif
