@@ -39,7 +39,9 @@
  * result STORE_CONFLICT and the reason, for review, never dropped.  A
  * counter at or below the last seen is a conflict too (the card may have
  * been tapped online elsewhere in between); the stored counter only grows.
- * Conflicts do not count towards quota or balance.
+ * Conflicts do not count towards quota or balance.  A record of a tap the
+ * kiosk denied offline (offline_reason != granted) is stored as denied with
+ * the kiosk's reason (or the host's, if the host would deny it too).
  *
  * Balance benefits: balance cents per period (per = year, month, day, or
  * lifetime), amount cents per redemption; left is in cents.
@@ -93,6 +95,9 @@ struct engine_tap {
 	uint8_t offline;	 /* 1: an offline record from the queue */
 	uint8_t has_sig;
 	int64_t offline_seq;	 /* record seq (offline only, > 0) */
+	uint8_t offline_reason;	 /* the kiosk's own offline decision
+				  * (enum tp_reason): a record of an offline
+				  * denial is stored as denied, never counted */
 	uint8_t kiosk_sig[STORE_SIG_LEN]; /* the record's signature */
 };
 
