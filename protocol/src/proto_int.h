@@ -182,7 +182,8 @@ static inline int rb_end(const struct rbuf *r)
 
 /* Character classes of the string fields (see PROTOCOL.md, "Strings"). */
 enum str_class {
-	STR_PRINT,   /* printable ASCII 0x21..0x7e (ids, firmware, SUN) */
+	STR_PRINT,   /* printable ASCII 0x21..0x7e (ids, SUN) */
+	STR_TEXT,    /* printable ASCII and space 0x20..0x7e (firmware) */
 	STR_BENEFIT, /* [A-Za-z0-9_.-] */
 	STR_UTF8,    /* well-formed UTF-8, no control characters < 0x20 */
 };

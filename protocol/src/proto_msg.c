@@ -66,7 +66,7 @@ int str_ok(const char *s, size_t min, size_t max, enum str_class cls)
 	for (size_t i = 0; i < n && cls != STR_UTF8; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c < 0x21 || c > 0x7e)
+		if (c < (cls == STR_TEXT ? 0x20 : 0x21) || c > 0x7e)
 			return TP_ERR_VALUE;
 		if (cls == STR_BENEFIT &&
 		    !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -126,7 +126,7 @@ static int msg_check(const struct tp_msg *m)
 	case TP_MSG_STATUS:
 		if (m->u.status.reader_state >= TP_READER__COUNT)
 			return TP_ERR_VALUE;
-		return str_ok(m->u.status.firmware, 1, TP_FW_MAX, STR_PRINT);
+		return str_ok(m->u.status.firmware, 1, TP_FW_MAX, STR_TEXT);
 	case TP_MSG_STATUS_ACK:
 		return TP_OK;
 	case TP_MSG_DENYLIST:
@@ -369,7 +369,7 @@ const char *tp_msg_type_name(int type)
 	}
 }
 
-int tp_card_lookup_id(const uint8_t uid[static 7], uint8_t out[static 16])
+int tp_kiosk_lookup_id(const uint8_t uid[static 7], uint8_t out[static 16])
 {
 	static const char label[] = "tapaid card lookup v1";
 	struct tp_sha256_ctx c;

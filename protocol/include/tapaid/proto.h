@@ -200,7 +200,7 @@ enum tp_msg_type {
 /*
  * TAP_REQUEST.  The host learns the card only from the SUN data (encrypted
  * PICC data + CMAC); the RF UID itself never travels.  lookup_id is
- * tp_card_lookup_id(RF UID) as the kiosk computed it (all zero when the
+ * tp_kiosk_lookup_id(RF UID) as the kiosk computed it (all zero when the
  * reader gave no 7-byte UID): the host may check it against the UID it
  * decrypts, and the kiosk uses the same id against its deny list.
  */
@@ -328,7 +328,7 @@ const char *tp_msg_type_name(int type);
  * SHA-256("tapaid card lookup v1" || uid[7]).  Used in deny lists and tap
  * requests so that the raw UID never travels.
  */
-int tp_card_lookup_id(const uint8_t uid[static 7], uint8_t out[static 16]);
+int tp_kiosk_lookup_id(const uint8_t uid[static 7], uint8_t out[static 16]);
 
 /* --- offline records (proto_record.c) ----------------------------------- */
 

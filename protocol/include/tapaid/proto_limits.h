@@ -27,7 +27,7 @@ enum {
 	TP_BENEFIT_MAX = 16,	 /* 1..16 of [A-Za-z0-9_.-] */
 	TP_SUN_MAX = 255,	 /* 1..255 printable ASCII: URL or query */
 	TP_NAME_MAX = 64,	 /* 0..64 bytes of valid UTF-8 (masked name) */
-	TP_FW_MAX = 32,		 /* 1..32 printable ASCII */
+	TP_FW_MAX = 32,		 /* 1..32 printable ASCII or space */
 	TP_ERROR_TEXT_MAX = 128, /* 0..128 bytes of valid UTF-8 */
 	TP_REQUEST_ID_LEN = 16,
 	TP_LOOKUP_ID_LEN = 16,
