@@ -30,7 +30,7 @@ static uint64_t get64(const uint8_t *p)
 }
 
 /*
- * The card lookup id of the RF UID (tp_card_lookup_id, the function the
+ * The card lookup id of the RF UID (tp_kiosk_lookup_id, the function the
  * host uses to index its deny list).  Only 7-byte UIDs have one.
  */
 int kiosk_lookup_id(const struct kiosk *k, const uint8_t *uid, size_t uid_len,
@@ -38,7 +38,7 @@ int kiosk_lookup_id(const struct kiosk *k, const uint8_t *uid, size_t uid_len,
 {
 	if (uid_len != TP_RF_UID_LEN)
 		return -1;
-	return tp_card_lookup_id(uid, out);
+	return tp_kiosk_lookup_id(uid, out);
 }
 
 static uint8_t *deny_ids(const struct kiosk *k)

@@ -406,7 +406,7 @@ int main(void)
 	uint8_t hpub[65];
 	pthread_t th;
 	struct stat st;
-	uint32_t ctr1 = 0, ctr2 = 0;
+	uint32_t ctr1 = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(dir, sizeof(dir), "/tmp/tk_it_XXXXXX");
@@ -490,12 +490,16 @@ int main(void)
 				break;
 		fclose(cf);
 	}
-	ok(sun_ok(uid1, &ctr1), "the host verified the card's SUN (uid %s ctr %u)",
-	   uid1, ctr1);
+	int sok = sun_ok(uid1, &ctr1);
+	ok(sok, "the host verified the card's SUN (uid %s ctr %u)", uid1, ctr1);
 	uint8_t u1[7], lk[16];
 	tp_hex_decode(uid1, 14, u1, 7);
 	tp_kiosk_lookup_id(u1, lk);
-	ok(memcmp(HGET(last_lookup), lk, 16) == 0,
+	uint8_t got_lk[16];
+	pthread_mutex_lock(&M);
+	memcpy(got_lk, H.last_lookup, 16);
+	pthread_mutex_unlock(&M);
+	ok(memcmp(got_lk, lk, 16) == 0,
 	   "the tap carried the card's lookup id, not its UID");
 
 	/* each denial reason the host can give */
@@ -539,10 +543,10 @@ int main(void)
 	int ready = count_in_file(klog, "[READY]");
 	emu_cmd(E, reply, sizeof(reply), "remove");
 	wait_screen("[READY]", ready + 1, 5000);
-	uint32_t c2;
+	uint32_t c2 = 0;
 	tap(card1, ev, sizeof(ev));
-	ok(sun_ok(uid1, &c2) && c2 > ctr1, "a new tap reads a new SUN (ctr %u > %u)",
-	   c2, ctr1);
+	sok = sun_ok(uid1, &c2);
+	ok(sok && c2 > ctr1, "a new tap reads a new SUN (ctr %u > %u)", c2, ctr1);
 
 	/* card pulled mid-read */
 	n0 = nevents();

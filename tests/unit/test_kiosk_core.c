@@ -352,7 +352,7 @@ static void offline_checks_deny_list(void **state)
 	struct rig *r = *state;
 
 	r->cfg.offline_per_day = 5;
-	tp_card_lookup_id(rig_uid, r->host.deny_ids[0]);
+	tp_kiosk_lookup_id(rig_uid, r->host.deny_ids[0]);
 	r->host.ndeny = 1;
 	r->host.deny_version = 7;
 	start_up(r);
@@ -375,7 +375,7 @@ static void offline_checks_deny_list(void **state)
 	 * queue). */
 	assert_int_equal(kiosk_off_used(r->k, r->k->tap.lookup, r->clk.wall), 0);
 	uint8_t id2[16];
-	tp_card_lookup_id(rig_uid2, id2);
+	tp_kiosk_lookup_id(rig_uid2, id2);
 	assert_int_equal(kiosk_off_used(r->k, id2, r->clk.wall), 1);
 }
 
