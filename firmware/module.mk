@@ -82,3 +82,13 @@ all-tests: $(KIOSK_ITEST)
 # tests/emu_helper.c (emu's) trips -Wformat-truncation at -O2 with this
 # compiler; keep it a warning for the object the kiosk test links.
 $(B)/tests/emu_helper.o: CFLAGS += -Wno-error=format-truncation
+
+# make bench: the kiosk's own work per tap and its peak RSS.
+KIOSK_BENCH := $(B)/bin/bench_kiosk
+$(KIOSK_BENCH): $(B)/tests/bench/bench_kiosk.o $(B)/tests/emu_helper.o \
+		$(KIOSK_FAKES) $(LIBKIOSK) $(LIBPROTO) | $(B)/bin/tapaid-kiosk $(B)/bin/tapaid-pn532emu
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(KIOSK_FAKES) $(LIBKIOSK) \
+		$(LIBPROTO) $(LDLIBS_CRYPTO)
+$(B)/tests/bench/bench_kiosk.o: CPPFLAGS += -Ifirmware -Itests -Itests/unit
+BENCHES += $(KIOSK_BENCH)

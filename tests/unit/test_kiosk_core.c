@@ -10,6 +10,9 @@
  */
 #include "test_util.h"
 #include "kiosk_rig.h"
+#ifndef __SANITIZE_ADDRESS__
+#include "kiosk_malloc_count.h"
+#endif
 
 static int setup(void **state)
 {
@@ -494,6 +497,33 @@ static void reader_transient_faults(void **state)
 	hal_fault_free(r->hal.reader.ctx);
 }
 
+/*
+ * Once the session is up, a tap (read, request, decision, screen, event,
+ * heartbeat) allocates nothing: every buffer was made in kiosk_setup().
+ * (Counted over the whole process, so the fake host's side counts too.)
+ */
+static void no_allocation_after_setup(void **state)
+{
+#ifdef __SANITIZE_ADDRESS__
+	skip(); /* ASan owns malloc */
+#else
+	struct rig *r = *state;
+	unsigned long before;
+
+	snprintf(r->host.name, sizeof(r->host.name), "王*明");
+	start_up(r);
+	tap(r, rig_uid);
+	before = kiosk_mallocs;
+	for (int i = 0; i < 50; i++) {
+		r->host.reason = i % 3 ? TP_REASON_GRANTED : TP_REASON_QUOTA_USED_UP;
+		tap(r, i % 2 ? rig_uid : rig_uid2);
+	}
+	rig_run(r, 3 * r->cfg.heartbeat_ms); /* heartbeats too */
+	assert_int_equal(r->disp.nevents, 51);
+	assert_int_equal(kiosk_mallocs - before, 0);
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +549,7 @@ int main(void)
 		T(store_failure_is_not_a_grant),
 		T(net_fault_reconnects),
 		T(reader_transient_faults),
+		T(no_allocation_after_setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
