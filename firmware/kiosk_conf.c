@@ -73,7 +73,7 @@ static int handler(void *user, const char *sec, const char *key,
 	if (IS("host", "address")) {
 		bad = copy(c->host_addr, sizeof(c->host_addr), v) ||
 		      !strchr(v, ':');
-	} else if (IS("host", "key")) {
+	} else if (IS("host", "key") || IS("host", "pubkey")) {
 		bad = tp_hex_decode(v, strlen(v), k->host_pub, 65) != 0 ||
 		      k->host_pub[0] != 0x04;
 		c->has_host_key = !bad;
@@ -102,7 +102,7 @@ static int handler(void *user, const char *sec, const char *key,
 		bad = word(fw, TP_FW_MAX, v, NULL);
 		if (!bad)
 			k->fw_version = fw;
-	} else if (IS("reader", "connstring")) {
+	} else if (IS("reader", "connstring") || IS("kiosk", "reader")) {
 		bad = copy(c->connstring, sizeof(c->connstring), v) || !*v;
 	} else if (IS("reader", "max_errors")) {
 		bad = set_uint(&k->reader_max_errors, v, 1, 100);

@@ -11,7 +11,8 @@
  *   [timing] decision_timeout_ms, heartbeat_ms, backoff_min_ms,
  *            backoff_max_ms, result_hold_ms, apdu_timeout_ms
  *
- * See tapaid-kiosk(1).
+ * Aliases, as tapaidctl kiosk config writes them: [host] pubkey = [host] key,
+ * [kiosk] reader = [reader] connstring.  See tapaid-kiosk(1).
  */
 #ifndef TAPAID_KIOSK_CONF_H
 #define TAPAID_KIOSK_CONF_H

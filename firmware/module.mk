@@ -24,7 +24,7 @@ $(B)/firmware/hal/reader_libnfc.o: CPPFLAGS += $(call PKG_CFLAGS,libnfc)
 $(B)/firmware/hal/usb_libusb.o: CPPFLAGS += $(call PKG_CFLAGS,libusb-1.0)
 $(B)/firmware/tapaid-kiosk.o: CPPFLAGS += $(call PKG_CFLAGS,inih)
 $(B)/firmware/kiosk_conf.o: CPPFLAGS += $(call PKG_CFLAGS,inih)
-$(B)/tests/unit/test_kiosk%.o: CPPFLAGS += -Ifirmware -Ifirmware/core
+$(B)/tests/unit/test_kiosk%.o: CPPFLAGS += -Ifirmware -Ifirmware/core $(call PKG_CFLAGS,inih)
 $(B)/tests/bench/%.o $(B)/tests/integration/%.o: CPPFLAGS += -Ifirmware -Ifirmware/core
 
 $(LIBKIOSK): $(KIOSK_CORE_SRCS:%.c=$(B)/%.o) $(KIOSK_HAL_SRCS:%.c=$(B)/%.o)
