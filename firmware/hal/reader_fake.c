@@ -83,7 +83,8 @@ static int put(uint8_t *r, size_t cap, const uint8_t *d, size_t n, int sw)
 {
 	if (n + 2 > cap)
 		return HAL_ERR_ARG;
-	memcpy(r, d, n);
+	if (n > 0)
+		memcpy(r, d, n);
 	r[n] = (uint8_t)(sw >> 8);
 	r[n + 1] = (uint8_t)sw;
 	return (int)(n + 2);
