@@ -1,10 +1,10 @@
 /*
  * kiosk_tapaidd_itest.c - the whole chain with nothing faked:
  *
- *   tapaid-pn532emu (pty) <-- libnfc pn532_uart --> tapaid-kiosk --TCP--> tapaidd (SQLite)
- *     virtual NTAG 424 DNA cards personalised       --events FILE         set up through its
- *     with the host's keys (meta key, per-card                            admin socket
- *     AN10922 file key, SUN template)                                     (hostd_harness)
+ *   tapaid-pn532emu (pty) <-- libnfc pn532_uart --> tapaid-kiosk --TCP-->
+ * tapaidd (SQLite) virtual NTAG 424 DNA cards personalised       --events FILE
+ * set up through its with the host's keys (meta key, per-card admin socket
+ *     AN10922 file key, SUN template) (hostd_harness)
  *
  * Speaks TAP.  Checks decisions the real engine makes (granted with what
  * is left, quota used up, unknown card, revoked card), then the host going
@@ -50,7 +50,7 @@ static void ok(int cond, const char *fmt, ...)
 
 static void msleep(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
 }
 
@@ -116,7 +116,7 @@ static void hex(const uint8_t *b, size_t n, char *out)
 static int make_card(int n, const char *path)
 {
 	char reply[256], line[1200], out[16384] = "", h[600];
-	uint8_t uid[7], fk[16], file[256] = { 0 }, set[64];
+	uint8_t uid[7], fk[16], file[256] = {0}, set[64];
 	size_t fl, sl;
 	struct tp_sdm_settings sdm;
 	FILE *f;
@@ -167,7 +167,8 @@ static void start_kiosk(void)
 		const char *b = getenv("TAPAID_BUILD");
 		char bin[256];
 		int fd = open(klog, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		snprintf(bin, sizeof(bin), "%s/bin/tapaid-kiosk", b ? b : "build");
+		snprintf(bin, sizeof(bin), "%s/bin/tapaid-kiosk",
+			 b ? b : "build");
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execl(bin, "tapaid-kiosk", "-c", conf, "--events", events,
@@ -232,7 +233,8 @@ int main(void)
 		printf("Bail out! tapaidd does not start\n");
 		return 1;
 	}
-	snprintf(cmd, sizeof(cmd), "%s/bin/tapaid-kiosk --enroll --dir %s/k >/dev/null",
+	snprintf(cmd, sizeof(cmd),
+		 "%s/bin/tapaid-kiosk --enroll --dir %s/k >/dev/null",
 		 b ? b : "build", dir);
 	rc = system(cmd);
 	snprintf(cmd, sizeof(cmd), "%s/k/kiosk.pub", dir);
@@ -251,22 +253,26 @@ int main(void)
 		}
 	}
 	esc[o] = '\0';
-	rc |= h_adminf(&H, "{\"v\":1,\"cmd\":\"kiosk.add\",\"args\":{\"id\":\"K-KIOSK\","
-			   "\"point\":\"P1\",\"pubkey\":\"%s\",\"tz\":\"UTC\"}}",
-		       esc) != 1;
+	rc |= h_adminf(
+		  &H,
+		  "{\"v\":1,\"cmd\":\"kiosk.add\",\"args\":{\"id\":\"K-KIOSK\","
+		  "\"point\":\"P1\",\"pubkey\":\"%s\",\"tz\":\"UTC\"}}",
+		  esc) != 1;
 	rc |= h_adminf(&H, "{\"v\":1,\"cmd\":\"benefit.add\",\"args\":{"
 			   "\"code\":\"MEAL\",\"name\":\"canteen\",\"quota\":2,"
 			   "\"per\":\"day\",\"offline\":1}}") != 1;
 	for (int i = 1; i <= 3; i++)
-		rc |= h_adminf(&H, "{\"v\":1,\"cmd\":\"member.add\",\"args\":{"
-				   "\"no\":\"M%d\",\"name\":\"王小明%d\","
-				   "\"union\":\"U1\",\"category\":\"worker\"}}",
+		rc |= h_adminf(&H,
+			       "{\"v\":1,\"cmd\":\"member.add\",\"args\":{"
+			       "\"no\":\"M%d\",\"name\":\"王小明%d\","
+			       "\"union\":\"U1\",\"category\":\"worker\"}}",
 			       i, i) != 1;
 	rc |= h_card(&H, 1, "M1") < 0;
 	rc |= h_card(&H, 2, "M2") < 0;
 	rc |= h_card(&H, 3, "M3") < 0;
-	ok(rc == 0, "tapaidd set up: kiosk enrolled with its --enroll key, "
-		    "benefit MEAL (2 a day, 1 offline), three members and cards");
+	ok(rc == 0,
+	   "tapaidd set up: kiosk enrolled with its --enroll key, "
+	   "benefit MEAL (2 a day, 1 offline), three members and cards");
 
 	E = emu_start(NULL, NULL);
 	if (!E) {
@@ -277,7 +283,7 @@ int main(void)
 	if (symlink(emu_pty(E), link_path) != 0)
 		return 1;
 	ok(make_card(1, card1) == 0 && make_card(2, card2) == 0 &&
-		   make_card(3, card3) == 0 && make_card(9, card9) == 0,
+	       make_card(3, card3) == 0 && make_card(9, card9) == 0,
 	   "four virtual cards personalised with the host's keys (9 is not "
 	   "registered)");
 
@@ -286,7 +292,8 @@ int main(void)
 	f = fopen(conf, "w");
 	fprintf(f,
 		"[host]\naddress = 127.0.0.1:%d\npubkey = %s\n"
-		"[kiosk]\nid = K-KIOSK\nkey = %s/k/kiosk.key\nreader = pn532_uart:%s\n"
+		"[kiosk]\nid = K-KIOSK\nkey = %s/k/kiosk.key\nreader = "
+		"pn532_uart:%s\n"
 		"benefit = MEAL\nlang = zh\n"
 		"[offline]\nper_card_per_day = 1\n"
 		"[timing]\nresult_hold_ms = 100\nheartbeat_ms = 1000\n"
@@ -295,22 +302,26 @@ int main(void)
 	fclose(f);
 	start_kiosk();
 	ok(wait_count(klog, "host connected", 1, 10000) &&
-		   wait_count(klog, "[READY]", 1, 10000),
+	       wait_count(klog, "[READY]", 1, 10000),
 	   "the kiosk opens the reader and the session with tapaidd");
 
 	tap(card1, ev, sizeof(ev));
-	ok(strcmp(ev, "{\"result\":\"granted\",\"reason\":\"granted\","
-		      "\"benefit\":\"MEAL\",\"left\":1,\"offline\":false}") == 0,
+	ok(strcmp(ev,
+		  "{\"result\":\"granted\",\"reason\":\"granted\","
+		  "\"benefit\":\"MEAL\",\"left\":1,\"offline\":false}") == 0,
 	   "granted by tapaidd, one left: %s", ev);
-	ok(count_in_file(klog, "已通过") >= 1 && count_in_file(klog, "剩余 1 次") >= 1,
+	ok(count_in_file(klog, "已通过") >= 1 &&
+	       count_in_file(klog, "剩余 1 次") >= 1,
 	   "the screen says so in Chinese, with what is left");
 	tap(card1, ev, sizeof(ev));
 	ok(strstr(ev, "\"granted\"") && strstr(ev, "\"left\":0"),
 	   "granted again, none left: %s", ev);
 	tap(card1, ev, sizeof(ev));
-	ok(strstr(ev, "\"quota_used_up\"") != NULL, "then quota used up: %s", ev);
+	ok(strstr(ev, "\"quota_used_up\"") != NULL, "then quota used up: %s",
+	   ev);
 	tap(card9, ev, sizeof(ev));
-	ok(strstr(ev, "\"unknown_card\"") != NULL, "an unregistered card: %s", ev);
+	ok(strstr(ev, "\"unknown_card\"") != NULL, "an unregistered card: %s",
+	   ev);
 	rc = h_adminf(&H, "{\"v\":1,\"cmd\":\"card.revoke\",\"args\":{"
 			  "\"card\":2,\"reason\":\"lost\"}}");
 	tap(card2, ev, sizeof(ev));
@@ -334,11 +345,14 @@ int main(void)
 	   "the day's offline allowance is used: %s", ev);
 	tap(card2, ev, sizeof(ev));
 	if (strstr(ev, "\"revoked_card\""))
-		ok(1, "offline, the revoked card is refused from the deny list");
+		ok(1,
+		   "offline, the revoked card is refused from the deny list");
 	else
-		printf("# KNOWN: offline, the revoked card was not refused (%s): "
-		       "tapaidd's DENYLIST carries its salted lookup ids, not "
-		       "proto.h's tp_kiosk_lookup_id(UID)\n", ev);
+		printf(
+		    "# KNOWN: offline, the revoked card was not refused (%s): "
+		    "tapaidd's DENYLIST carries its salted lookup ids, not "
+		    "proto.h's tp_kiosk_lookup_id(UID)\n",
+		    ev);
 
 	/* kill -9 with that record in the queue, then the host comes back. */
 	stop_kiosk(SIGKILL);
@@ -358,8 +372,8 @@ int main(void)
 		     NULL) < 1)
 		msleep(50);
 	msleep(1500);
-	long long off = h_sql(&H, "SELECT count(*) FROM redemptions WHERE offline=1",
-			      NULL);
+	long long off =
+	    h_sql(&H, "SELECT count(*) FROM redemptions WHERE offline=1", NULL);
 	FILE *evf = fopen(events, "r");
 	char l[512];
 	int granted_off = 0;
@@ -370,8 +384,9 @@ int main(void)
 	if (evf)
 		fclose(evf);
 	ok(off == granted_off && redemptions() == red + off &&
-		   h_sql(&H, "SELECT count(DISTINCT request_id) FROM redemptions",
-			 NULL) == h_sql(&H, "SELECT count(*) FROM redemptions", NULL),
+	       h_sql(&H, "SELECT count(DISTINCT request_id) FROM redemptions",
+		     NULL) ==
+		   h_sql(&H, "SELECT count(*) FROM redemptions", NULL),
 	   "every offline grant reached the log exactly once after kill -9 "
 	   "(%d granted offline, %lld offline rows)",
 	   granted_off, off);
