@@ -117,3 +117,6 @@ FUZZ_OBJS_kioskndef := $(LIBKIOSK)
 FUZZ_LIBS_kioskndef := $(LIBKIOSK) $(LIBPROTO)
 FUZZ_OBJS_kioskconf := $(LIBKIOSK)
 FUZZ_LIBS_kioskconf := $(LIBKIOSK) $(LIBPROTO) $(or $(call PKG_LIBS,inih),-linih)
+
+# The portability check as a test too (make check, make test).
+TESTS += tests/unit/kiosk_core_portable.sh
