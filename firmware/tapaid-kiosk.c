@@ -108,9 +108,11 @@ static void log_changes(struct kiosk *k, struct kiosk_stats *prev)
 			kiosk_reader_state_name(st.reader), st.reader_resets,
 			st.reader_reopens);
 	if (st.host_up != prev->host_up)
-		fprintf(stderr, "tapaid-kiosk: host %s (queue %zu)\n",
+		fprintf(stderr, "tapaid-kiosk: host %s (queue %zu)%s%s\n",
 			st.host_up ? "connected" : "disconnected",
-			st.queue_depth);
+			st.queue_depth,
+			!st.host_up && st.link_error ? ": " : "",
+			!st.host_up && st.link_error ? st.link_error : "");
 	*prev = st;
 }
 

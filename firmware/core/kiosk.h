@@ -135,6 +135,8 @@ struct kiosk_stats {
 	unsigned host_connects, records_uploaded;
 	size_t queue_depth, deny_entries;
 	int64_t clock_offset_s;
+	const char *link_error; /* why the host link last dropped, or NULL */
+	unsigned store_errors;
 };
 void kiosk_get_stats(const struct kiosk *k, struct kiosk_stats *st);
 
