@@ -84,17 +84,22 @@ static int run(int argc, char **argv)
 	return rc;
 }
 
-#define URL "https://ntag.nxp.com/424?e=EF963FF7828658A599F3041510671E88" \
-	    "&c=94EED9EE65337086"
+#define URL                                                                    \
+	"https://ntag.nxp.com/424?e=EF963FF7828658A599F3041510671E88"          \
+	"&c=94EED9EE65337086"
 
 /* AN12196 Rev 1.8 Tables 3 and 5 through the command line. */
 static void test_verify_ok(void **state)
 {
-	char *argv[] = { "verify", "--meta-key", zero_key, "--file-key",
-			 zero_key, URL };
-	char *argv2[] = { "verify", "--meta-key", zero_key, "--file-key",
-			  zero_key, "e=EF963FF7828658A599F3041510671E88&c="
-				    "94EED9EE65337086" };
+	char *argv[] = {"verify",     "--meta-key", zero_key,
+			"--file-key", zero_key,	    URL};
+	char *argv2[] = {"verify",
+			 "--meta-key",
+			 zero_key,
+			 "--file-key",
+			 zero_key,
+			 "e=EF963FF7828658A599F3041510671E88&c="
+			 "94EED9EE65337086"};
 
 	(void)state;
 	assert_int_equal(run(6, argv), 0);
@@ -106,13 +111,17 @@ static void test_verify_ok(void **state)
 
 static void test_verify_bad_mac(void **state)
 {
-	char *argv[] = { "verify", "--meta-key", zero_key, "--file-key",
-			 one_key, URL };
-	char *argv2[] = { "verify", "--meta-key", one_key, "--file-key",
-			  zero_key, URL };
-	char *argv3[] = { "verify", "--meta-key", zero_key, "--file-key",
-			  zero_key, "p=EF963FF7828658A599F3041510671E88&c="
-				    "94EED9EE65337087" };
+	char *argv[] = {"verify",     "--meta-key", zero_key,
+			"--file-key", one_key,	    URL};
+	char *argv2[] = {"verify",     "--meta-key", one_key,
+			 "--file-key", zero_key,     URL};
+	char *argv3[] = {"verify",
+			 "--meta-key",
+			 zero_key,
+			 "--file-key",
+			 zero_key,
+			 "p=EF963FF7828658A599F3041510671E88&c="
+			 "94EED9EE65337087"};
 
 	(void)state;
 	assert_int_equal(run(6, argv), 1);
@@ -128,17 +137,25 @@ static void test_verify_bad_mac(void **state)
 
 static void test_verify_usage(void **state)
 {
-	char *a1[] = { "verify", "--meta-key", zero_key, URL };
-	char *a2[] = { "verify", "--meta-key", zero_key, "--file-key",
-		       zero_key, URL, URL };
-	char *a3[] = { "verify", "--meta-key", zero_key, "--file-key",
-		       zero_key, "p=EF963FF7828658A599F3041510671E8&c="
-				 "94EED9EE65337086" };
-	char *a4[] = { "verify", "--meta-key", zero_key, "--file-key",
-		       zero_key, "p=EF963FF7828658A599F3041510671EXX&c="
-				 "94EED9EE65337086" };
-	char *a5[] = { "verify", "--bogus", URL };
-	char *a6[] = { "verify", "--help" };
+	char *a1[] = {"verify", "--meta-key", zero_key, URL};
+	char *a2[] = {"verify", "--meta-key", zero_key, "--file-key",
+		      zero_key, URL,	      URL};
+	char *a3[] = {"verify",
+		      "--meta-key",
+		      zero_key,
+		      "--file-key",
+		      zero_key,
+		      "p=EF963FF7828658A599F3041510671E8&c="
+		      "94EED9EE65337086"};
+	char *a4[] = {"verify",
+		      "--meta-key",
+		      zero_key,
+		      "--file-key",
+		      zero_key,
+		      "p=EF963FF7828658A599F3041510671EXX&c="
+		      "94EED9EE65337086"};
+	char *a5[] = {"verify", "--bogus", URL};
+	char *a6[] = {"verify", "--help"};
 
 	(void)state;
 	assert_int_equal(run(4, a1), 2);
@@ -155,12 +172,12 @@ static void test_verify_usage(void **state)
 
 static void test_verify_bad_key_file(void **state)
 {
-	char *a1[] = { "verify", "--meta-key", bad_hex, "--file-key",
-		       zero_key, URL };
-	char *a2[] = { "verify", "--meta-key", zero_key, "--file-key",
-		       bad_len, URL };
-	char *a3[] = { "verify", "--meta-key", "/nonexistent/key",
-		       "--file-key", zero_key, URL };
+	char *a1[] = {"verify",	    "--meta-key", bad_hex,
+		      "--file-key", zero_key,	  URL};
+	char *a2[] = {"verify",	    "--meta-key", zero_key,
+		      "--file-key", bad_len,	  URL};
+	char *a3[] = {"verify",	    "--meta-key", "/nonexistent/key",
+		      "--file-key", zero_key,	  URL};
 
 	(void)state;
 	assert_int_equal(run(6, a1), 1);
@@ -175,10 +192,10 @@ static void test_verify_bad_key_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_verify_ok),
-		cmocka_unit_test(test_verify_bad_mac),
-		cmocka_unit_test(test_verify_usage),
-		cmocka_unit_test(test_verify_bad_key_file),
+	    cmocka_unit_test(test_verify_ok),
+	    cmocka_unit_test(test_verify_bad_mac),
+	    cmocka_unit_test(test_verify_usage),
+	    cmocka_unit_test(test_verify_bad_key_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

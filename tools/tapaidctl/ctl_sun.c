@@ -115,8 +115,9 @@ int ctl_sun_verify(int argc, char **argv)
 			   url == NULL) {
 			url = argv[++i];
 		} else if (a[0] == '-' && a[1] == '-') {
-			fprintf(stderr, PROG ": unknown or incomplete option "
-					     "%s\n",
+			fprintf(stderr,
+				PROG ": unknown or incomplete option "
+				     "%s\n",
 				a);
 			ctl_sun_usage(stderr);
 			return 2;
