@@ -42,7 +42,7 @@ static int read_line(struct emu *e, char *line, size_t cap, int ms)
 
 	for (;;) {
 		char *nl = memchr(e->buf, '\n', e->blen);
-		struct pollfd p = { .fd = e->out, .events = POLLIN };
+		struct pollfd p = {.fd = e->out, .events = POLLIN};
 		long long left;
 		ssize_t k;
 
@@ -136,8 +136,8 @@ struct emu *emu_start(const char *emu_path, const char *const *card_files)
 	e->out = pout[0];
 	fcntl(e->in, F_SETFD, FD_CLOEXEC);
 	fcntl(e->out, F_SETFD, FD_CLOEXEC);
-	if (e->pid < 0 || read_line(e, e->pty, sizeof(e->pty), EMU_WAIT_MS) <
-				  0 ||
+	if (e->pid < 0 ||
+	    read_line(e, e->pty, sizeof(e->pty), EMU_WAIT_MS) < 0 ||
 	    strncmp(e->pty, "/dev/", 5) != 0) {
 		fprintf(stderr, "emu_helper: %s did not start\n", emu_path);
 		emu_stop(e);
@@ -197,7 +197,10 @@ int emu_cmd(struct emu *e, char *reply, size_t cap, const char *fmt, ...)
 		/* "plug" answers "ok /dev/pts/N": follow the new pty. */
 		if (strncmp(line, "plug\n", 5) == 0 &&
 		    strncmp(got, "ok /dev/", 8) == 0) {
-			snprintf(e->pty, sizeof(e->pty), "%s", got + 3);
+			size_t pl = strnlen(got + 3, sizeof(e->pty) - 1);
+
+			memcpy(e->pty, got + 3, pl);
+			e->pty[pl] = '\0';
 			snprintf(e->conn, sizeof(e->conn), "pn532_uart:%s",
 				 e->pty);
 		}
@@ -226,7 +229,7 @@ void emu_stop(struct emu *e)
 	 * reaches EOF.  Wait for that, bounded, then reap it. */
 	end = ms_now() + 5000;
 	while (e->out >= 0 && e->pid > 0) {
-		struct pollfd p = { .fd = e->out, .events = POLLIN };
+		struct pollfd p = {.fd = e->out, .events = POLLIN};
 		long long left = end - ms_now();
 		char sink[512];
 		ssize_t k;

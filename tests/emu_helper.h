@@ -51,7 +51,7 @@ pid_t emu_pid(struct emu *e);
  * After "plug" the connstring follows the new pty.
  */
 int emu_cmd(struct emu *e, char *reply, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Asks the emulator to quit, waits for it (SIGKILL after 5 s), frees e. */
 void emu_stop(struct emu *e);

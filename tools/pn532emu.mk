@@ -32,3 +32,17 @@ $(EMU_HELPER_A): $(B)/tests/emu_helper.o
 
 # In-process tests of the frame codec, the chip and the card.
 TEST_OBJS_test_emu := $(EMU_A)
+
+# libnfc (Debian's pn532_uart driver) through the emulator's pty.
+$(B)/tests/unit/test_emu_libnfc.o: CPPFLAGS += $(call PKG_CFLAGS,libnfc)
+TEST_OBJS_test_emu_libnfc := $(EMU_HELPER_A)
+TEST_LIBS_test_emu_libnfc := $(or $(call PKG_LIBS,libnfc),-lnfc)
+$(B)/tests/test_emu_libnfc: | $(EMU_BIN)
+
+# nfc-list from Debian's libnfc-bin lists a virtual card.
+ITESTS += tests/integration/emu_nfc_list.sh
+
+# Fuzz target (tests/fuzz/fuzz_pn532_frame.c): the decoder and the chip.
+# FUZZ_OBJS makes the archive a prerequisite, FUZZ_LIBS links it.
+FUZZ_OBJS_pn532_frame := $(EMU_A)
+FUZZ_LIBS_pn532_frame := $(EMU_A) $(LIBPROTO)

@@ -19,12 +19,12 @@
 #include "../../tools/pn532emu/pn532_frame.h"
 #include "../../tools/pn532emu/vcard.h"
 
-static const uint8_t k_meta[16] = { 0x42, 0xAF, 0xF1, 0x14, 0xF2, 0xCB,
-				    0x3B, 0x61, 0x41, 0xBE, 0x6D, 0xC9,
-				    0x5D, 0xFC, 0x54, 0x16 };
-static const uint8_t k_file[16] = { 0xB6, 0x2A, 0x9B, 0xAF, 0x09, 0x24,
-				    0x39, 0xBD, 0x43, 0xC6, 0x2A, 0xEE,
-				    0x96, 0xB9, 0x70, 0xC5 };
+static const uint8_t k_meta[16] = {0x42, 0xAF, 0xF1, 0x14, 0xF2, 0xCB,
+				   0x3B, 0x61, 0x41, 0xBE, 0x6D, 0xC9,
+				   0x5D, 0xFC, 0x54, 0x16};
+static const uint8_t k_file[16] = {0xB6, 0x2A, 0x9B, 0xAF, 0x09, 0x24,
+				   0x39, 0xBD, 0x43, 0xC6, 0x2A, 0xEE,
+				   0x96, 0xB9, 0x70, 0xC5};
 static const uint8_t zero16[16];
 
 /* ---- frame codec ----------------------------------------------------- */
@@ -47,7 +47,7 @@ static enum pn532_ev feed_all(struct pn532_rx *rx, const uint8_t *b, size_t n,
 
 static void test_frame_roundtrip(void **state)
 {
-	static const size_t lens[] = { 1, 2, 253, 254, 255, 256, 264 };
+	static const size_t lens[] = {1, 2, 253, 254, 255, 256, 264};
 	uint8_t data[PN532_MAX_DATA], fr[PN532_MAX_FRAME];
 	struct pn532_rx rx;
 
@@ -55,15 +55,13 @@ static void test_frame_roundtrip(void **state)
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)(i * 7 + 1);
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		size_t n = pn532_frame_build(fr, PN532_TFI_HOST, data,
-					     lens[i]);
+		size_t n = pn532_frame_build(fr, PN532_TFI_HOST, data, lens[i]);
 		int frames = 0;
 
 		/* normal frames up to 254 bytes, extended above */
 		assert_int_equal(n, lens[i] + (lens[i] <= 254 ? 8 : 11));
 		pn532_rx_init(&rx, PN532_TFI_HOST);
-		assert_int_equal(feed_all(&rx, fr, n, &frames),
-				 PN532_EV_FRAME);
+		assert_int_equal(feed_all(&rx, fr, n, &frames), PN532_EV_FRAME);
 		assert_int_equal(frames, 1);
 		assert_int_equal(rx.len, lens[i]);
 		assert_memory_equal(rx.data, data, lens[i]);
@@ -73,16 +71,15 @@ static void test_frame_roundtrip(void **state)
 
 static void test_frame_codes_and_errors(void **state)
 {
-	static const uint8_t wake[] = { 0x55, 0x55, 0x00, 0x00, 0x00, 0x00 };
-	uint8_t fr[PN532_MAX_FRAME], d[2] = { 0x02, 0x00 };
+	static const uint8_t wake[] = {0x55, 0x55, 0x00, 0x00, 0x00, 0x00};
+	uint8_t fr[PN532_MAX_FRAME], d[2] = {0x02, 0x00};
 	struct pn532_rx rx;
 	size_t n;
 	int frames = 0;
 
 	(void)state;
 	pn532_rx_init(&rx, PN532_TFI_HOST);
-	assert_int_equal(feed_all(&rx, pn532_ack_frame, 6, NULL),
-			 PN532_EV_ACK);
+	assert_int_equal(feed_all(&rx, pn532_ack_frame, 6, NULL), PN532_EV_ACK);
 	assert_int_equal(feed_all(&rx, pn532_nack_frame, 6, NULL),
 			 PN532_EV_NACK);
 	assert_int_equal(feed_all(&rx, pn532_error_frame, 8, NULL),
@@ -103,8 +100,8 @@ static void test_frame_codes_and_errors(void **state)
 	assert_int_equal(rx.bad, PN532_BAD_TFI);
 	/* an extended length over the limit */
 	{
-		static const uint8_t big[] = { 0x00, 0x00, 0xFF, 0xFF,
-					       0xFF, 0x01, 0x0A, 0xF5 };
+		static const uint8_t big[] = {0x00, 0x00, 0xFF, 0xFF,
+					      0xFF, 0x01, 0x0A, 0xF5};
 
 		assert_int_equal(feed_all(&rx, big, sizeof(big), NULL),
 				 PN532_EV_BAD);
@@ -164,10 +161,10 @@ static void send_cmd(const uint8_t *d, size_t n)
 	parse_tx();
 }
 
-#define CMD(...)                                                              \
-	do {                                                                  \
-		static const uint8_t c_[] = { __VA_ARGS__ };                  \
-		send_cmd(c_, sizeof(c_));                                     \
+#define CMD(...)                                                               \
+	do {                                                                   \
+		static const uint8_t c_[] = {__VA_ARGS__};                     \
+		send_cmd(c_, sizeof(c_));                                      \
 	} while (0)
 
 static int setup_chip(void **state)
@@ -187,8 +184,7 @@ static int teardown_chip(void **state)
 	return 0;
 }
 
-static const uint8_t test_uid[7] = { 0x04, 0x11, 0x22, 0x33,
-				     0x44, 0x55, 0x66 };
+static const uint8_t test_uid[7] = {0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66};
 
 static void test_chip_basics(void **state)
 {
@@ -227,8 +223,7 @@ static void test_chip_basics(void **state)
 
 		pn532_rx_init(&rx, PN532_TFI_CHIP);
 		for (size_t i = 0; i < chip->txlen; i++)
-			if (pn532_rx_feed(&rx, chip->tx[i]) ==
-			    PN532_EV_FRAME)
+			if (pn532_rx_feed(&rx, chip->tx[i]) == PN532_EV_FRAME)
 				got++;
 		assert_int_equal(got, 1);
 		assert_hex_equal(rx.data, rx.len, "0332010607");
@@ -266,7 +261,8 @@ static void test_chip_list_and_exchange(void **state)
 	assert_int_equal(pn532_chip_tap(chip, card, clk), 0);
 	parse_tx();
 	assert_hex_equal(ans.data, ans.len,
-			 "4B0101034420070411223344556606777771028" "0");
+			 "4B0101034420070411223344556606777771028"
+			 "0");
 	/* ISO SELECT of the NDEF application through InDataExchange */
 	CMD(0x40, 0x01, 0x00, 0xA4, 0x04, 0x0C, 0x07, 0xD2, 0x76, 0x00, 0x00,
 	    0x85, 0x01, 0x01, 0x00);
@@ -300,7 +296,8 @@ static void test_chip_list_and_exchange(void **state)
 	/* InAutoPoll finds it as an ISO 14443-4A target */
 	CMD(0x60, 0x01, 0x01, 0x20, 0x10);
 	assert_hex_equal(ans.data, ans.len,
-			 "6101201201034420070411223344556606777771028" "0");
+			 "6101201201034420070411223344556606777771028"
+			 "0");
 	/* the card leaves: the listed target times out, no hang */
 	assert_int_equal(pn532_chip_remove_all(chip), 1);
 	CMD(0x40, 0x01, 0x90, 0x60, 0x00, 0x00, 0x00);
@@ -323,8 +320,7 @@ static void test_chip_list_and_exchange(void **state)
 static void test_chip_remove_after(void **state)
 {
 	(void)state;
-	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk),
-			 0);
+	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk), 0);
 	/* the same card twice does not fit */
 	{
 		struct vcard *dup = vcard_new_mem(test_uid);
@@ -343,9 +339,21 @@ static void test_chip_remove_after(void **state)
 	CMD(0x40, 0x01, 0x90, 0xAF, 0x00, 0x00, 0x00);
 	assert_hex_equal(ans.data, ans.len, "4101");
 
+	/* the same through InCommunicateThru: the answer arrives, then
+	 * the card is gone */
+	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk), 0);
+	CMD(0x4A, 0x01, 0x00);
+	assert_int_equal(pn532_chip_remove_after(chip, 1, false), 1);
+	CMD(0x42, 0x02, 0x90, 0x60, 0x00, 0x00, 0x00);
+	assert_int_equal(ans.data[1], 0x00);
+	assert_int_equal(ans.data[2], 0x02);
+	assert_int_equal(ans.data[ans.len - 1], 0xAF);
+	assert_int_equal(pn532_chip_cards(chip), 0);
+	CMD(0x42, 0x03, 0x90, 0xAF, 0x00, 0x00, 0x00);
+	assert_hex_equal(ans.data, ans.len, "4301");
+
 	/* tear: the card executes the APDU but the answer is lost */
-	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk),
-			 0);
+	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk), 0);
 	CMD(0x4A, 0x01, 0x00);
 	assert_int_equal(pn532_chip_remove_after(chip, 1, true), 1);
 	CMD(0x40, 0x01, 0x90, 0x60, 0x00, 0x00, 0x00);
@@ -357,8 +365,7 @@ static void test_chip_remove_after(void **state)
 static void test_chip_dex_chaining(void **state)
 {
 	(void)state;
-	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk),
-			 0);
+	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk), 0);
 	CMD(0x12, 0x14);
 	CMD(0x32, 0x05, 0xFF, 0x01, 0x02);
 	CMD(0x4A, 0x01, 0x00);
@@ -370,8 +377,8 @@ static void test_chip_dex_chaining(void **state)
 
 /* ---- the card ----------------------------------------------------------- */
 
-static int xfer_card(void *ctx, const uint8_t *apdu, size_t alen,
-		     uint8_t *resp, size_t cap, size_t *rlen)
+static int xfer_card(void *ctx, const uint8_t *apdu, size_t alen, uint8_t *resp,
+		     size_t cap, size_t *rlen)
 {
 	*rlen = vcard_apdu(ctx, apdu, alen, resp, cap);
 	return 0;
@@ -415,11 +422,11 @@ static struct vcard *blank_card(const char *name)
 static void test_card_get_version_and_levels(void **state)
 {
 	struct vcard *c = vcard_new_mem(test_uid);
-	struct emu_ops o = { .xfer = xfer_card, .ctx = c };
-	static const uint8_t gv[] = { 0x90, 0x60, 0x00, 0x00, 0x00 };
-	static const uint8_t af[] = { 0x90, 0xAF, 0x00, 0x00, 0x00 };
-	static const uint8_t auth0[] = { 0x90, 0x71, 0x00, 0x00, 0x02,
-					 0x00, 0x00, 0x00 };
+	struct emu_ops o = {.xfer = xfer_card, .ctx = c};
+	static const uint8_t gv[] = {0x90, 0x60, 0x00, 0x00, 0x00};
+	static const uint8_t af[] = {0x90, 0xAF, 0x00, 0x00, 0x00};
+	static const uint8_t auth0[] = {0x90, 0x71, 0x00, 0x00,
+					0x02, 0x00, 0x00, 0x00};
 
 	(void)state;
 	assert_int_equal(ops_x(&o, gv, sizeof(gv)), 0);
@@ -448,7 +455,7 @@ static void test_card_get_version_and_levels(void **state)
 static void test_card_auth_and_errors(void **state)
 {
 	struct vcard *c = blank_card("auth");
-	struct emu_ops o = { .xfer = xfer_card, .ctx = c };
+	struct emu_ops o = {.xfer = xfer_card, .ctx = c};
 	uint8_t wrong[16], buf[256], a[64];
 	size_t n, al;
 
@@ -478,30 +485,29 @@ static void test_card_auth_and_errors(void **state)
 	}
 	/* no such key */
 	{
-		static const uint8_t k9[] = { 0x90, 0x71, 0x00, 0x00, 0x02,
-					      0x09, 0x00, 0x00 };
+		static const uint8_t k9[] = {0x90, 0x71, 0x00, 0x00,
+					     0x02, 0x09, 0x00, 0x00};
 
 		assert_int_equal(ops_x(&o, k9, sizeof(k9)), 0);
 		assert_int_equal(o.last_sw, 0x9140);
 	}
 	/* wrong length */
 	{
-		static const uint8_t bad[] = { 0x90, 0x71, 0x00, 0x00, 0x01,
-					       0x00, 0x00 };
+		static const uint8_t bad[] = {0x90, 0x71, 0x00, 0x00,
+					      0x01, 0x00, 0x00};
 
 		assert_int_equal(ops_x(&o, bad, sizeof(bad)), 0);
 		assert_int_equal(o.last_sw, 0x917E);
 	}
 	/* the proprietary file needs key 2 to read: 91 AE */
-	assert_int_equal(ops_read(&o, 3, 0, 16, TP_COMM_PLAIN, buf,
-				  sizeof(buf), &n),
-			 0x91AE);
+	assert_int_equal(
+	    ops_read(&o, 3, 0, 16, TP_COMM_PLAIN, buf, sizeof(buf), &n),
+	    0x91AE);
 	/* the right key opens the session; FULL read of file 3 works */
 	assert_int_equal(ops_select_app(&o), 0);
 	assert_int_equal(ops_auth(&o, 1, 2, zero16), 0);
-	assert_int_equal(ops_read(&o, 3, 0, 0, TP_COMM_FULL, buf, sizeof(buf),
-				  &n),
-			 0);
+	assert_int_equal(
+	    ops_read(&o, 3, 0, 0, TP_COMM_FULL, buf, sizeof(buf), &n), 0);
 	assert_int_equal(n, 128);
 	/* ChangeKey needs key 0: 91 AE, and the session is over */
 	assert_int_equal(ops_change_key(&o, 1, wrong, zero16, 1), 0x91AE);
@@ -526,8 +532,8 @@ static void test_card_auth_and_errors(void **state)
 						       a, sizeof(a), &al),
 			 0);
 	assert_int_equal(ops_x(&o, a, al), 0);
-	assert_int_equal(tp_ev2_unwrap(&o.ev2, TP_COMM_MAC, o.resp, o.rlen,
-				       buf, sizeof(buf), &n),
+	assert_int_equal(tp_ev2_unwrap(&o.ev2, TP_COMM_MAC, o.resp, o.rlen, buf,
+				       sizeof(buf), &n),
 			 0);
 	assert_hex_equal(buf, n, "0000E0EE000100");
 	/* GetCardUID (FULL) */
@@ -539,40 +545,67 @@ static void test_card_auth_and_errors(void **state)
 			 0);
 	assert_int_equal(n, 7);
 	assert_memory_equal(buf, vcard_uid(c), 7);
+	/* AN12196 Table 18: the factory NDEF file (plain, write free)
+	 * written in CommMode.FULL, and MAC, inside a session */
+	{
+		static const uint8_t msg[20] = "\x00\x12hello, full mode!";
+		uint8_t back[64];
+		size_t bl;
+
+		assert_int_equal(
+		    ops_write(&o, 2, 0, msg, sizeof(msg), TP_COMM_FULL), 0);
+		assert_int_equal(
+		    ops_write(&o, 2, 20, msg, sizeof(msg), TP_COMM_MAC), 0);
+		assert_int_equal(
+		    ops_write(&o, 2, 40, msg, sizeof(msg), TP_COMM_PLAIN), 0);
+		assert_int_equal(ops_read(&o, 2, 0, 60, TP_COMM_PLAIN, back,
+					  sizeof(back), &bl),
+				 0);
+		assert_int_equal(bl, 60);
+		assert_memory_equal(back, msg, 20);
+		assert_memory_equal(back + 20, msg, 20);
+		assert_memory_equal(back + 40, msg, 20);
+		/* a wrapped write with a bad MAC is refused */
+		assert_int_equal(tp_ntag_write_data_cmd(&o.ev2, 2, 0, msg, 16,
+							TP_COMM_FULL, a,
+							sizeof(a), &al),
+				 0);
+		a[al - 2] ^= 0x80;
+		assert_int_equal(ops_x(&o, a, al), 0);
+		assert_int_equal(o.last_sw, 0x911E);
+		assert_int_equal(ops_auth(&o, 1, 0, zero16), 0);
+	}
 	/* a write past the end of the CC file: boundary error */
-	assert_int_equal(ops_write(&o, 1, 30, (const uint8_t *)"abcd", 4,
-				   TP_COMM_PLAIN),
-			 0x91BE);
+	assert_int_equal(
+	    ops_write(&o, 1, 30, (const uint8_t *)"abcd", 4, TP_COMM_PLAIN),
+	    0x91BE);
 	vcard_free(c);
 }
 
 static void test_card_sun_and_rekey(void **state)
 {
 	struct vcard *c = blank_card("sun");
-	struct emu_ops o = { .xfer = xfer_card, .ctx = c };
+	struct emu_ops o = {.xfer = xfer_card, .ctx = c};
 	struct tp_sun_result r1, r2;
 	char u1[256], u2[256], path[128], why[128];
 	uint8_t k2b[16], k0b[16];
 
 	(void)state;
-	assert_int_equal(ops_personalise(&o, "https://tap.example.org/t",
-					 k_meta, k_file),
-			 0);
+	assert_int_equal(
+	    ops_personalise(&o, "https://tap.example.org/t", k_meta, k_file),
+	    0);
 	vcard_reset(c); /* the card leaves the field */
-	assert_int_equal(ops_read_sun(&o, k_meta, k_file, u1, sizeof(u1),
-				      &r1),
+	assert_int_equal(ops_read_sun(&o, k_meta, k_file, u1, sizeof(u1), &r1),
 			 0);
 	assert_int_equal(r1.ctr, 1);
 	assert_memory_equal(r1.uid, vcard_uid(c), 7);
 	/* a second read in the same activation sees the same message */
-	assert_int_equal(ops_read_sun(&o, k_meta, k_file, u2, sizeof(u2),
-				      &r2),
+	assert_int_equal(ops_read_sun(&o, k_meta, k_file, u2, sizeof(u2), &r2),
 			 0);
 	assert_string_equal(u1, u2);
 	/* the next tap: a new message, counter + 1 */
 	vcard_reset(c);
-	assert_int_equal(ops_read_sun(&o, k_meta, k_file, u2, sizeof(u2),
-				      &r2),
+	assert_int_equal(ops_read_sun(&o, k_meta, k_file, u2, sizeof(u2), &r2),
 			 0);
 	assert_int_equal(r2.ctr, 2);
 	assert_string_not_equal(u1, u2);
@@ -596,18 +629,51 @@ static void test_card_sun_and_rekey(void **state)
 	snprintf(path, sizeof(path), "%s/sun", tmpdir);
 	{
 		struct vcard *again = vcard_load(path, why, sizeof(why));
-		struct emu_ops o2 = { .xfer = xfer_card, .ctx = again };
+		struct emu_ops o2 = {.xfer = xfer_card, .ctx = again};
 
 		assert_non_null(again);
-		assert_int_equal(ops_read_sun(&o2, k_meta, k_file, u2,
-					      sizeof(u2), &r2),
-				 0);
+		assert_int_equal(
+		    ops_read_sun(&o2, k_meta, k_file, u2, sizeof(u2), &r2), 0);
 		assert_int_equal(r2.ctr, 4);
 		vcard_free(again);
 		vcard_free(c);
 		c = vcard_load(path, why, sizeof(why));
 		assert_non_null(c);
 		o.ctx = c;
+	}
+	/* GetFileCounters (FULL, CtrRet key 0) gives the same counter */
+	{
+		uint8_t a[64], out[32];
+		size_t al, n;
+		static const uint8_t hdr[1] = {TP_NTAG_FILE_NDEF};
+
+		assert_int_equal(ops_select_app(&o), 0);
+		assert_int_equal(ops_auth(&o, 1, 0, zero16), 0);
+		assert_int_equal(tp_ev2_wrap(&o.ev2, 0xF6, hdr, 1, NULL, 0,
+					     TP_COMM_FULL, a, sizeof(a), &al),
+				 0);
+		assert_int_equal(ops_x(&o, a, al), 0);
+		assert_int_equal(tp_ev2_unwrap(&o.ev2, TP_COMM_FULL, o.resp,
+					       o.rlen, out, sizeof(out), &n),
+				 0);
+		assert_hex_equal(out, n, "0400000000");
+	}
+	/* SDM settings the card cannot mirror are refused */
+	{
+		uint8_t ndef[256], a[128];
+		struct tp_sdm_settings sdm;
+		size_t nl, al;
+
+		assert_int_equal(tp_ndef_sun_template("https://x.example/",
+						      ndef, sizeof(ndef), &nl,
+						      &sdm),
+				 0);
+		sdm.picc_off = 250; /* 32 digits do not fit */
+		assert_int_equal(tp_ntag_change_file_settings_cmd(
+				     &o.ev2, 2, &sdm, a, sizeof(a), &al),
+				 0);
+		assert_int_equal(ops_x(&o, a, al), 0);
+		assert_int_equal(o.last_sw, 0x919E);
 	}
 	/* re-key key 2 from its non-zero value, then key 0 itself */
 	memset(k2b, 0xC3, sizeof(k2b));
@@ -625,8 +691,7 @@ static void test_card_sun_and_rekey(void **state)
 	assert_int_equal(ops_auth(&o, 1, 2, k2b), 0);
 	/* SUN now verifies with the new file key only */
 	vcard_reset(c);
-	assert_int_equal(ops_read_sun(&o, k_meta, k2b, u2, sizeof(u2), &r2),
-			 0);
+	assert_int_equal(ops_read_sun(&o, k_meta, k2b, u2, sizeof(u2), &r2), 0);
 	assert_int_equal(r2.ctr, 5);
 	vcard_free(c);
 }
@@ -651,20 +716,20 @@ static void test_card_file_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_frame_roundtrip),
-		cmocka_unit_test(test_frame_codes_and_errors),
-		cmocka_unit_test_setup_teardown(test_chip_basics, setup_chip,
-						teardown_chip),
-		cmocka_unit_test_setup_teardown(test_chip_list_and_exchange,
-						setup_chip, teardown_chip),
-		cmocka_unit_test_setup_teardown(test_chip_remove_after,
-						setup_chip, teardown_chip),
-		cmocka_unit_test_setup_teardown(test_chip_dex_chaining,
-						setup_chip, teardown_chip),
-		cmocka_unit_test(test_card_get_version_and_levels),
-		cmocka_unit_test(test_card_auth_and_errors),
-		cmocka_unit_test(test_card_sun_and_rekey),
-		cmocka_unit_test(test_card_file_errors),
+	    cmocka_unit_test(test_frame_roundtrip),
+	    cmocka_unit_test(test_frame_codes_and_errors),
+	    cmocka_unit_test_setup_teardown(test_chip_basics, setup_chip,
+					    teardown_chip),
+	    cmocka_unit_test_setup_teardown(test_chip_list_and_exchange,
+					    setup_chip, teardown_chip),
+	    cmocka_unit_test_setup_teardown(test_chip_remove_after, setup_chip,
+					    teardown_chip),
+	    cmocka_unit_test_setup_teardown(test_chip_dex_chaining, setup_chip,
+					    teardown_chip),
+	    cmocka_unit_test(test_card_get_version_and_levels),
+	    cmocka_unit_test(test_card_auth_and_errors),
+	    cmocka_unit_test(test_card_sun_and_rekey),
+	    cmocka_unit_test(test_card_file_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

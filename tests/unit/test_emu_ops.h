@@ -32,8 +32,8 @@ struct emu_ops {
 
 static inline int ops_x(struct emu_ops *o, const uint8_t *apdu, size_t alen)
 {
-	int rc = o->xfer(o->ctx, apdu, alen, o->resp, sizeof(o->resp),
-			 &o->rlen);
+	int rc =
+	    o->xfer(o->ctx, apdu, alen, o->resp, sizeof(o->resp), &o->rlen);
 
 	if (rc < 0)
 		return rc;
@@ -69,8 +69,8 @@ static inline int ops_auth(struct emu_ops *o, int first, uint8_t keyno,
 	size_t al;
 	int rc;
 
-	if ((rc = tp_ev2_auth_begin(&o->ev2, first, keyno, a, sizeof(a),
-				    &al)) ||
+	if ((rc =
+		 tp_ev2_auth_begin(&o->ev2, first, keyno, a, sizeof(a), &al)) ||
 	    (rc = ops_x(o, a, al)))
 		return rc;
 	if (o->last_sw != 0x91AF)
@@ -85,8 +85,8 @@ static inline int ops_auth(struct emu_ops *o, int first, uint8_t keyno,
 }
 
 static inline int ops_change_key(struct emu_ops *o, uint8_t keyno,
-				 const uint8_t newk[16],
-				 const uint8_t oldk[16], uint8_t ver)
+				 const uint8_t newk[16], const uint8_t oldk[16],
+				 uint8_t ver)
 {
 	uint8_t a[128];
 	size_t al;
@@ -96,8 +96,8 @@ static inline int ops_change_key(struct emu_ops *o, uint8_t keyno,
 					 sizeof(a), &al)) ||
 	    (rc = ops_x(o, a, al)))
 		return rc;
-	return ops_status(o, tp_ntag_change_key_resp(&o->ev2, keyno, o->resp,
-						     o->rlen));
+	return ops_status(
+	    o, tp_ntag_change_key_resp(&o->ev2, keyno, o->resp, o->rlen));
 }
 
 /* Writes data to a file in mode, in chunks the wrapper takes. */
@@ -115,8 +115,9 @@ static inline int ops_write(struct emu_ops *o, uint8_t fileno, uint32_t off,
 						 mode, a, sizeof(a), &al)) ||
 		    (rc = ops_x(o, a, al)))
 			return rc;
-		rc = tp_ev2_unwrap(&o->ev2, o->ev2.authed ? mode : TP_COMM_PLAIN,
-				   o->resp, o->rlen, NULL, 0, &dl);
+		rc =
+		    tp_ev2_unwrap(&o->ev2, o->ev2.authed ? mode : TP_COMM_PLAIN,
+				  o->resp, o->rlen, NULL, 0, &dl);
 		if (rc)
 			return ops_status(o, rc);
 		off += (uint32_t)k;
@@ -139,8 +140,7 @@ static inline int ops_read(struct emu_ops *o, uint8_t fileno, uint32_t off,
 	    (rc = ops_x(o, a, al)))
 		return rc;
 	return ops_status(o, tp_ev2_unwrap(&o->ev2,
-					   o->ev2.authed ? mode
-							 : TP_COMM_PLAIN,
+					   o->ev2.authed ? mode : TP_COMM_PLAIN,
 					   o->resp, o->rlen, out, cap, olen));
 }
 
@@ -163,8 +163,8 @@ static inline int ops_personalise(struct emu_ops *o, const char *url,
 	    (rc = ops_change_key(o, 1, meta, zero, 1)) ||
 	    (rc = ops_change_key(o, 2, file, zero, 1)) ||
 	    (rc = tp_ndef_sun_template(url, ndef, sizeof(ndef), &nl, &sdm)) ||
-	    (rc = ops_write(o, TP_NTAG_FILE_NDEF, 0, ndef, nl,
-			    TP_COMM_PLAIN)) ||
+	    (rc =
+		 ops_write(o, TP_NTAG_FILE_NDEF, 0, ndef, nl, TP_COMM_PLAIN)) ||
 	    (rc = tp_ntag_change_file_settings_cmd(&o->ev2, TP_NTAG_FILE_NDEF,
 						   &sdm, a, sizeof(a), &al)) ||
 	    (rc = ops_x(o, a, al)))
@@ -175,8 +175,7 @@ static inline int ops_personalise(struct emu_ops *o, const char *url,
 
 /* Reads the whole NDEF file as a phone does: ISO SELECT app and E104,
  * ReadBinary of NLEN, then of the message. */
-static inline int ops_read_ndef(struct emu_ops *o, uint8_t *file,
-				size_t *flen)
+static inline int ops_read_ndef(struct emu_ops *o, uint8_t *file, size_t *flen)
 {
 	uint8_t a[32];
 	size_t al, dl;

@@ -32,9 +32,9 @@
 #define LIBNFC_CCLAIMED 0x80000000u
 
 struct emu {
-	int master, slave;  /* -1 when unplugged */
+	int master, slave; /* -1 when unplugged */
 	char path[128];
-	const char *link;   /* --link: a stable symlink to the slave */
+	const char *link; /* --link: a stable symlink to the slave */
 	bool muted;
 	struct pn532_chip chip;
 };
@@ -57,29 +57,33 @@ static uint64_t now_ms(void)
 
 static void usage(FILE *f)
 {
-	fputs("usage: tapaid-pn532emu [--card FILE]... [--link PATH] [-v]\n"
-	      "\n"
-	      "Emulates a PN532 on a pty for libnfc's pn532_uart driver.\n"
-	      "Prints the pty path on its first line, then reads commands\n"
-	      "on stdin, one per line, each answered by one line\n"
-	      "(\"ok ...\" or \"error <why>\"):\n"
-	      "  tap FILE          put the card stored in FILE in the field\n"
-	      "  remove            take every card out of the field\n"
-	      "  blank FILE        create a factory-fresh NTAG 424 DNA card\n"
-	      "  remove-after N    cards answer N more APDUs, then leave\n"
-	      "  tear-after N      cards leave while answering the N-th APDU\n"
-	      "                    (it is executed, its answer is lost)\n"
-	      "  mute | unmute     the reader stops / resumes answering\n"
-	      "  unplug | plug     the reader disappears (pty closed) / comes\n"
-	      "                    back powered-on on a new pty\n"
-	      "  unclaim           clear libnfc's claim on the port after a\n"
-	      "                    client died without closing it\n"
-	      "  status            cards, frames and errors so far\n"
-	      "  quit              exit\n"
-	      "  --card FILE       tap that card at start (repeatable, 2 max)\n"
-	      "  --link PATH       keep a symlink PATH -> current pty\n"
-	      "  -v                log frames to stderr (-v -v: every command)\n",
-	      f);
+	fputs(
+	    "usage: tapaid-pn532emu [--card FILE]... [--link PATH] [--keep] "
+	    "[-v]\n"
+	    "\n"
+	    "Emulates a PN532 on a pty for libnfc's pn532_uart driver.\n"
+	    "Prints the pty path on its first line, then reads commands\n"
+	    "on stdin, one per line, each answered by one line\n"
+	    "(\"ok ...\" or \"error <why>\"):\n"
+	    "  tap FILE          put the card stored in FILE in the field\n"
+	    "  remove            take every card out of the field\n"
+	    "  blank FILE        create a factory-fresh NTAG 424 DNA card\n"
+	    "  remove-after N    cards answer N more APDUs, then leave\n"
+	    "  tear-after N      cards leave while answering the N-th APDU\n"
+	    "                    (it is executed, its answer is lost)\n"
+	    "  mute | unmute     the reader stops / resumes answering\n"
+	    "  unplug | plug     the reader disappears (pty closed) / comes\n"
+	    "                    back powered-on on a new pty\n"
+	    "  unclaim           clear libnfc's claim on the port after a\n"
+	    "                    client died without closing it\n"
+	    "  status            cards, frames and errors so far\n"
+	    "  quit              exit\n"
+	    "  --card FILE       tap that card at start (repeatable, 2 max)\n"
+	    "  --link PATH       keep a symlink PATH -> current pty\n"
+	    "  --keep            keep serving after end of input (until\n"
+	    "                    SIGTERM); by default end of input ends it\n"
+	    "  -v                log frames to stderr (-v -v: every command)\n",
+	    f);
 }
 
 static void reply(const char *fmt, ...)
@@ -117,8 +121,7 @@ static int pty_open(struct emu *e, char *why, size_t whylen)
 	m = posix_openpt(O_RDWR | O_NOCTTY);
 	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 ||
 	    !(name = ptsname(m))) {
-		snprintf(why, whylen, "cannot open a pty: %s",
-			 strerror(errno));
+		snprintf(why, whylen, "cannot open a pty: %s", strerror(errno));
 		if (m >= 0)
 			close(m);
 		return -1;
@@ -183,8 +186,7 @@ static void flush_tx(struct emu *e)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN && spins++ < 10) {
-			struct pollfd p = { .fd = e->master,
-					    .events = POLLOUT };
+			struct pollfd p = {.fd = e->master, .events = POLLOUT};
 
 			poll(&p, 1, 20);
 			continue;
@@ -275,8 +277,9 @@ static int command(struct emu *e, char *line)
 		bool tear = line[0] == 't';
 
 		if (!parse_count(a, &n) || (tear && n == 0))
-			reply("error %s needs a count%s", tear ? "tear-after" :
-				"remove-after", tear ? " of at least 1" : "");
+			reply("error %s needs a count%s",
+			      tear ? "tear-after" : "remove-after",
+			      tear ? " of at least 1" : "");
 		else if (pn532_chip_remove_after(&e->chip, n, tear) == 0)
 			reply("error no card in the field");
 		else
@@ -355,6 +358,7 @@ int main(int argc, char **argv)
 	static struct emu e;
 	const char *cards[PN532_FIELD_MAX];
 	int ncards = 0, verbose = 0;
+	bool keep = false, stdin_open = true;
 	char why[512], line[4096];
 	size_t linelen = 0;
 	bool discard_line = false;
@@ -370,14 +374,17 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--card") == 0 && i + 1 < argc) {
 			if (ncards == PN532_FIELD_MAX) {
-				fprintf(stderr, "tapaid-pn532emu: at most %d "
-						"cards fit in the field\n",
+				fprintf(stderr,
+					"tapaid-pn532emu: at most %d "
+					"cards fit in the field\n",
 					PN532_FIELD_MAX);
 				return 2;
 			}
 			cards[ncards++] = argv[++i];
 		} else if (strcmp(argv[i], "--link") == 0 && i + 1 < argc) {
 			e.link = argv[++i];
+		} else if (strcmp(argv[i], "--keep") == 0) {
+			keep = true;
 		} else if (strcmp(argv[i], "-v") == 0) {
 			verbose++;
 		} else if (strcmp(argv[i], "--help") == 0 ||
@@ -414,10 +421,12 @@ int main(int argc, char **argv)
 		int np = 0, to, r;
 		uint64_t t = now_ms();
 
-		p[np++] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		/* p[0] is stdin; fd -1 once it is closed (poll skips it) */
+		p[np++] = (struct pollfd){.fd = stdin_open ? 0 : -1,
+					  .events = POLLIN};
 		if (e.master >= 0)
-			p[np++] = (struct pollfd){ .fd = e.master,
-						   .events = POLLIN };
+			p[np++] =
+			    (struct pollfd){.fd = e.master, .events = POLLIN};
 		to = pn532_chip_timeout(&e.chip, t);
 		r = poll(p, (nfds_t)np, to);
 		if (r < 0) {
@@ -436,8 +445,8 @@ int main(int argc, char **argv)
 				pn532_chip_input(&e.chip, buf, (size_t)k,
 						 now_ms());
 				flush_tx(&e);
-			} else if (k < 0 && errno != EAGAIN &&
-				   errno != EINTR && errno != EIO) {
+			} else if (k < 0 && errno != EAGAIN && errno != EINTR &&
+				   errno != EIO) {
 				perror("tapaid-pn532emu: read pty");
 				break;
 			}
@@ -447,8 +456,14 @@ int main(int argc, char **argv)
 			ssize_t k = read(0, buf, sizeof(buf));
 			int quit = 0;
 
-			if (k == 0)
-				break; /* stdin closed: the test is done */
+			if (k == 0) {
+				/* stdin closed: the test is done, unless
+				 * told to keep serving */
+				if (!keep)
+					break;
+				stdin_open = false;
+				continue;
+			}
 			if (k < 0) {
 				if (errno == EINTR || errno == EAGAIN)
 					continue;

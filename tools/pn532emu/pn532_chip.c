@@ -44,22 +44,22 @@ enum {
 	PICC_L4,       /* ISO-DEP activated */
 };
 
-#define PARAM_AUTO_RATS 0x10
-#define REG_CIU_CONTROL 0x633C
+#define PARAM_AUTO_RATS	   0x10
+#define REG_CIU_CONTROL	   0x633C
 #define REG_CIU_BITFRAMING 0x633D
-#define REG_CIU_TXMODE 0x6302
-#define REG_CIU_RXMODE 0x6303
-#define REG_CIU_MANUALRCV 0x630D
+#define REG_CIU_TXMODE	   0x6302
+#define REG_CIU_RXMODE	   0x6303
+#define REG_CIU_MANUALRCV  0x630D
 
 /* What the card answers at activation (NTAG 424 DNA data sheet). */
-static const uint8_t atqa[2] = { 0x03, 0x44 };
+static const uint8_t atqa[2] = {0x03, 0x44};
 #define SAK 0x20
-static const uint8_t ats[6] = { 0x06, 0x77, 0x77, 0x71, 0x02, 0x80 };
+static const uint8_t ats[6] = {0x06, 0x77, 0x77, 0x71, 0x02, 0x80};
 
 /* Most bytes an InDataExchange answer carries before MI chaining. */
 #define DEX_MAX 262
 
-static const uint16_t fsd_table[9] = { 16, 24, 32, 40, 48, 64, 96, 128, 256 };
+static const uint16_t fsd_table[9] = {16, 24, 32, 40, 48, 64, 96, 128, 256};
 
 /* ---- output ---------------------------------------------------------- */
 
@@ -174,6 +174,12 @@ static int budget_take(struct pn532_slot *s, bool *leave, bool *lose)
 	return 0;
 }
 
+/* Was target tg listed (even if its card has gone since)? */
+static bool was_listed(const struct pn532_chip *c, uint8_t tg)
+{
+	return tg < 8 && ((c->listed >> tg) & 1);
+}
+
 /* ---- commands -------------------------------------------------------- */
 
 static void cmd_diagnose(struct pn532_chip *c, const uint8_t *p, size_t n)
@@ -207,10 +213,8 @@ static void cmd_diagnose(struct pn532_chip *c, const uint8_t *p, size_t n)
 		int have = 0;
 
 		for (int i = 0; i < PN532_FIELD_MAX; i++)
-			have |= c->field[i].card &&
-				c->field[i].picc == PICC_L4;
-		respond_status(c, CMD_DIAGNOSE,
-			       have ? 0x00 : PN532_ST_TIMEOUT);
+			have |= c->field[i].card && c->field[i].picc == PICC_L4;
+		respond_status(c, CMD_DIAGNOSE, have ? 0x00 : PN532_ST_TIMEOUT);
 		return;
 	}
 	default:
@@ -242,8 +246,7 @@ static void cmd_general_status(struct pn532_chip *c)
 	respond(c, CMD_GETGENERALSTATUS, r, n);
 }
 
-static void cmd_read_register(struct pn532_chip *c, const uint8_t *p,
-			      size_t n)
+static void cmd_read_register(struct pn532_chip *c, const uint8_t *p, size_t n)
 {
 	uint8_t r[PN532_MAX_DATA];
 	size_t k = 0;
@@ -257,8 +260,7 @@ static void cmd_read_register(struct pn532_chip *c, const uint8_t *p,
 	respond(c, CMD_READREGISTER, r, k);
 }
 
-static void cmd_write_register(struct pn532_chip *c, const uint8_t *p,
-			       size_t n)
+static void cmd_write_register(struct pn532_chip *c, const uint8_t *p, size_t n)
 {
 	if (n == 0 || n % 3) {
 		respond_error(c);
@@ -285,8 +287,8 @@ static void cmd_rfconfig(struct pn532_chip *c, const uint8_t *p, size_t n)
 	static const struct {
 		uint8_t item, len;
 	} items[] = {
-		{ 0x01, 1 }, { 0x02, 3 },  { 0x04, 1 }, { 0x05, 3 },
-		{ 0x0A, 11 }, { 0x0B, 8 }, { 0x0C, 1 }, { 0x0D, 9 },
+	    {0x01, 1},	{0x02, 3}, {0x04, 1}, {0x05, 3},
+	    {0x0A, 11}, {0x0B, 8}, {0x0C, 1}, {0x0D, 9},
 	};
 	size_t i;
 
@@ -399,9 +401,9 @@ static int cmd_inlist(struct pn532_chip *c, const uint8_t *p, size_t n,
 	release_all(c, PICC_IDLE);
 	if (p[1] == 0x00) { /* 106 kbps type A */
 		for (uint8_t tg = 1; tg <= p[0]; tg++) {
-			struct pn532_slot *s = activate(
-				c, p + 2, n - 2,
-				(c->params & PARAM_AUTO_RATS) != 0, tg);
+			struct pn532_slot *s =
+			    activate(c, p + 2, n - 2,
+				     (c->params & PARAM_AUTO_RATS) != 0, tg);
 
 			if (!s)
 				break;
@@ -510,8 +512,8 @@ static void cmd_dex(struct pn532_chip *c, const uint8_t *p, size_t n)
 		c->dex_inlen = c->dex_outlen = c->dex_outoff = 0;
 		/* A listed card that has gone does not answer: timeout. */
 		respond_status(c, CMD_INDATAEXCHANGE,
-			       (c->listed & (1u << tg)) ? PN532_ST_TIMEOUT
-							 : PN532_ST_CONTEXT);
+			       was_listed(c, tg) ? PN532_ST_TIMEOUT
+						 : PN532_ST_CONTEXT);
 		return;
 	}
 	if (s->picc != PICC_L4) {
@@ -576,7 +578,7 @@ static void thru_next_i(struct pn532_chip *c, struct pn532_slot *s)
 	uint8_t blk[300];
 	size_t max = (size_t)s->fsd - 3; /* PCB and CRC */
 	size_t left = s->txqlen - s->txqoff;
-	size_t k = left > max ? max : left;
+	size_t k;
 
 	if (max > sizeof(blk) - 1)
 		max = sizeof(blk) - 1;
@@ -599,7 +601,8 @@ static void thru_l4(struct pn532_chip *c, struct pn532_slot *s,
 	size_t h = 1;
 
 	if ((pcb & 0xE2) == 0x02) { /* I-block */
-		uint8_t resp[1024];
+		uint8_t resp[1024], bn;
+		uint16_t fsd = s->fsd;
 		size_t rl;
 		uint8_t *nrx;
 
@@ -632,7 +635,20 @@ static void thru_l4(struct pn532_chip *c, struct pn532_slot *s,
 			thru_block(c, s, &ack, 1);
 			return;
 		}
-		rl = card_apdu(c, s, s->rx, s->rxlen, resp, sizeof(resp));
+		bn = s->bn;
+		rl = card_apdu(c, s, s->rx, s->rxlen, resp + 1,
+			       sizeof(resp) - 1);
+		if (s->card == NULL && rl > 0 && rl + 1 <= (size_t)fsd - 2) {
+			/* It answered, then left the field: the answer
+			 * still arrives (one block; the slot is gone). */
+			uint8_t r[1 + sizeof(resp)];
+
+			r[0] = 0x00;
+			r[1] = (uint8_t)(0x02 | bn);
+			memcpy(r + 2, resp + 1, rl);
+			respond(c, CMD_INCOMMUNICATETHRU, r, rl + 2);
+			return;
+		}
 		if (s->card == NULL || rl == 0) {
 			if (s->card)
 				slot_clear_chain(s);
@@ -640,6 +656,7 @@ static void thru_l4(struct pn532_chip *c, struct pn532_slot *s,
 				       PN532_ST_TIMEOUT);
 			return;
 		}
+		memmove(resp, resp + 1, rl);
 		free(s->rx);
 		s->rx = NULL;
 		s->rxlen = 0;
@@ -679,7 +696,7 @@ static void thru_l4(struct pn532_chip *c, struct pn532_slot *s,
 		}
 		return;
 	}
-	if ((pcb & 0xC7) == 0xC2) { /* S-block */
+	if ((pcb & 0xC7) == 0xC2) {	    /* S-block */
 		if ((pcb & 0x30) == 0x00) { /* DESELECT */
 			uint8_t d = 0xC2;
 
@@ -743,7 +760,7 @@ static void cmd_deselect(struct pn532_chip *c, uint8_t cmd, const uint8_t *p,
 	}
 	/* Releasing a target never listed is refused; one listed whose
 	 * card has left is released without complaint. */
-	if (tg && !(c->listed & (1u << tg)))
+	if (tg && !was_listed(c, tg))
 		st = PN532_ST_CONTEXT;
 	c->listed &= (uint8_t)(tg ? ~(1u << tg) : 0);
 	c->dex_inlen = c->dex_outlen = c->dex_outoff = 0;
@@ -764,7 +781,7 @@ static int dispatch(struct pn532_chip *c, const uint8_t *d, size_t n,
 	case CMD_GETFIRMWAREVERSION: {
 		/* IC PN532, firmware 1.6, supports ISO 14443 A, B and
 		 * ISO 18092 (as a real PN532C106 answers). */
-		static const uint8_t fw[4] = { 0x32, 0x01, 0x06, 0x07 };
+		static const uint8_t fw[4] = {0x32, 0x01, 0x06, 0x07};
 
 		respond(c, d[0], fw, sizeof(fw));
 		break;

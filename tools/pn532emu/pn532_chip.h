@@ -25,14 +25,14 @@ struct vcard;
 #define PN532_FIELD_MAX 2 /* cards the PN532 can hold activated at once */
 
 /* PN532 status byte error codes (User Manual, table 7.1). */
-#define PN532_ST_TIMEOUT 0x01	 /* the target has not answered */
-#define PN532_ST_BUFOVF 0x07	 /* insufficient communication buffer */
-#define PN532_ST_INVPARAM 0x10	 /* invalid parameter */
+#define PN532_ST_TIMEOUT    0x01 /* the target has not answered */
+#define PN532_ST_BUFOVF	    0x07 /* insufficient communication buffer */
+#define PN532_ST_INVPARAM   0x10 /* invalid parameter */
 #define PN532_ST_NOTALLOWED 0x26 /* not allowed in this configuration */
-#define PN532_ST_CONTEXT 0x27	 /* command not acceptable in context */
-#define PN532_ST_RELEASED 0x29	 /* target released by the initiator */
-#define PN532_ST_GONE 0x2B	 /* activated card has disappeared */
-#define PN532_MI 0x40		 /* More Information bit in status / Tg */
+#define PN532_ST_CONTEXT    0x27 /* command not acceptable in context */
+#define PN532_ST_RELEASED   0x29 /* target released by the initiator */
+#define PN532_ST_GONE	    0x2B /* activated card has disappeared */
+#define PN532_MI	    0x40 /* More Information bit in status / Tg */
 
 /* One card in the field and what the PN532 knows about it. */
 struct pn532_slot {
@@ -44,19 +44,19 @@ struct pn532_slot {
 	long budget;	    /* APDUs before auto removal, -1 = none */
 	bool tear;	    /* the last budgeted APDU loses its answer */
 	/* ISO-DEP chaining through InCommunicateThru */
-	uint8_t *rx;	    /* command being chained in (malloc'd) */
+	uint8_t *rx; /* command being chained in (malloc'd) */
 	size_t rxlen;
-	uint8_t *txq;	    /* response being chained out (malloc'd) */
+	uint8_t *txq; /* response being chained out (malloc'd) */
 	size_t txqlen, txqoff;
-	uint8_t last[300];  /* the last block sent, for R(NAK) */
+	uint8_t last[300]; /* the last block sent, for R(NAK) */
 	size_t lastlen;
 };
 
 struct pn532_chip {
 	/* host side */
 	struct pn532_rx rx;
-	bool asleep;	      /* after PowerDown: the next byte wakes it */
-	uint8_t tx[8192];     /* bytes to write to the host */
+	bool asleep;	  /* after PowerDown: the next byte wakes it */
+	uint8_t tx[8192]; /* bytes to write to the host */
 	size_t txlen;
 	uint8_t resp[PN532_MAX_FRAME]; /* last response frame, for NACK */
 	size_t resplen;
@@ -74,14 +74,14 @@ struct pn532_chip {
 	size_t dex_outlen, dex_outoff;
 
 	/* chip settings */
-	uint8_t params;	  /* SetParameters flags */
+	uint8_t params; /* SetParameters flags */
 	uint8_t sam_mode;
 	bool rf_on;
 	uint8_t rty_atr, rty_psl, rty_passive, rty_com;
 	uint8_t gpio[3];
 	uint8_t regs[65536];
 
-	uint8_t listed;	  /* bit n: target n was listed (even if gone) */
+	uint8_t listed; /* bit n: target n was listed (even if gone) */
 
 	/* the RF field */
 	struct pn532_slot field[PN532_FIELD_MAX];

@@ -51,12 +51,12 @@ enum pn532_bad {
  * command code first); it stays valid until the next pn532_rx_feed().
  */
 struct pn532_rx {
-	uint8_t tfi;	/* the TFI to accept (PN532_TFI_HOST by default) */
+	uint8_t tfi; /* the TFI to accept (PN532_TFI_HOST by default) */
 	uint8_t state;
-	uint8_t lenm;	/* extended frame: LENM while waiting for LENL */
-	uint8_t sum;	/* running data checksum */
-	size_t need;	/* data bytes still to read */
-	size_t len;	/* data bytes read so far */
+	uint8_t lenm; /* extended frame: LENM while waiting for LENL */
+	uint8_t sum;  /* running data checksum */
+	size_t need;  /* data bytes still to read */
+	size_t len;   /* data bytes read so far */
 	enum pn532_bad bad;
 	uint8_t data[PN532_MAX_DATA];
 };

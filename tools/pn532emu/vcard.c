@@ -10,7 +10,8 @@
  *    a failed authentication; any error ends the session;
  *  - files 1..3 (E103, E104, E105) with access rights per nibble: E free,
  *    F never, 0..4 a key; a key-protected access uses the file's CommMode
- *    (plain, MAC, full), a free one plain;
+ *    (plain, MAC, full), a free one plain (a free WriteData inside a
+ *    session may also come wrapped, as in AN12196 Table 18);
  *  - SUN: the first read of an SDM file after activation increments
  *    SDMReadCtr and mirrors encrypted PICCData and the SDMMAC into the
  *    data read; later reads in the same activation see the same message
@@ -35,40 +36,38 @@
 #define FORMAT_TAG "tapaid-ntag424-1"
 
 /* Native status codes (data sheet Table 22), second byte after 91. */
-#define ST_OK 0x00
-#define ST_MORE 0xAF
-#define ST_ILLEGAL_CMD 0x1C
-#define ST_INTEGRITY 0x1E
-#define ST_NO_SUCH_KEY 0x40
-#define ST_LENGTH 0x7E
-#define ST_PERMISSION 0x9D
-#define ST_PARAMETER 0x9E
-#define ST_AUTH 0xAE
-#define ST_BOUNDARY 0xBE
-#define ST_ABORTED 0xCA
-#define ST_MEMORY 0xEE
+#define ST_OK		  0x00
+#define ST_MORE		  0xAF
+#define ST_ILLEGAL_CMD	  0x1C
+#define ST_INTEGRITY	  0x1E
+#define ST_NO_SUCH_KEY	  0x40
+#define ST_LENGTH	  0x7E
+#define ST_PERMISSION	  0x9D
+#define ST_PARAMETER	  0x9E
+#define ST_AUTH		  0xAE
+#define ST_BOUNDARY	  0xBE
+#define ST_ABORTED	  0xCA
+#define ST_MEMORY	  0xEE
 #define ST_FILE_NOT_FOUND 0xF0
 
 enum { LVL_PICC = 0, LVL_APP };
 enum { PEND_NONE = 0, PEND_AUTH, PEND_VERSION };
 
-static const uint8_t ndef_df_name[7] = { 0xD2, 0x76, 0x00, 0x00,
-					 0x85, 0x01, 0x01 };
-#define FID_MF 0x3F00
+static const uint8_t ndef_df_name[7] = {0xD2, 0x76, 0x00, 0x00,
+					0x85, 0x01, 0x01};
+#define FID_MF	0x3F00
 #define FID_APP 0xE110
 
 /* Factory CC file (NFC Forum T4T CC: NDEF file E104, 256 bytes, free
  * read and write; proprietary file E105, 128 bytes, keys 2 and 3). */
 static const uint8_t factory_cc[23] = {
-	0x00, 0x17, 0x20, 0x01, 0x00, 0x00, 0xFF, 0x04, 0x06, 0xE1, 0x04, 0x01,
-	0x00, 0x00, 0x00, 0x05, 0x06, 0xE1, 0x05, 0x00, 0x80, 0x82, 0x83,
+    0x00, 0x17, 0x20, 0x01, 0x00, 0x00, 0xFF, 0x04, 0x06, 0xE1, 0x04, 0x01,
+    0x00, 0x00, 0x00, 0x05, 0x06, 0xE1, 0x05, 0x00, 0x80, 0x82, 0x83,
 };
 
 /* GetVersion: hardware and software parts, as AN12196 shows them. */
-static const uint8_t version_hw[7] = { 0x04, 0x04, 0x02, 0x30,
-				       0x00, 0x11, 0x05 };
-static const uint8_t version_sw[7] = { 0x04, 0x04, 0x02, 0x01,
-				       0x01, 0x11, 0x05 };
+static const uint8_t version_hw[7] = {0x04, 0x04, 0x02, 0x30, 0x00, 0x11, 0x05};
+static const uint8_t version_sw[7] = {0x04, 0x04, 0x02, 0x01, 0x01, 0x11, 0x05};
 
 struct vfile {
 	uint8_t no;
@@ -108,9 +107,9 @@ static void factory(struct vcard *c)
 		uint32_t size;
 		uint8_t opt, r, w, rw, ch;
 	} fs[VCARD_NFILES] = {
-		{ TP_NTAG_FID_CC, 32, TP_COMM_PLAIN, 0xE, 0x0, 0x0, 0x0 },
-		{ TP_NTAG_FID_NDEF, 256, TP_COMM_PLAIN, 0xE, 0xE, 0xE, 0x0 },
-		{ TP_NTAG_FID_PROP, 128, TP_COMM_FULL, 0x2, 0x3, 0x3, 0x0 },
+	    {TP_NTAG_FID_CC, 32, TP_COMM_PLAIN, 0xE, 0x0, 0x0, 0x0},
+	    {TP_NTAG_FID_NDEF, 256, TP_COMM_PLAIN, 0xE, 0xE, 0xE, 0x0},
+	    {TP_NTAG_FID_PROP, 128, TP_COMM_FULL, 0x2, 0x3, 0x3, 0x0},
 	};
 
 	memset(c->keys, 0, sizeof(c->keys));
@@ -193,9 +192,10 @@ static void put_hex(FILE *f, const uint8_t *b, size_t n)
 /* Writes the card to fd in the text format of tapaid-pn532emu(1). */
 static int write_card(const struct vcard *c, FILE *f)
 {
-	fprintf(f, "# tapaid-pn532emu virtual NTAG 424 DNA card.\n"
-		   "# Holds the card's keys: keep it private.\n"
-		   "format = %s\nuid = ",
+	fprintf(f,
+		"# tapaid-pn532emu virtual NTAG 424 DNA card.\n"
+		"# Holds the card's keys: keep it private.\n"
+		"format = %s\nuid = ",
 		FORMAT_TAG);
 	put_hex(f, c->uid, VCARD_UID_LEN);
 	fputc('\n', f);
@@ -281,8 +281,7 @@ static int save_as(const struct vcard *c, const char *path, bool create,
 		r = -1;
 	if (r < 0) {
 		unlink(tmp);
-		snprintf(why, wl, "cannot write %s: %s", path,
-			 strerror(errno));
+		snprintf(why, wl, "cannot write %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (create) {
@@ -400,8 +399,7 @@ static long apply_line(struct vcard *c, const char *name, char *val)
 
 			if (sl == 0 || sl > sizeof(set) ||
 			    hex_field(val, set, sl) ||
-			    tp_sdm_settings_decode_change(set, sl, &s) !=
-				    TP_OK)
+			    tp_sdm_settings_decode_change(set, sl, &s) != TP_OK)
 				return -1;
 			s.file_type = 0x00;
 			s.file_size = f->size;
@@ -409,12 +407,11 @@ static long apply_line(struct vcard *c, const char *name, char *val)
 			return bit;
 		}
 		if (strcmp(rest, "data") == 0)
-			return hex_field(val, f->data, f->size) ? -1
-								 : bit << 1;
+			return hex_field(val, f->data, f->size) ? -1 : bit << 1;
 		if (strcmp(rest, "sdm_read_ctr") == 0)
 			return parse_u32(val, TP_NTAG_CTR_MAX, &f->sdm_ctr)
-				       ? -1
-				       : bit << 2;
+				   ? -1
+				   : bit << 2;
 	}
 	return -1;
 }
@@ -435,8 +432,7 @@ struct vcard *vcard_load(const char *path, char *why, size_t wl)
 	}
 	f = fopen(path, "r");
 	if (!f) {
-		snprintf(why, wl, "cannot open %s: %s", path,
-			 strerror(errno));
+		snprintf(why, wl, "cannot open %s: %s", path, strerror(errno));
 		vcard_free(c);
 		return NULL;
 	}
@@ -588,8 +584,7 @@ static bool free_read(const struct vfile *f)
  * this activation, made (and the counter incremented and saved) on the
  * first read.  Returns NULL and sets *st on failure.
  */
-static const uint8_t *read_view(struct vcard *c, struct vfile *f,
-				uint8_t *st)
+static const uint8_t *read_view(struct vcard *c, struct vfile *f, uint8_t *st)
 {
 	const struct tp_sdm_settings *s = &f->set;
 	const uint8_t *meta = NULL, *fkey = NULL;
@@ -612,8 +607,8 @@ static const uint8_t *read_view(struct vcard *c, struct vfile *f,
 	ctr = f->sdm_ctr + 1;
 	if (s->sdm_meta_read < VCARD_NKEYS)
 		meta = c->keys[s->sdm_meta_read];
-	fkey = s->sdm_file_read < VCARD_NKEYS ? c->keys[s->sdm_file_read]
-					      : zero;
+	fkey =
+	    s->sdm_file_read < VCARD_NKEYS ? c->keys[s->sdm_file_read] : zero;
 	if (tp_sun_card_mirror(meta, fkey, c->uid, ctr, s, f->data, f->size,
 			       f->mirror, sizeof(f->mirror)) != TP_OK) {
 		*st = ST_PARAMETER;
@@ -631,8 +626,7 @@ static const uint8_t *read_view(struct vcard *c, struct vfile *f,
 
 /* ---- ISO 7816-4 commands ---------------------------------------------- */
 
-static size_t iso_select(struct vcard *c, const struct tp_apdu *a,
-			 uint8_t *r)
+static size_t iso_select(struct vcard *c, const struct tp_apdu *a, uint8_t *r)
 {
 	if (a->p1 == 0x04) { /* by DF name */
 		if (a->lc != sizeof(ndef_df_name) ||
@@ -719,8 +713,7 @@ static size_t iso_read(struct vcard *c, const struct tp_apdu *a, uint8_t *r)
 	return sw(r, n, 0x90, 0x00);
 }
 
-static size_t iso_update(struct vcard *c, const struct tp_apdu *a,
-			 uint8_t *r)
+static size_t iso_update(struct vcard *c, const struct tp_apdu *a, uint8_t *r)
 {
 	struct vfile *f;
 	uint8_t old[256];
@@ -772,7 +765,6 @@ static size_t cmd_get_version(struct vcard *c, const struct tp_apdu *a,
 	c->verlen = len - 2; /* without 91 00 */
 	c->veroff = 7;
 	c->pend = PEND_VERSION;
-	(void)cap;
 	memcpy(r, c->ver, 7);
 	return sw(r, 7, 0x91, ST_MORE);
 }
@@ -798,8 +790,7 @@ static size_t cmd_auth(struct vcard *c, const struct tp_apdu *a, bool first,
 	uint8_t keyno;
 	size_t len;
 
-	if (first ? (a->lc < 2 || a->lc != 2u + a->data[1])
-		  : a->lc != 1)
+	if (first ? (a->lc < 2 || a->lc != 2u + a->data[1]) : a->lc != 1)
 		return native_err(c, r, ST_LENGTH);
 	keyno = a->data[0];
 	if (keyno >= VCARD_NKEYS)
@@ -851,8 +842,8 @@ static uint8_t unwrap(struct vcard *c, uint8_t ins, size_t hlen, int mode,
 		mode = TP_COMM_PLAIN;
 	if (a->lc < hlen)
 		return ST_LENGTH;
-	e = tp_ev2_card_unwrap_cmd(c->s.authed ? &c->s : NULL, ins, hlen,
-				   mode, a->data, a->lc, out, cap, len);
+	e = tp_ev2_card_unwrap_cmd(c->s.authed ? &c->s : NULL, ins, hlen, mode,
+				   a->data, a->lc, out, cap, len);
 	if (e == TP_ERR_MAC)
 		return ST_INTEGRITY;
 	if (e != TP_OK)
@@ -886,9 +877,9 @@ static size_t cmd_read_data(struct vcard *c, const struct tp_apdu *a,
 		return native_err(c, r, (uint8_t)-m);
 	/* The command itself is MACed (never encrypted) when the
 	 * access is protected in MAC or FULL mode. */
-	st = unwrap(c, 0xAD, 7, m == TP_COMM_PLAIN ? TP_COMM_PLAIN
-						   : TP_COMM_MAC,
-		    a, cmd, sizeof(cmd), &cl);
+	st =
+	    unwrap(c, 0xAD, 7, m == TP_COMM_PLAIN ? TP_COMM_PLAIN : TP_COMM_MAC,
+		   a, cmd, sizeof(cmd), &cl);
 	if (st)
 		return native_err(c, r, st);
 	if (cl != 7)
@@ -923,7 +914,36 @@ static size_t cmd_write_data(struct vcard *c, const struct tp_apdu *a,
 	m = access_mode(c, f, ACC_WRITE);
 	if (m < 0)
 		return native_err(c, r, (uint8_t)-m);
-	st = unwrap(c, 0x8D, 7, m, a, cmd, sizeof(cmd), &cl);
+	/*
+	 * A free write inside a session may also come MACed or encrypted:
+	 * AN12196 Table 18 writes the factory NDEF file (plain, write
+	 * free) in CommMode.FULL right after AuthenticateEV2First and the
+	 * card answers with a MAC.  The header is clear in every mode, so
+	 * the length it announces tells a plain command from a wrapped one;
+	 * a wrapped one must carry a good MAC.
+	 */
+	if (m == TP_COMM_PLAIN && c->s.authed &&
+	    a->lc != 7 + (size_t)le24(a->data + 4)) {
+		uint32_t hn = le24(a->data + 4);
+
+		m = TP_COMM_FULL;
+		st = unwrap(c, 0x8D, 7, m, a, cmd, sizeof(cmd), &cl);
+		if (st != 0 || cl - 7 != hn) {
+			/* the MAC covers the same bytes in both modes, so a
+			 * bad MAC fails both; otherwise try MAC mode */
+			uint8_t st2 = unwrap(c, 0x8D, 7, TP_COMM_MAC, a, cmd,
+					     sizeof(cmd), &cl);
+
+			if (st2 == 0 && cl - 7 == hn) {
+				st = 0;
+				m = TP_COMM_MAC;
+			} else if (st == 0) {
+				st = ST_LENGTH;
+			}
+		}
+	} else {
+		st = unwrap(c, 0x8D, 7, m, a, cmd, sizeof(cmd), &cl);
+	}
 	if (st)
 		return native_err(c, r, st);
 	off = le24(cmd + 1);
@@ -987,7 +1007,7 @@ static size_t cmd_get_file_settings(struct vcard *c, const struct tp_apdu *a,
 static size_t cmd_get_file_counters(struct vcard *c, const struct tp_apdu *a,
 				    uint8_t *r, size_t cap)
 {
-	uint8_t cmd[64], out[5] = { 0 };
+	uint8_t cmd[64], out[5] = {0};
 	size_t cl;
 	struct vfile *f;
 	uint8_t st, ret;
@@ -1009,9 +1029,9 @@ static size_t cmd_get_file_counters(struct vcard *c, const struct tp_apdu *a,
 		mode = TP_COMM_FULL;
 	else
 		return native_err(c, r, ST_AUTH);
-	st = unwrap(c, 0xF6, 1, mode == TP_COMM_PLAIN ? TP_COMM_PLAIN
-						      : TP_COMM_MAC,
-		    a, cmd, sizeof(cmd), &cl);
+	st = unwrap(c, 0xF6, 1,
+		    mode == TP_COMM_PLAIN ? TP_COMM_PLAIN : TP_COMM_MAC, a, cmd,
+		    sizeof(cmd), &cl);
 	if (st)
 		return native_err(c, r, st);
 	if (cl != 1)
@@ -1022,9 +1042,8 @@ static size_t cmd_get_file_counters(struct vcard *c, const struct tp_apdu *a,
 	return native_ok(c, mode, out, sizeof(out), r, cap);
 }
 
-static size_t cmd_change_file_settings(struct vcard *c,
-				       const struct tp_apdu *a, uint8_t *r,
-				       size_t cap)
+static size_t cmd_change_file_settings(struct vcard *c, const struct tp_apdu *a,
+				       uint8_t *r, size_t cap)
 {
 	uint8_t cmd[300];
 	size_t cl;
@@ -1045,22 +1064,22 @@ static size_t cmd_change_file_settings(struct vcard *c,
 	st = unwrap(c, 0x5F, 1, m, a, cmd, sizeof(cmd), &cl);
 	if (st)
 		return native_err(c, r, st);
-	if (cl < 4 || tp_sdm_settings_decode_change(cmd + 1, cl - 1, &s) !=
-			      TP_OK)
+	if (cl < 4 ||
+	    tp_sdm_settings_decode_change(cmd + 1, cl - 1, &s) != TP_OK)
 		return native_err(c, r, ST_PARAMETER);
 	/* Only the NDEF file supports SDM; offsets must fit the file. */
-	if ((s.file_option & TP_FILE_OPT_SDM) &&
-	    f->no != TP_NTAG_FILE_NDEF)
+	if ((s.file_option & TP_FILE_OPT_SDM) && f->no != TP_NTAG_FILE_NDEF)
 		return native_err(c, r, ST_PARAMETER);
+	/* Settings the card could not mirror (offsets outside the file,
+	 * options not emulated) are refused now rather than at a read:
+	 * a trial mirror with dummy keys checks them all. */
 	if (s.file_option & TP_FILE_OPT_SDM) {
-		uint32_t offs[] = { s.uid_off,	  s.ctr_off, s.picc_off,
-				    s.mac_in_off, s.enc_off, s.mac_off };
+		static const uint8_t dummy[16];
+		uint8_t scratch[256];
 
-		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
-			if (offs[i] >= f->size)
-				return native_err(c, r, ST_PARAMETER);
-		if (s.sdm_file_read != TP_AR_NEVER &&
-		    (s.mac_in_off > s.mac_off || s.mac_off + 16 > f->size))
+		if (tp_sun_card_mirror(dummy, dummy, c->uid, 1, &s, f->data,
+				       f->size, scratch,
+				       sizeof(scratch)) != TP_OK)
 			return native_err(c, r, ST_PARAMETER);
 	}
 	s.file_type = 0x00;
@@ -1103,8 +1122,8 @@ static size_t cmd_change_key(struct vcard *c, const struct tp_apdu *a,
 	same = keyno == c->s.keyno;
 	if (cl != 1 + (same ? 17u : 21u))
 		return native_err(c, r, ST_LENGTH);
-	if (tp_ntag_change_key_apply(same, cmd + 1, cl - 1, c->keys[keyno],
-				     nk, &ver) != TP_OK) {
+	if (tp_ntag_change_key_apply(same, cmd + 1, cl - 1, c->keys[keyno], nk,
+				     &ver) != TP_OK) {
 		tp_wipe(nk, sizeof(nk));
 		return native_err(c, r, ST_INTEGRITY);
 	}

@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #define VCARD_UID_LEN 7
-#define VCARD_NKEYS 5
-#define VCARD_NFILES 3
+#define VCARD_NKEYS   5
+#define VCARD_NFILES  3
 
 struct vcard;
 
