@@ -38,7 +38,8 @@ $(HOSTD_ITEST): $(B)/tests/integration/hostd_test.o $(HOSTD_HARNESS_OBJS) \
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBPROTO) \
 		$(LDLIBS_SQLITE) $(LDLIBS_CRYPTO)
 
-$(HOSTD_BENCH): $(B)/tests/bench/bench_host.o $(HOSTD_HARNESS_OBJS) \
+$(HOSTD_BENCH): $(B)/tests/bench/bench_host.o $(B)/tests/bench/bench_sun.o \
+		$(HOSTD_HARNESS_OBJS) \
 		$(KIOSKCLIENT_OBJS) $(LIBHOST) $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBHOST) $(LIBPROTO) \
@@ -47,7 +48,11 @@ $(HOSTD_BENCH): $(B)/tests/bench/bench_host.o $(HOSTD_HARNESS_OBJS) \
 ifneq ($(wildcard host/engine.c),)
 ITESTS += $(HOSTD_ITEST)
 all-tests: $(HOSTD_ITEST) $(TAPAIDD)
-ifneq ($(wildcard tests/bench/bench_host.c),)
 BENCHES += $(HOSTD_BENCH)
+# The generated bench database (hostcore's core.mk rule), when there is one.
+ifneq ($(BENCH_DB_DIR),)
+$(HOSTD_BENCH): | $(BENCH_DB_DIR)/tapaid.db $(TAPAIDD)
+else
+$(HOSTD_BENCH): | $(TAPAIDD)
 endif
 endif

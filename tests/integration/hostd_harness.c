@@ -162,7 +162,8 @@ int h_start(struct hd *h)
 			dup2(fd, 2);
 			dup2(fd, 1);
 		}
-		execl(h->bin, "tapaidd", "-d", "-c", h->conf, (char *)NULL);
+		execl(h->bin, "tapaidd", h->syslog ? "-F" : "-d", "-c",
+		      h->conf, (char *)NULL);
 		_exit(127);
 	}
 	h->pid = pid;

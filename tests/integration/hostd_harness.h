@@ -20,6 +20,7 @@ struct hd {
 	char bin[PATH_MAX];
 	int port;
 	pid_t pid;
+	int syslog; /* run with -F (syslog) instead of -d (stderr, debug) */
 	struct tp_key *host_key; /* private; also verifies */
 	uint8_t master[16], meta[16], salt[16];
 };
