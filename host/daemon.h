@@ -223,6 +223,13 @@ void net_security(struct daemon *d, const char *kind, const char *kiosk,
 /* Closes the live sessions of one kiosk (kiosk.revoke). */
 void net_close_kiosk(struct daemon *d, const char *id);
 
+/* --- walckpt.c --- */
+
+/* Starts the WAL checkpoint thread (turns SQLite's own off); 0 or -1. */
+int walckpt_start(struct store *s, const char *dbpath, int every_ms);
+/* Stops it and turns SQLite's automatic checkpoints back on. */
+void walckpt_stop(struct store *s);
+
 /* --- control.c --- */
 
 struct ctl_conn;
