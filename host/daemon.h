@@ -235,5 +235,7 @@ void walckpt_stop(struct store *s);
 struct ctl_conn;
 int control_listen(struct daemon *d, char *err, size_t errlen);
 void control_shutdown(struct daemon *d);
+/* Frees the admin connections closed during this loop turn. */
+void control_reap(struct daemon *d);
 
 #endif

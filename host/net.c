@@ -1193,6 +1193,7 @@ void net_beforesleep(void *arg)
 		d->dead = c->dead_next;
 		conn_free(c);
 	}
+	control_reap(d);
 }
 
 /* ---- timers ------------------------------------------------------------- */
