@@ -30,7 +30,7 @@ HOSTD_ITEST := $(B)/tests/hostd_test
 HOSTD_BENCH := $(B)/tests/bench_host
 # Test code builds paths from a temp dir with snprintf; cutting is harmless.
 $(B)/tests/integration/%.o $(B)/tests/bench/%.o $(KIOSKCLIENT_OBJS): \
-	ALL_CFLAGS += -Wno-format-truncation
+	ALL_CFLAGS += -Wno-unknown-warning-option -Wno-format-truncation
 
 $(HOSTD_ITEST): $(B)/tests/integration/hostd_test.o $(HOSTD_HARNESS_OBJS) \
 		$(KIOSKCLIENT_OBJS) $(LIBPROTO)
