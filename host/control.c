@@ -1209,8 +1209,10 @@ static void cmd_card_register(struct req *r)
 	rc = r->d->store->ops->card_register(r->d->store, lookup, member,
 					     (int)kv, (uint32_t)ctr,
 					     (int64_t)time(NULL), &id);
-	if (!store_fail(r, rc))
-		cJSON_AddNumberToObject(data_obj(r), "card", (double)id);
+	if (store_fail(r, rc))
+		return;
+	net_note_card(r->d, id, uid);
+	cJSON_AddNumberToObject(data_obj(r), "card", (double)id);
 }
 
 static void cmd_card_revoke(struct req *r)
@@ -1261,6 +1263,7 @@ static void cmd_card_replace(struct req *r)
 					    &actor, &nid);
 	if (store_fail(r, rc))
 		return;
+	net_note_card(r->d, nid, uid);
 	net_reload(r->d);
 	cJSON_AddNumberToObject(data_obj(r), "old", (double)old);
 	cJSON_AddNumberToObject(data_obj(r), "new", (double)nid);

@@ -220,6 +220,8 @@ void net_shutdown(struct daemon *d);
 /* Records a security event (stored, and logged). */
 void net_security(struct daemon *d, const char *kind, const char *kiosk,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Remembers the deny-list id of a card registered with this UID. */
+int net_note_card(struct daemon *d, int64_t card_id, const uint8_t uid[7]);
 /* Closes the live sessions of one kiosk (kiosk.revoke). */
 void net_close_kiosk(struct daemon *d, const char *id);
 

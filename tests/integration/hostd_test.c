@@ -384,6 +384,16 @@ static void t_denylist(void)
 	   "revoking a card pushes a new deny list to live sessions "
 	   "(version %08x, %u ids)",
 	   (unsigned)c.deny_version, (unsigned)c.deny_count);
+	{
+		uint8_t uid[7], kid[16];
+
+		h_uid(3, uid);
+		tp_kiosk_lookup_id(uid, kid);
+		ok(m.type == TP_MSG_DENYLIST && m.u.deny.n == 1 &&
+			   memcmp(m.u.deny.ids[0], kid, 16) == 0,
+		   "the deny list names the card by the id a kiosk computes "
+		   "from its UID");
+	}
 	memset(&m, 0, sizeof(m));
 	m.type = TP_MSG_STATUS;
 	strcpy(m.u.status.firmware, "test");
