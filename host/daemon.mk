@@ -38,7 +38,7 @@ $(HOSTD_ITEST): $(B)/tests/integration/hostd_test.o $(HOSTD_HARNESS_OBJS) \
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBPROTO) \
 		$(LDLIBS_SQLITE) $(LDLIBS_CRYPTO)
 
-$(HOSTD_BENCH): $(B)/tests/bench/bench_host.o $(B)/tests/bench/bench_sun.o \
+$(HOSTD_BENCH): $(B)/tests/bench/bench_host.o $(B)/tests/bench/hostd_sun.o \
 		$(HOSTD_HARNESS_OBJS) \
 		$(KIOSKCLIENT_OBJS) $(LIBHOST) $(LIBPROTO)
 	@mkdir -p $(dir $@)
