@@ -27,7 +27,7 @@ endif
 KIOSKCLIENT_OBJS := $(B)/tests/kioskclient.o
 HOSTD_HARNESS_OBJS := $(B)/tests/integration/hostd_harness.o
 HOSTD_ITEST := $(B)/tests/hostd_test
-HOSTD_BENCH := $(B)/tests/bench_host
+HOSTD_BENCH := $(B)/bench/bench_host
 # Test code builds paths from a temp dir with snprintf; cutting is harmless.
 $(B)/tests/integration/%.o $(B)/tests/bench/%.o $(KIOSKCLIENT_OBJS): \
 	ALL_CFLAGS += -Wno-unknown-warning-option -Wno-format-truncation
