@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "emu_helper.h"
 #include "hostd_harness.h"
 #include "tapaid/crypto.h"
@@ -212,8 +214,7 @@ static long long redemptions(void)
 int main(void)
 {
 	char card1[128], card2[128], card3[128], card9[128];
-	char cmd[PATH_MAX + 256], ev[512], pem[1024], esc[2048], h[140];
-	uint8_t hpub[65];
+	char cmd[PATH_MAX + 256], ev[512], pem[1024], esc[2048];
 	const char *b = getenv("TAPAID_BUILD");
 	int rc;
 
@@ -288,19 +289,31 @@ int main(void)
 	   "four virtual cards personalised with the host's keys (9 is not "
 	   "registered)");
 
-	tp_key_public_raw(H.host_key, hpub);
-	hex(hpub, 65, h);
+	/* The kiosk's configuration as tapaidctl kiosk config gets it from
+	 * tapaidd, plus what the test tunes. */
+	char req[1024], resp[8192];
+	snprintf(req, sizeof(req),
+		 "{\"v\":1,\"cmd\":\"kiosk.config\",\"args\":{\"id\":"
+		 "\"K-KIOSK\",\"reader\":\"pn532_uart:%s\",\"key\":"
+		 "\"%s/k/kiosk.key\",\"benefit\":\"MEAL\",\"lang\":\"zh\"}}",
+		 link_path, dir);
+	cJSON *j = h_admin(&H, req, resp, sizeof(resp)) == 1 ? cJSON_Parse(resp)
+							     : NULL;
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
+	const cJSON *text = cJSON_GetObjectItemCaseSensitive(data, "config");
 	f = fopen(conf, "w");
-	fprintf(f,
-		"[host]\naddress = 127.0.0.1:%d\npubkey = %s\n"
-		"[kiosk]\nid = K-KIOSK\nkey = %s/k/kiosk.key\nreader = "
-		"pn532_uart:%s\n"
-		"benefit = MEAL\nlang = zh\n"
-		"[offline]\nper_card_per_day = 1\n"
-		"[timing]\nresult_hold_ms = 100\nheartbeat_ms = 1000\n"
-		"backoff_min_ms = 200\nbackoff_max_ms = 1000\n",
-		H.port, h, dir, link_path);
+	if (cJSON_IsString(text))
+		fputs(text->valuestring, f);
+	fprintf(f, "[offline]\nper_card_per_day = 1\n"
+		   "[timing]\nresult_hold_ms = 100\nheartbeat_ms = 1000\n"
+		   "backoff_min_ms = 200\nbackoff_max_ms = 1000\n");
 	fclose(f);
+	ok(cJSON_IsString(text),
+	   "tapaidd's kiosk.config gives the kiosk's configuration");
+	cJSON_Delete(j);
+	snprintf(cmd, sizeof(cmd), "%s/bin/tapaid-kiosk -c %s -n >/dev/null",
+		 b ? b : "build", conf);
+	ok(system(cmd) == 0, "tapaid-kiosk accepts it (-n)");
 	start_kiosk();
 	ok(wait_count(klog, "host connected", 1, 10000) &&
 	       wait_count(klog, "[READY]", 1, 10000),
