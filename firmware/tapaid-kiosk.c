@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 
 	if ((rc = kiosk_setup(&conf.core, &hal, &k)) != 0) {
 		fprintf(stderr, "tapaid-kiosk: cannot start: %s\n",
-			rc < -100 ? "?" : tp_strerror(rc));
+			rc == HAL_ERR_FULL ? "out of memory" : tp_strerror(rc));
 		rc = 1;
 		goto out;
 	}
