@@ -24,8 +24,13 @@ PROGRAMS += $(B)/bin/tapaidctl
 MANPAGES += tools/tapaidctl.1
 
 # Unit tests of the client-side pieces (tests/unit/test_ctl*.c).
-$(B)/tests/unit/test_ctl%.o: CPPFLAGS += $(call PKG_CFLAGS,libcjson) -Itools/tapaidctl
-TEST_OBJS_test_ctl := $(CTL_LIB_OBJS)
+$(B)/tests/unit/test_ctl.o $(B)/tests/unit/test_ctl_%.o: CPPFLAGS += $(call PKG_CFLAGS,libcjson) -Itools/tapaidctl
+# (An archive, since tests/module.mk names TEST_OBJS twice.)
+CTL_A := $(B)/tests/libctl.a
+$(CTL_A): $(CTL_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+TEST_OBJS_test_ctl := $(CTL_A)
 TEST_LIBS_test_ctl := $(CTL_LIBS)
 
 # Integration tests (scripts speaking TAP) need these programs built.

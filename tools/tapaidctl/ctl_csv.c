@@ -275,9 +275,12 @@ static void on_record(int c, void *data)
 
 	if (ps->nf_total == 0) {
 		/* An empty record: the LF of a CRLF, or a blank line. */
-		if (!(c == '\n' && ps->prev_cr))
-			ps->rec_line++;
-		ps->prev_cr = 0;
+		if (c == '\n' && ps->prev_cr) {
+			ps->prev_cr = 0;
+			return;
+		}
+		ps->rec_line++;
+		ps->prev_cr = c == '\r';
 		return;
 	}
 	if (!ps->have_header)
