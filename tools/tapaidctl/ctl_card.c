@@ -128,12 +128,7 @@ static int card_list(int argc, char **argv)
 			continue;
 		}
 		for (int i = 0; i < 7; i++)
-			v[i] = cJSON_IsString(c) && i == 0
-				       ? c->valuestring
-				       : ctl_json_text(cJSON_IsObject(c)
-							       ? cJSON_GetObjectItemCaseSensitive(c, key[i])
-							       : NULL,
-						       b[i], sizeof(b[i]));
+			v[i] = ctl_field_text(c, key[i], b[i], sizeof(b[i]));
 		ctl_table_add(&t, v);
 	}
 	if (!json)

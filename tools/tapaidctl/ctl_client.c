@@ -252,6 +252,12 @@ int ctl_report_refusal(const char *cmd, const cJSON *ans)
 int ctl_call(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
 	     const char **code)
 {
+	return ctl_call_ex(c, cmd, args, data, code, NULL, 0);
+}
+
+int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args,
+		cJSON **data, const char **code, char *msg, size_t msgcap)
+{
 	static char codebuf[32];
 	cJSON *ans = ctl_request(c, cmd, args);
 	const cJSON *cd;
@@ -262,12 +268,20 @@ int ctl_call(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
 		return CTL_FAIL;
 	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "ok"))) {
 		cd = cJSON_GetObjectItemCaseSensitive(ans, "code");
-		if (code != NULL) {
-			snprintf(codebuf, sizeof(codebuf), "%s",
-				 cJSON_IsString(cd) ? cd->valuestring : "");
+		snprintf(codebuf, sizeof(codebuf), "%s",
+			 cJSON_IsString(cd) ? cd->valuestring : "");
+		if (code != NULL)
 			*code = codebuf;
+		if (msg != NULL) {
+			const cJSON *e = cJSON_GetObjectItemCaseSensitive(ans, "error");
+
+			snprintf(msg, msgcap, "%s",
+				 cJSON_IsString(e) ? e->valuestring : "refused");
+			if (strcmp(codebuf, "forbidden") == 0)
+				ctl_report_refusal(cmd, ans);
+		} else {
+			ctl_report_refusal(cmd, ans);
 		}
-		ctl_report_refusal(cmd, ans);
 		cJSON_Delete(ans);
 		return CTL_FAIL;
 	}

@@ -80,6 +80,13 @@ int ctl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Formats a cJSON scalar as text ("" for null/missing). OUT: buf. */
 const char *ctl_json_text(const cJSON *v, char *buf, size_t cap);
 
+/*
+ * Member key of obj as text; Unix times (keys ts, issued, last_seen, time,
+ * created) become local "YYYY-MM-DD HH:MM:SS".  OUT: buf.
+ */
+const char *ctl_field_text(const cJSON *obj, const char *key, char *buf,
+			   size_t cap);
+
 /* --- ctl_client.c --- */
 
 struct ctl_conn;
@@ -108,6 +115,13 @@ extern struct ctl_progress *ctl_wait_progress;
  */
 int ctl_call(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
 	     const char **code);
+
+/*
+ * The same, but on a refusal other than "forbidden" the daemon's sentence
+ * is copied to msg instead of printed, for callers that say it better.
+ */
+int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args,
+		cJSON **data, const char **code, char *msg, size_t msgcap);
 
 /* Opens, calls once, closes. */
 int ctl_rpc(const char *cmd, cJSON *args, cJSON **data);

@@ -353,6 +353,22 @@ static int read_back(struct issue *is, size_t len)
 	return TP_OK;
 }
 
+/*
+ * The daemon's url_template may be the whole template URL
+ * ("https://h/t?p=<32 zeros>&c=<16 zeros>"); tp_ndef_sun_template wants
+ * the base it appends "?p=..&c=.." to.  Cuts a trailing p=/c= pair.
+ */
+static void strip_sun_query(char *url)
+{
+	static const char tail[] = "p=00000000000000000000000000000000"
+				   "&c=0000000000000000";
+	size_t n = strlen(url), t = sizeof(tail) - 1;
+
+	if (n > t + 1 && strcmp(url + n - t, tail) == 0 &&
+	    (url[n - t - 1] == '?' || url[n - t - 1] == '&'))
+		url[n - t - 1] = '\0';
+}
+
 /* Takes the keys and template from a card.prepare answer. */
 static int take_prepare(struct issue *is, cJSON *data)
 {
@@ -369,6 +385,7 @@ static int take_prepare(struct issue *is, cJSON *data)
 	}
 	is->keyver = (int)kv->valuedouble;
 	strcpy(is->url, url->valuestring);
+	strip_sun_query(is->url);
 	for (int k = 0; k < 5; k++) {
 		char name[4];
 		cJSON *h;
@@ -464,6 +481,7 @@ static int issue(const char *member, const char *replace, const char *conn,
 	size_t flen, n;
 	cJSON *args, *data = NULL;
 	const char *code;
+	char msg[256];
 	int e, rc = CTL_FAIL, mode;
 
 	is.verbose = isatty(STDERR_FILENO);
@@ -489,12 +507,14 @@ static int issue(const char *member, const char *replace, const char *conn,
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "member", member);
 	cJSON_AddStringToObject(args, "uid", is.uidhex);
-	if (ctl_call(c, "card.prepare", args, &data, &code) != CTL_OK) {
+	if (ctl_call_ex(c, "card.prepare", args, &data, &code, msg,
+			sizeof(msg)) != CTL_OK) {
 		if (strcmp(code, "exists") == 0)
-			ctl_err("card %s is already issued; a card is issued "
-				"once. Use a blank card (or revoke that one and "
-				"use a new card)",
-				is.uidhex);
+			ctl_err("card %s is already issued (%s); a card is "
+				"issued once: use a blank card",
+				is.uidhex, msg);
+		else if (strcmp(code, "forbidden") != 0)
+			ctl_err("card.prepare: %s", msg);
 		goto out;
 	}
 	if (take_prepare(&is, data) != CTL_OK)
@@ -584,12 +604,12 @@ static int issue(const char *member, const char *replace, const char *conn,
 		is.stage = ST_SDM;
 	}
 	for (int k = 1; k <= 4; k++) {
-		char msg[48];
+		char what[48];
 
 		if (is.changed[k])
 			continue;
-		snprintf(msg, sizeof(msg), "setting key %d", k);
-		step(&is, msg);
+		snprintf(what, sizeof(what), "setting key %d", k);
+		step(&is, what);
 		if ((e = change_key(&is, k)) != TP_OK) {
 			fail(&is, e, NULL);
 			goto out;

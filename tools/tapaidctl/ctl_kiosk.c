@@ -126,8 +126,7 @@ static int kiosk_list(int argc, char **argv)
 			continue;
 		}
 		for (int i = 0; i < 4; i++)
-			v[i] = ctl_json_text(cJSON_GetObjectItemCaseSensitive(k, key[i]),
-					     b[i], sizeof(b[i]));
+			v[i] = ctl_field_text(k, key[i], b[i], sizeof(b[i]));
 		ctl_table_add(&t, v);
 	}
 	if (!json)

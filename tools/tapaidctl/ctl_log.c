@@ -27,9 +27,15 @@ static const char log_usage[] =
 static const char *const cols[] = {"id", "ts", "kiosk", "point", "member",
 				   "name", "benefit", "result", "reason",
 				   "left", "offline", "voided"};
+static const char *const heads[] = {"ID", "TIME", "KIOSK", "POINT", "MEMBER",
+				    "NAME", "BENEFIT", "RESULT", "REASON",
+				    "LEFT", "OFFLINE", "VOIDED"};
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 
-/* A row's value as text; ts numbers become UTC ISO 8601. */
+/*
+ * A row's value as text.  ts numbers become local ISO 8601 with the UTC
+ * offset (the daemon reads --since/--until as local time too).
+ */
 static const char *cell(const cJSON *row, size_t i, char *buf, size_t cap)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, cols[i]);
@@ -38,8 +44,8 @@ static const char *cell(const cJSON *row, size_t i, char *buf, size_t cap)
 		time_t t = (time_t)v->valuedouble;
 		struct tm tm;
 
-		if (gmtime_r(&t, &tm) != NULL &&
-		    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		if (localtime_r(&t, &tm) != NULL &&
+		    strftime(buf, cap, "%Y-%m-%dT%H:%M:%S%z", &tm) > 0)
 			return buf;
 	}
 	return ctl_json_text(v, buf, cap);
@@ -120,7 +126,7 @@ int ctl_log(int argc, char **argv)
 	}
 	if (ctl_open(&c) != CTL_OK)
 		return CTL_FAIL;
-	ctl_table_init(&t, NCOLS, cols);
+	ctl_table_init(&t, NCOLS, heads);
 	if (fmt == FMT_CSV)
 		ctl_csv_record(stdout, cols, NCOLS);
 	for (;;) {
@@ -232,10 +238,13 @@ static int log_verify(int argc, char **argv)
 	if (!cJSON_IsTrue(ok)) {
 		char b[32];
 
+		const cJSON *tbl = cJSON_GetObjectItemCaseSensitive(data, "table");
+
 		if (bad != NULL && !cJSON_IsNull(bad))
-			ctl_err("log verify: the chain breaks at row %s: %s; "
+			ctl_err("log verify: the chain breaks at %s row %s: %s; "
 				"keep this database as evidence and restore "
 				"from a backup",
+				cJSON_IsString(tbl) ? tbl->valuestring : "log",
 				ctl_json_text(bad, b, sizeof(b)),
 				cJSON_IsString(why) ? why->valuestring
 						    : "hash mismatch");

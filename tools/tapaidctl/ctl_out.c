@@ -164,6 +164,8 @@ void ctl_print_object(FILE *f, const cJSON *obj, int indent)
 			}
 			continue;
 		}
-		fprintf(f, " %s\n", ctl_json_text(it, buf, sizeof(buf)));
+		fprintf(f, " %s\n",
+			it->string ? ctl_field_text(obj, it->string, buf, sizeof(buf))
+				   : ctl_json_text(it, buf, sizeof(buf)));
 	}
 }

@@ -101,8 +101,11 @@ static void find_series(const cJSON *arr, struct series *s)
 			for (j = 0; j < s->n; j++)
 				if (!strcmp(s->key[j], v->string))
 					break;
+			/* Money is not stacked onto counts; it stays in the
+			 * numbers table only when nothing else is numeric. */
 			if (j == s->n && strcmp(v->string, "id") != 0 &&
-			    strcmp(v->string, "ts") != 0)
+			    strcmp(v->string, "ts") != 0 &&
+			    strcmp(v->string, "amount") != 0)
 				s->key[s->n++] = v->string;
 		}
 	}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tapaid/crypto.h"
@@ -327,4 +328,36 @@ const char *ctl_json_text(const cJSON *v, char *buf, size_t cap)
 		free(p);
 	}
 	return buf;
+}
+
+static int time_key(const char *k)
+{
+	static const char *const keys[] = {"ts", "issued", "last_seen", "time",
+					   "created", NULL};
+
+	for (int i = 0; k && keys[i]; i++)
+		if (strcmp(k, keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *time_text(const cJSON *v, char *buf, size_t cap)
+{
+	time_t t = (time_t)v->valuedouble;
+	struct tm tm;
+
+	if (v->valuedouble > 0 && localtime_r(&t, &tm) != NULL &&
+	    strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm) > 0)
+		return buf;
+	return ctl_json_text(v, buf, cap);
+}
+
+const char *ctl_field_text(const cJSON *obj, const char *key, char *buf,
+			   size_t cap)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (cJSON_IsNumber(v) && time_key(key))
+		return time_text(v, buf, cap);
+	return ctl_json_text(v, buf, cap);
 }
