@@ -309,3 +309,33 @@ int ctl_rpc(const char *cmd, cJSON *args, cJSON **data)
 	ctl_close(c);
 	return rc;
 }
+
+static int role_rank(const char *r)
+{
+	if (strcmp(r, "admin") == 0)
+		return 3;
+	if (strcmp(r, "staff") == 0)
+		return 2;
+	if (strcmp(r, "auditor") == 0)
+		return 1;
+	return 0;
+}
+
+int ctl_check_show_names(struct ctl_conn *c, const char *what)
+{
+	cJSON *data = NULL;
+	const cJSON *role;
+	int ok;
+
+	if (ctl_call(c, "ping", NULL, &data, NULL) != CTL_OK)
+		return CTL_FAIL;
+	role = cJSON_GetObjectItemCaseSensitive(data, "role");
+	ok = cJSON_IsString(role) && role_rank(role->valuestring) >= 2;
+	if (!ok)
+		ctl_err("%s --show-names refused: seeing names needs the staff "
+			"role (you are %s); the request was recorded. Run it "
+			"without --show-names for masked names",
+			what, cJSON_IsString(role) ? role->valuestring : "no role");
+	cJSON_Delete(data);
+	return ok ? CTL_OK : CTL_FAIL;
+}

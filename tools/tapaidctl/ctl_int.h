@@ -123,6 +123,14 @@ int ctl_call(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
 int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args,
 		cJSON **data, const char **code, char *msg, size_t msgcap);
 
+/*
+ * After a request made with show_names: the daemon quietly masks names for
+ * roles below staff, so ask it our role and refuse (exit 1, one line)
+ * rather than print masked names as if they were shown.  The request
+ * itself is already in the staff-action log.
+ */
+int ctl_check_show_names(struct ctl_conn *c, const char *what);
+
 /* Opens, calls once, closes. */
 int ctl_rpc(const char *cmd, cJSON *args, cJSON **data);
 

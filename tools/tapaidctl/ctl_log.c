@@ -77,7 +77,7 @@ int ctl_log(int argc, char **argv)
 					    "since", "until", "result"};
 	enum fmt fmt = FMT_TABLE;
 	uint64_t limit = 0, shown = 0;
-	int o, show = 0, rc = CTL_FAIL;
+	int o, show = 0, rc = CTL_FAIL, first_page = 1;
 	struct ctl_conn *c = NULL;
 	struct ctl_table t;
 	cJSON *after = NULL;
@@ -146,6 +146,13 @@ int ctl_log(int argc, char **argv)
 		after = NULL;
 		if (ctl_call(c, "log.query", args, &data, NULL) != CTL_OK)
 			goto out;
+		if (show && after == NULL && shown == 0 && first_page) {
+			first_page = 0;
+			if (ctl_check_show_names(c, "log") != CTL_OK) {
+				cJSON_Delete(data);
+				goto out;
+			}
+		}
 		rows = cJSON_GetObjectItemCaseSensitive(data, "rows");
 		cJSON_ArrayForEach(row, rows)
 		{

@@ -164,6 +164,7 @@ static int member_show(int argc, char **argv)
 		{0}};
 	int o, show = 0, json = 0, rc;
 	cJSON *args, *data = NULL;
+	struct ctl_conn *c;
 
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -179,7 +180,14 @@ static int member_show(int argc, char **argv)
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "no", argv[optind]);
 	cJSON_AddBoolToObject(args, "show_names", show);
-	rc = ctl_rpc("member.show", args, &data);
+	if (ctl_open(&c) != CTL_OK) {
+		cJSON_Delete(args);
+		return CTL_FAIL;
+	}
+	rc = ctl_call(c, "member.show", args, &data, NULL);
+	if (rc == CTL_OK && show)
+		rc = ctl_check_show_names(c, "member show");
+	ctl_close(c);
 	if (rc == CTL_OK) {
 		if (json)
 			ctl_json_line(stdout, data);
