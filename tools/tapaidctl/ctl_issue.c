@@ -387,10 +387,9 @@ static int take_prepare(struct issue *is, cJSON *data)
 	strcpy(is->url, url->valuestring);
 	strip_sun_query(is->url);
 	for (int k = 0; k < 5; k++) {
-		char name[4];
+		char name[3] = {'k', (char)('0' + k), '\0'};
 		cJSON *h;
 
-		snprintf(name, sizeof(name), "k%d", k);
 		h = cJSON_GetObjectItemCaseSensitive(keys, name);
 		if (!cJSON_IsString(h) ||
 		    tp_hex_decode(h->valuestring, strlen(h->valuestring),
