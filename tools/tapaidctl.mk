@@ -40,3 +40,4 @@ ITESTS += $(sort $(wildcard tests/integration/*ctl*.sh))
 $(B)/tests/fuzz/fuzz_ctl_csv.o: CPPFLAGS += $(call PKG_CFLAGS,libcjson) -Itools/tapaidctl
 FUZZ_OBJS_ctl_csv := $(CTL_A)
 FUZZ_LIBS_ctl_csv := $(CTL_A) $(LIBPROTO) $(CTL_LIBS)
+BENCHES += tests/bench/bench_ctl_import.sh
