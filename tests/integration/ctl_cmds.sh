@@ -85,6 +85,7 @@ expect 0 "admin adds a balance benefit" "$T" benefit add --code gym --name 健�
 expect 1 "staff cannot add benefits" as $STAFF "$T" benefit add --code x --name x --quota 1 --per day
 like "needs the admin role" "staff refusal names the admin role"
 expect 2 "quota without --per is bad usage" "$T" benefit add --code y --name y --quota 1
+expect 2 "balance without --amount is bad usage" "$T" benefit add --code z --name z --balance 100
 expect 0 "auditor lists benefits" as $AUDITOR "$T" benefit list
 like "食堂午餐" "benefit list shows the benefit"
 

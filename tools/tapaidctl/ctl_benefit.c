@@ -10,7 +10,8 @@
 
 static const char add_usage[] =
 	"tapaidctl benefit add --code CODE --name NAME\n"
-	"        (--quota N --per day|month|year | --balance CENTS [--amount CENTS])\n"
+	"        (--quota N --per day|month|year |\n"
+	"         --balance CENTS --amount CENTS [--per day|month|year])\n"
 	"        [--categories a,b] [--unions a,b] [--points p,q] [--offline N]\n"
 	"        [--valid-from YYYY-MM-DD] [--valid-until YYYY-MM-DD] [--hours HH:MM-HH:MM]";
 
@@ -120,12 +121,14 @@ static int benefit_add(int argc, char **argv)
 		ctl_err("--quota needs --per day, month or year");
 		return CTL_USAGE;
 	}
-	if (hb && per) {
-		ctl_err("--per goes with --quota, not --balance");
+	if (hb && per && strcmp(per, "day") && strcmp(per, "month") &&
+	    strcmp(per, "year")) {
+		ctl_err("--per is day, month or year");
 		return CTL_USAGE;
 	}
-	if (ha && !hb) {
-		ctl_err("--amount goes with --balance");
+	if (ha != hb) {
+		ctl_err("--balance needs --amount (cents taken per redemption), "
+			"and --amount goes with --balance");
 		return CTL_USAGE;
 	}
 	if ((vf && !ctl_valid_date(vf)) || (vu && !ctl_valid_date(vu))) {
@@ -148,8 +151,9 @@ static int benefit_add(int argc, char **argv)
 		cJSON_AddStringToObject(args, "per", per);
 	} else {
 		cJSON_AddNumberToObject(args, "balance", (double)bal);
-		if (ha)
-			cJSON_AddNumberToObject(args, "amount", (double)amt);
+		cJSON_AddNumberToObject(args, "amount", (double)amt);
+		if (per)
+			cJSON_AddStringToObject(args, "per", per);
 	}
 	if ((cat && add_list(args, "categories", cat) < 0) ||
 	    (uni && add_list(args, "unions", uni) < 0) ||
