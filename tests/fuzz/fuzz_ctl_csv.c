@@ -47,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    !ctl_utf8_text(f->valuestring,
 						   strlen(f->valuestring)))
 					abort();
-				if (k++ == 4 && strcmp(f->valuestring, "active") &&
+				if (k++ == 4 &&
+				    strcmp(f->valuestring, "active") &&
 				    strcmp(f->valuestring, "suspended"))
 					abort();
 			}

@@ -32,7 +32,8 @@ int ctl_open_path(const char *path, struct ctl_conn **out)
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		ctl_err("socket path %s is too long; use a shorter --dir", path);
+		ctl_err("socket path %s is too long; use a shorter --dir",
+			path);
 		return CTL_FAIL;
 	}
 	strcpy(sa.sun_path, path);
@@ -46,7 +47,8 @@ int ctl_open_path(const char *path, struct ctl_conn **out)
 
 		close(fd);
 		if (e == ENOENT || e == ECONNREFUSED)
-			ctl_err("tapaidd is not running (no answer on %s); start it "
+			ctl_err("tapaidd is not running (no answer on %s); "
+				"start it "
 				"with 'tapaidd -c DIR/tapaidd.conf'",
 				path);
 		else if (e == EACCES || e == EPERM)
@@ -115,9 +117,9 @@ static char *read_line(struct ctl_conn *c)
 	size_t scanned = 0;
 
 	for (;;) {
-		char *nl = c->len > scanned
-				   ? memchr(c->buf + scanned, '\n', c->len - scanned)
-				   : NULL;
+		char *nl = c->len > scanned ? memchr(c->buf + scanned, '\n',
+						     c->len - scanned)
+					    : NULL;
 		ssize_t r;
 
 		if (nl != NULL) {
@@ -205,8 +207,9 @@ cJSON *ctl_request(struct ctl_conn *c, const char *cmd, cJSON *args)
 	c->prog = NULL;
 	if (line == NULL) {
 		if (errno == ECONNRESET)
-			ctl_err("tapaidd closed the connection without answering; "
-				"see its log");
+			ctl_err(
+			    "tapaidd closed the connection without answering; "
+			    "see its log");
 		else
 			ctl_err("reading tapaidd's answer failed: %s",
 				strerror(errno));
@@ -257,8 +260,8 @@ int ctl_call(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
 	return ctl_call_ex(c, cmd, args, data, code, NULL, 0);
 }
 
-int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args,
-		cJSON **data, const char **code, char *msg, size_t msgcap)
+int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
+		const char **code, char *msg, size_t msgcap)
 {
 	static char codebuf[32];
 	cJSON *ans = ctl_request(c, cmd, args);
@@ -275,10 +278,12 @@ int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args,
 		if (code != NULL)
 			*code = codebuf;
 		if (msg != NULL) {
-			const cJSON *e = cJSON_GetObjectItemCaseSensitive(ans, "error");
+			const cJSON *e =
+			    cJSON_GetObjectItemCaseSensitive(ans, "error");
 
 			snprintf(msg, msgcap, "%s",
-				 cJSON_IsString(e) ? e->valuestring : "refused");
+				 cJSON_IsString(e) ? e->valuestring
+						   : "refused");
 			if (strcmp(codebuf, "forbidden") == 0)
 				ctl_report_refusal(cmd, ans);
 		} else {
@@ -337,7 +342,8 @@ int ctl_check_show_names(struct ctl_conn *c, const char *what)
 		ctl_err("%s --show-names refused: seeing names needs the staff "
 			"role (you are %s); the request was recorded. Run it "
 			"without --show-names for masked names",
-			what, cJSON_IsString(role) ? role->valuestring : "no role");
+			what,
+			cJSON_IsString(role) ? role->valuestring : "no role");
 	cJSON_Delete(data);
 	return ok ? CTL_OK : CTL_FAIL;
 }

@@ -17,10 +17,10 @@
 #include "ctl_int.h"
 
 #define MAX_FIELDS 8
-#define MAX_FIELD 400 /* bytes kept per field; longer is an error anyway */
-#define MAX_NO 32
-#define MAX_NAME 200
-#define MAX_OTHER 100
+#define MAX_FIELD  400 /* bytes kept per field; longer is an error anyway */
+#define MAX_NO	   32
+#define MAX_NAME   200
+#define MAX_OTHER  100
 
 static const char *const cols[] = {"member_no", "name", "union", "category",
 				   "status"};
@@ -37,14 +37,14 @@ struct parse {
 	int prev_cr;
 	int have_header;
 	size_t ncols;
-	char **nos; /* member_no of row i (owned by the cJSON rows) */
-	uint32_t *hash;	    /* open addressing: row index + 1, 0 empty */
+	char **nos;	/* member_no of row i (owned by the cJSON rows) */
+	uint32_t *hash; /* open addressing: row index + 1, 0 empty */
 	size_t hcap;
 	int oom;
 };
 
 static void bad(struct parse *ps, uint32_t line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void bad(struct parse *ps, uint32_t line, const char *fmt, ...)
 {
@@ -337,8 +337,8 @@ int ctl_import_parse(struct ctl_import *imp, const char *buf, size_t len,
 		skip = off = 3;
 	while (off < len && !ps->oom) {
 		size_t chunk = len - off > (1u << 20) ? (1u << 20) : len - off;
-		size_t used = csv_parse(&p, buf + off, chunk, on_field,
-					on_record, ps);
+		size_t used =
+		    csv_parse(&p, buf + off, chunk, on_field, on_record, ps);
 
 		if (used != chunk) {
 			bad(ps, line_at(buf, off + used),
@@ -360,8 +360,9 @@ int ctl_import_parse(struct ctl_import *imp, const char *buf, size_t len,
 		goto out;
 	}
 	if (!ps->have_header) {
-		bad(ps, 1, "the file is empty; it needs the header "
-			   "member_no,name,union,category[,status]");
+		bad(ps, 1,
+		    "the file is empty; it needs the header "
+		    "member_no,name,union,category[,status]");
 		goto out;
 	}
 	rc = imp->nerr == 0 ? 0 : -1;

@@ -18,8 +18,8 @@
 
 #include <cJSON.h>
 
-#define CTL_OK 0
-#define CTL_FAIL 1
+#define CTL_OK	  0
+#define CTL_FAIL  1
 #define CTL_USAGE 2
 
 /* A subcommand: wg.c's {name, fn, help} habit. */
@@ -120,8 +120,8 @@ int ctl_call(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
  * The same, but on a refusal other than "forbidden" the daemon's sentence
  * is copied to msg instead of printed, for callers that say it better.
  */
-int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args,
-		cJSON **data, const char **code, char *msg, size_t msgcap);
+int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
+		const char **code, char *msg, size_t msgcap);
 
 /*
  * After a request made with show_names: the daemon quietly masks names for
@@ -153,8 +153,7 @@ struct ctl_table {
 	size_t nrows, cap;
 };
 
-void ctl_table_init(struct ctl_table *t, size_t ncols,
-		    const char *const *head);
+void ctl_table_init(struct ctl_table *t, size_t ncols, const char *const *head);
 /* Appends one row of ncols values (NULL means empty). 0 or -ENOMEM. */
 int ctl_table_add(struct ctl_table *t, const char *const *values);
 void ctl_table_print(const struct ctl_table *t, FILE *f);
