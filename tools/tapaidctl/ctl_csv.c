@@ -38,7 +38,7 @@ struct parse {
 	int have_header;
 	size_t ncols;
 	char **nos;	/* member_no of row i (owned by the cJSON rows) */
-	uint32_t *hash; /* open addressing: row index + 1, 0 empty */
+	uint64_t *hash; /* hash << 32 | (row index + 1); 0 empty */
 	size_t hcap;
 	int oom;
 };
@@ -93,20 +93,29 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-static int grow_hash(struct parse *ps)
+/*
+ * The duplicate check: open addressing, each slot the row index + 1 in
+ * the low 32 bits and the member_no's hash in the high 32, so that growing
+ * and most misses never touch the strings (which are scattered in memory:
+ * with 400,000 rows, cache misses dominate).
+ */
+static int grow_hash(struct parse *ps, size_t want)
 {
-	size_t ncap = ps->hcap ? ps->hcap * 2 : 1024;
-	uint32_t *nh = calloc(ncap, sizeof(*nh));
+	size_t ncap = ps->hcap ? ps->hcap : 1024;
+	uint64_t *nh;
 
+	while (ncap < want * 2)
+		ncap *= 2;
+	nh = calloc(ncap, sizeof(*nh));
 	if (nh == NULL)
 		return -1;
 	for (size_t i = 0; i < ps->hcap; i++) {
-		uint32_t v = ps->hash[i];
+		uint64_t v = ps->hash[i];
 		size_t j;
 
 		if (v == 0)
 			continue;
-		j = hash_str(ps->nos[v - 1]) & (ncap - 1);
+		j = (size_t)(v >> 32) & (ncap - 1);
 		while (nh[j] != 0)
 			j = (j + 1) & (ncap - 1);
 		nh[j] = v;
@@ -120,19 +129,24 @@ static int grow_hash(struct parse *ps)
 /* Returns the row index already holding no, or -1 (and inserts row). */
 static long find_or_add(struct parse *ps, const char *no, size_t row)
 {
+	uint64_t h = hash_str(no);
+	uint32_t h32 = (uint32_t)(h ^ (h >> 32));
 	size_t j;
 
-	if ((row + 1) * 2 > ps->hcap && grow_hash(ps) < 0) {
+	if ((row + 1) * 2 > ps->hcap && grow_hash(ps, row + 1) < 0) {
 		ps->oom = 1;
 		return -1;
 	}
-	j = hash_str(no) & (ps->hcap - 1);
+	j = h32 & (ps->hcap - 1);
 	while (ps->hash[j] != 0) {
-		if (strcmp(ps->nos[ps->hash[j] - 1], no) == 0)
-			return (long)ps->hash[j] - 1;
+		uint64_t v = ps->hash[j];
+
+		if ((uint32_t)(v >> 32) == h32 &&
+		    strcmp(ps->nos[(uint32_t)v - 1], no) == 0)
+			return (long)(uint32_t)v - 1;
 		j = (j + 1) & (ps->hcap - 1);
 	}
-	ps->hash[j] = (uint32_t)row + 1;
+	ps->hash[j] = (uint64_t)h32 << 32 | (uint32_t)(row + 1);
 	return -1;
 }
 
@@ -328,6 +342,12 @@ int ctl_import_parse(struct ctl_import *imp, const char *buf, size_t len,
 	}
 	ps->imp = imp;
 	ps->rec_line = 1;
+	/* Size the table once from the file size (rows are ~40 bytes). */
+	if (grow_hash(ps, len / 32 + 16) < 0) {
+		free(ps);
+		ctl_err("out of memory");
+		return -1;
+	}
 	if (csv_init(&p, CSV_STRICT | CSV_REPALL_NL | CSV_STRICT_FINI) != 0) {
 		free(ps);
 		ctl_err("out of memory");
