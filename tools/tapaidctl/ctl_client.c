@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tapaid/crypto.h"
+
 #include "ctl_int.h"
 
 struct ctl_conn {
@@ -131,6 +133,9 @@ static char *read_line(struct ctl_conn *c)
 			memcpy(line, c->buf, l);
 			line[l] = '\0';
 			memmove(c->buf, nl + 1, c->len - l - 1);
+			/* Answers may carry card keys (card.prepare): leave
+			 * no copy behind in the buffer. */
+			tp_wipe(c->buf + c->len - l - 1, l + 1);
 			c->len -= l + 1;
 			return line;
 		}
@@ -227,7 +232,10 @@ cJSON *ctl_request(struct ctl_conn *c, const char *cmd, cJSON *args)
 nomem:
 	ctl_err("out of memory");
 out:
-	free(line);
+	if (line != NULL) {
+		tp_wipe(line, strlen(line));
+		free(line);
+	}
 	free(txt);
 	cJSON_Delete(req);
 	return ans;
