@@ -219,7 +219,12 @@ static const char *state_text(const struct issue *is, char *buf, size_t cap)
 				any = 1;
 			}
 		if (!any && n < cap)
-			snprintf(buf + n, cap - n, " none");
+			n += (size_t)snprintf(buf + n, cap - n, " none");
+		if (is->key_in_flight >= 0 && n < cap)
+			snprintf(buf + n, cap - n,
+				 "; key %d may or may not be set (its answer "
+				 "was lost)",
+				 is->key_in_flight);
 		return buf;
 	}
 	case ST_KEYED:
@@ -238,8 +243,9 @@ static int fail(struct issue *is, int e, const char *extra)
 
 	ctl_err("card issue failed while %s: %s%s%s; %s. Leave the card on the "
 		"reader and run the same command again to resume",
-		is->what, tp_strerror(e), extra ? ": " : "", extra ? extra : "",
-		state_text(is, buf, sizeof(buf)));
+		is->what, tp_strerror(e),
+		e == TP_ERR_IO ? " (was the card moved off the reader?)" : "",
+		extra ? extra : "", state_text(is, buf, sizeof(buf)));
 	return CTL_FAIL;
 }
 
@@ -311,12 +317,15 @@ static int change_key(struct issue *is, int k)
 	size_t al, rl;
 	int e;
 
+	is->key_in_flight = k;
 	e = tp_ntag_change_key_cmd(&is->ev2, (uint8_t)k, is->key[k], is->old[k],
 				   (uint8_t)is->keyver, a, sizeof(a), &al);
 	if (e == TP_OK)
 		e = xfer(is, a, al, r, &rl);
 	if (e == TP_OK)
 		e = tp_ntag_change_key_resp(&is->ev2, (uint8_t)k, r, rl);
+	if (e == TP_OK)
+		is->key_in_flight = -1;
 	tp_wipe(a, sizeof(a));
 	return e;
 }
@@ -492,6 +501,7 @@ static int issue(const char *member, const char *replace, const char *conn,
 	int e, rc = CTL_FAIL, mode;
 
 	is.verbose = isatty(STDERR_FILENO);
+	is.key_in_flight = -1;
 	is.what = "opening the reader";
 	if (ctl_open(&c) != CTL_OK)
 		goto out;
@@ -639,7 +649,7 @@ static int issue(const char *member, const char *replace, const char *conn,
 verify:
 	if ((e = read_back(&is, flen)) != TP_OK) {
 		fail(&is, e,
-		     e == TP_ERR_MAC ? "the card's SUN does not verify "
+		     e == TP_ERR_MAC ? ": the card's SUN does not verify "
 				       "with the keys just written"
 				     : NULL);
 		goto out;
