@@ -67,7 +67,8 @@ struct issue {
 	enum stage stage;
 	int verbose; /* step lines on a terminal */
 	uint32_t ctr;
-	const char *what; /* the step being run, for messages */
+	const char *what;  /* the step being run, for messages */
+	int key_in_flight; /* ChangeKey sent for this key, -1 none */
 };
 
 static void step(struct issue *is, const char *what)
