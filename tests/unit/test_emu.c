@@ -339,6 +339,19 @@ static void test_chip_remove_after(void **state)
 	CMD(0x40, 0x01, 0x90, 0xAF, 0x00, 0x00, 0x00);
 	assert_hex_equal(ans.data, ans.len, "4101");
 
+	/* the same through InCommunicateThru: the answer arrives, then
+	 * the card is gone */
+	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk), 0);
+	CMD(0x4A, 0x01, 0x00);
+	assert_int_equal(pn532_chip_remove_after(chip, 1, false), 1);
+	CMD(0x42, 0x02, 0x90, 0x60, 0x00, 0x00, 0x00);
+	assert_int_equal(ans.data[1], 0x00);
+	assert_int_equal(ans.data[2], 0x02);
+	assert_int_equal(ans.data[ans.len - 1], 0xAF);
+	assert_int_equal(pn532_chip_cards(chip), 0);
+	CMD(0x42, 0x03, 0x90, 0xAF, 0x00, 0x00, 0x00);
+	assert_hex_equal(ans.data, ans.len, "4301");
+
 	/* tear: the card executes the APDU but the answer is lost */
 	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk), 0);
 	CMD(0x4A, 0x01, 0x00);
@@ -532,6 +545,36 @@ static void test_card_auth_and_errors(void **state)
 			 0);
 	assert_int_equal(n, 7);
 	assert_memory_equal(buf, vcard_uid(c), 7);
+	/* AN12196 Table 18: the factory NDEF file (plain, write free)
+	 * written in CommMode.FULL, and MAC, inside a session */
+	{
+		static const uint8_t msg[20] = "\x00\x12hello, full mode!";
+		uint8_t back[64];
+		size_t bl;
+
+		assert_int_equal(
+		    ops_write(&o, 2, 0, msg, sizeof(msg), TP_COMM_FULL), 0);
+		assert_int_equal(
+		    ops_write(&o, 2, 20, msg, sizeof(msg), TP_COMM_MAC), 0);
+		assert_int_equal(
+		    ops_write(&o, 2, 40, msg, sizeof(msg), TP_COMM_PLAIN), 0);
+		assert_int_equal(ops_read(&o, 2, 0, 60, TP_COMM_PLAIN, back,
+					  sizeof(back), &bl),
+				 0);
+		assert_int_equal(bl, 60);
+		assert_memory_equal(back, msg, 20);
+		assert_memory_equal(back + 20, msg, 20);
+		assert_memory_equal(back + 40, msg, 20);
+		/* a wrapped write with a bad MAC is refused */
+		assert_int_equal(tp_ntag_write_data_cmd(&o.ev2, 2, 0, msg, 16,
+							TP_COMM_FULL, a,
+							sizeof(a), &al),
+				 0);
+		a[al - 2] ^= 0x80;
+		assert_int_equal(ops_x(&o, a, al), 0);
+		assert_int_equal(o.last_sw, 0x911E);
+		assert_int_equal(ops_auth(&o, 1, 0, zero16), 0);
+	}
 	/* a write past the end of the CC file: boundary error */
 	assert_int_equal(
 	    ops_write(&o, 1, 30, (const uint8_t *)"abcd", 4, TP_COMM_PLAIN),

@@ -578,7 +578,7 @@ static void thru_next_i(struct pn532_chip *c, struct pn532_slot *s)
 	uint8_t blk[300];
 	size_t max = (size_t)s->fsd - 3; /* PCB and CRC */
 	size_t left = s->txqlen - s->txqoff;
-	size_t k = left > max ? max : left;
+	size_t k;
 
 	if (max > sizeof(blk) - 1)
 		max = sizeof(blk) - 1;
@@ -601,7 +601,8 @@ static void thru_l4(struct pn532_chip *c, struct pn532_slot *s,
 	size_t h = 1;
 
 	if ((pcb & 0xE2) == 0x02) { /* I-block */
-		uint8_t resp[1024];
+		uint8_t resp[1024], bn;
+		uint16_t fsd = s->fsd;
 		size_t rl;
 		uint8_t *nrx;
 
@@ -634,7 +635,20 @@ static void thru_l4(struct pn532_chip *c, struct pn532_slot *s,
 			thru_block(c, s, &ack, 1);
 			return;
 		}
-		rl = card_apdu(c, s, s->rx, s->rxlen, resp, sizeof(resp));
+		bn = s->bn;
+		rl = card_apdu(c, s, s->rx, s->rxlen, resp + 1,
+			       sizeof(resp) - 1);
+		if (s->card == NULL && rl > 0 && rl + 1 <= (size_t)fsd - 2) {
+			/* It answered, then left the field: the answer
+			 * still arrives (one block; the slot is gone). */
+			uint8_t r[1 + sizeof(resp)];
+
+			r[0] = 0x00;
+			r[1] = (uint8_t)(0x02 | bn);
+			memcpy(r + 2, resp + 1, rl);
+			respond(c, CMD_INCOMMUNICATETHRU, r, rl + 2);
+			return;
+		}
 		if (s->card == NULL || rl == 0) {
 			if (s->card)
 				slot_clear_chain(s);
@@ -642,6 +656,7 @@ static void thru_l4(struct pn532_chip *c, struct pn532_slot *s,
 				       PN532_ST_TIMEOUT);
 			return;
 		}
+		memmove(resp, resp + 1, rl);
 		free(s->rx);
 		s->rx = NULL;
 		s->rxlen = 0;

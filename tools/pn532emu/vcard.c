@@ -10,7 +10,8 @@
  *    a failed authentication; any error ends the session;
  *  - files 1..3 (E103, E104, E105) with access rights per nibble: E free,
  *    F never, 0..4 a key; a key-protected access uses the file's CommMode
- *    (plain, MAC, full), a free one plain;
+ *    (plain, MAC, full), a free one plain (a free WriteData inside a
+ *    session may also come wrapped, as in AN12196 Table 18);
  *  - SUN: the first read of an SDM file after activation increments
  *    SDMReadCtr and mirrors encrypted PICCData and the SDMMAC into the
  *    data read; later reads in the same activation see the same message
@@ -764,7 +765,6 @@ static size_t cmd_get_version(struct vcard *c, const struct tp_apdu *a,
 	c->verlen = len - 2; /* without 91 00 */
 	c->veroff = 7;
 	c->pend = PEND_VERSION;
-	(void)cap;
 	memcpy(r, c->ver, 7);
 	return sw(r, 7, 0x91, ST_MORE);
 }
@@ -914,7 +914,36 @@ static size_t cmd_write_data(struct vcard *c, const struct tp_apdu *a,
 	m = access_mode(c, f, ACC_WRITE);
 	if (m < 0)
 		return native_err(c, r, (uint8_t)-m);
-	st = unwrap(c, 0x8D, 7, m, a, cmd, sizeof(cmd), &cl);
+	/*
+	 * A free write inside a session may also come MACed or encrypted:
+	 * AN12196 Table 18 writes the factory NDEF file (plain, write
+	 * free) in CommMode.FULL right after AuthenticateEV2First and the
+	 * card answers with a MAC.  The header is clear in every mode, so
+	 * the length it announces tells a plain command from a wrapped one;
+	 * a wrapped one must carry a good MAC.
+	 */
+	if (m == TP_COMM_PLAIN && c->s.authed &&
+	    a->lc != 7 + (size_t)le24(a->data + 4)) {
+		uint32_t hn = le24(a->data + 4);
+
+		m = TP_COMM_FULL;
+		st = unwrap(c, 0x8D, 7, m, a, cmd, sizeof(cmd), &cl);
+		if (st != 0 || cl - 7 != hn) {
+			/* the MAC covers the same bytes in both modes, so a
+			 * bad MAC fails both; otherwise try MAC mode */
+			uint8_t st2 = unwrap(c, 0x8D, 7, TP_COMM_MAC, a, cmd,
+					     sizeof(cmd), &cl);
+
+			if (st2 == 0 && cl - 7 == hn) {
+				st = 0;
+				m = TP_COMM_MAC;
+			} else if (st == 0) {
+				st = ST_LENGTH;
+			}
+		}
+	} else {
+		st = unwrap(c, 0x8D, 7, m, a, cmd, sizeof(cmd), &cl);
+	}
 	if (st)
 		return native_err(c, r, st);
 	off = le24(cmd + 1);
