@@ -234,6 +234,21 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	raise_nofile(&d->cf);
+	{
+		/* Users with a role must be able to reach admin.sock. */
+		struct stat st;
+		int others = 0;
+
+		for (size_t i = 0; i < d->cf.nroles; i++)
+			others |= d->cf.roles[i].uid != geteuid() &&
+				  d->cf.roles[i].uid != 0;
+		if (others && stat(d->cf.data_dir, &st) == 0 &&
+		    !(st.st_mode & S_IXOTH))
+			log_warnx("%s is not searchable by others (mode %03o): "
+				  "users in [roles] cannot reach admin.sock; "
+				  "chmod 711 it",
+				  d->cf.data_dir, (unsigned)(st.st_mode & 0777));
+	}
 	d->loop = loop_new();
 	if (!d->loop) {
 		fprintf(stderr, "tapaidd: epoll: %s\n", strerror(errno));
@@ -256,6 +271,17 @@ int main(int argc, char **argv)
 		log_init(0, d->cf.log_level, "tapaidd");
 	if (open_store(d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	{
+		char db[PATH_MAX + 16];
+
+		if (getenv("TAPAIDD_NO_WALCKPT"))
+			log_info("WAL checkpoint thread off (environment)");
+		else if (snprintf(db, sizeof(db), "%s/tapaid.db",
+				  d->cf.data_dir) >= (int)sizeof(db) ||
+			 walckpt_start(d->store, db, 500) < 0)
+			log_warnx("no WAL checkpoint thread: SQLite "
+				  "checkpoints inside commits");
+	}
 	if (net_reload(d) < 0)
 		fatalx("cannot load kiosks and deny list");
 	loop_set_tick(d->loop, 200, net_tick, d);
@@ -269,6 +295,7 @@ int main(int argc, char **argv)
 	net_shutdown(d);
 	control_shutdown(d);
 	net_checkpoint(d, 1);
+	walckpt_stop(d->store);
 	close_store(d);
 	tp_wipe(&d->keys, sizeof(d->keys));
 	tp_key_free(d->host_key);
