@@ -92,3 +92,33 @@ $(KIOSK_BENCH): $(B)/tests/bench/bench_kiosk.o $(B)/tests/emu_helper.o \
 		$(LIBPROTO) $(LDLIBS_CRYPTO)
 $(B)/tests/bench/bench_kiosk.o: CPPFLAGS += -Ifirmware -Itests -Itests/unit
 BENCHES += $(KIOSK_BENCH)
+
+# The same chain against the real tapaidd (when the host is in the tree).
+ifneq ($(wildcard host/engine.c),)
+KIOSK_HD_ITEST := $(B)/tests/kiosk_tapaidd_itest
+$(KIOSK_HD_ITEST): $(B)/tests/integration/kiosk_tapaidd_itest.o \
+		$(B)/tests/integration/hostd_harness.o $(B)/tests/emu_helper.o \
+		$(LIBPROTO) | $(B)/bin/tapaid-kiosk $(B)/bin/tapaid-pn532emu $(TAPAIDD)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBPROTO) \
+		$(LDLIBS_SQLITE) $(LDLIBS_CRYPTO) \
+		$(or $(call PKG_LIBS,libcjson),-lcjson)
+$(B)/tests/integration/kiosk_tapaidd_itest.o: CPPFLAGS += -Itests -Itests/integration \
+	$(call PKG_CFLAGS,libcjson)
+ITESTS += $(KIOSK_HD_ITEST)
+all-tests: $(KIOSK_HD_ITEST)
+endif
+
+# Fuzz targets over the kiosk's parsers (tests/fuzz/fuzz_kiosk*.c).  No
+# underscore in their names after "fuzz_": replay_main.c takes the corpus
+# name after the last one.  The replay rule links only the .o
+# prerequisites, so the archives go in FUZZ_LIBS (after libtpproto, hence
+# libtpproto again).
+$(B)/tests/fuzz/fuzz_kiosk%.o: CPPFLAGS += -Ifirmware -Ifirmware/core
+FUZZ_OBJS_kioskndef := $(LIBKIOSK)
+FUZZ_LIBS_kioskndef := $(LIBKIOSK) $(LIBPROTO)
+FUZZ_OBJS_kioskconf := $(LIBKIOSK)
+FUZZ_LIBS_kioskconf := $(LIBKIOSK) $(LIBPROTO) $(or $(call PKG_LIBS,inih),-linih)
+
+# The portability check as a test too (make check, make test).
+TESTS += tests/unit/kiosk_core_portable.sh

@@ -24,7 +24,7 @@ struct kiosk_tap {
 struct kiosk_decision {
 	uint8_t request_id[16];
 	enum kiosk_reason reason;
-	int left; /* -1 when the host did not say */
+	int left;      /* -1 when the host did not say */
 	char name[64]; /* masked name, UTF-8, may be empty */
 };
 
@@ -57,13 +57,20 @@ struct kiosk {
 	bool req_sent;
 	bool dec_ready;
 	struct hal_card card;
+	/*
+	 * The card last read, while it has not been seen to leave: if the
+	 * reader is reset or reopened under a card that stays on it, finding
+	 * that card again is not a new tap.
+	 */
+	uint8_t held_uid[HAL_UID_MAX];
+	size_t held_uid_len;
 	struct kiosk_tap tap;
 	struct kiosk_decision dec;
 
 	/* Buffers, allocated once in kiosk_setup(). */
-	uint8_t *apdu;	/* KIOSK_APDU_MAX */
-	uint8_t *ndef;	/* KIOSK_URL_MAX + 16 */
-	uint8_t *jrec;	/* KIOSK_JREC_HDR + KIOSK_REC_MAX */
+	uint8_t *apdu;		     /* KIOSK_APDU_MAX */
+	uint8_t *ndef;		     /* KIOSK_URL_MAX + 16 */
+	uint8_t *jrec;		     /* KIOSK_JREC_HDR + KIOSK_REC_MAX */
 	char *head, *detail, *event; /* KIOSK_TEXT_MAX each */
 
 	/* Deny list: a blob (header + sorted lookup ids), kept in the store. */

@@ -21,7 +21,8 @@
 
 enum link_state { L_DOWN, L_CONNECTING, L_HANDSHAKE, L_UP };
 
-#define DENY_CHUNKS_MAX (KIOSK_DENY_MAX / TP_DENY_CHUNK_MAX)
+#define RECORD_ACK_TIMEOUT_MS 15000
+#define DENY_CHUNKS_MAX	      (KIOSK_DENY_MAX / TP_DENY_CHUNK_MAX)
 
 struct kiosk_link {
 	enum link_state st;
@@ -35,6 +36,7 @@ struct kiosk_link {
 	bool refused; /* the host said this kiosk is not enrolled */
 	bool rec_inflight;
 	uint64_t rec_seq;
+	uint64_t rec_sent_at;
 	/* A deny list being received in chunks. */
 	uint8_t *deny_stage;
 	uint8_t *deny_seen; /* one byte per chunk */
@@ -114,7 +116,7 @@ static uint64_t now_ms(struct kiosk *k)
 /* Drops the connection and schedules the next attempt: back-off doubled
  * up to the maximum, with +-25% jitter so that a room of kiosks that lost
  * the host together does not come back in one burst. */
-static void link_fail(struct kiosk *k)
+static void link_fail(struct kiosk *k, const char *why)
 {
 	struct kiosk_link *l = k->link;
 	uint16_t r = 0;
@@ -122,6 +124,7 @@ static void link_fail(struct kiosk *k)
 
 	if (l->st != L_DOWN)
 		k->hal.net.close(k->hal.net.ctx);
+	k->st.link_error = why;
 	tp_session_clear(&l->s);
 	l->st = L_DOWN;
 	l->rxlen = l->txlen = 0;
@@ -198,8 +201,9 @@ static bool send_status(struct kiosk *k)
 	m.u.status.usb_resets = k->st.reader_resets;
 	m.u.status.denylist_version = (uint32_t)k->deny_version;
 	m.u.status.kiosk_time_ms =
-		(uint64_t)k->hal.clock.wall(k->hal.clock.ctx) * 1000;
-	scopy(m.u.status.firmware, sizeof(m.u.status.firmware), k->cfg.fw_version);
+	    (uint64_t)k->hal.clock.wall(k->hal.clock.ctx) * 1000;
+	scopy(m.u.status.firmware, sizeof(m.u.status.firmware),
+	      k->cfg.fw_version);
 	return send_msg(k, &m);
 }
 
@@ -226,6 +230,7 @@ static bool upload(struct kiosk *k)
 		return false;
 	l->rec_inflight = true;
 	l->rec_seq = seq;
+	l->rec_sent_at = k->hal.clock.mono_ms(k->hal.clock.ctx);
 	return true;
 }
 
@@ -246,7 +251,7 @@ static void on_deny_chunk(struct kiosk *k, const struct tp_denylist *d)
 	if (l->deny_seen[d->chunk_index])
 		return;
 	memcpy(l->deny_stage + (size_t)d->chunk_index * TP_DENY_CHUNK_MAX *
-				       KIOSK_LOOKUP_LEN,
+				   KIOSK_LOOKUP_LEN,
 	       d->ids, (size_t)d->n * KIOSK_LOOKUP_LEN);
 	l->deny_n[d->chunk_index] = d->n;
 	l->deny_seen[d->chunk_index] = 1;
@@ -256,8 +261,8 @@ static void on_deny_chunk(struct kiosk *k, const struct tp_denylist *d)
 	size_t n = 0;
 	for (unsigned i = 0; i < l->deny_count; i++) {
 		memmove(l->deny_stage + n * KIOSK_LOOKUP_LEN,
-			l->deny_stage + (size_t)i * TP_DENY_CHUNK_MAX *
-						KIOSK_LOOKUP_LEN,
+			l->deny_stage +
+			    (size_t)i * TP_DENY_CHUNK_MAX * KIOSK_LOOKUP_LEN,
 			l->deny_n[i] * KIOSK_LOOKUP_LEN);
 		n += l->deny_n[i];
 	}
@@ -276,28 +281,31 @@ static bool on_msg(struct kiosk *k, const struct tp_msg *m)
 	switch (m->type) {
 	case TP_MSG_DECISION:
 		memcpy(d.request_id, m->u.decision.request_id, 16);
-		d.reason = m->u.decision.reason < KIOSK_R__COUNT ?
-				   (enum kiosk_reason)m->u.decision.reason :
-				   KIOSK_R_HOST_UNAVAILABLE;
+		d.reason = m->u.decision.reason < KIOSK_R__COUNT
+			       ? (enum kiosk_reason)m->u.decision.reason
+			       : KIOSK_R_HOST_UNAVAILABLE;
 		d.left = m->u.decision.left;
 		scopy(d.name, sizeof(d.name), m->u.decision.name);
 		kiosk_on_decision(k, &d);
 		return true;
 	case TP_MSG_STATUS_ACK:
 		k->st.clock_offset_s =
-			(int64_t)(m->u.status_ack.host_time_ms / 1000) -
-			k->hal.clock.wall(k->hal.clock.ctx);
+		    (int64_t)(m->u.status_ack.host_time_ms / 1000) -
+		    k->hal.clock.wall(k->hal.clock.ctx);
 		return true;
 	case TP_MSG_DENYLIST:
 		on_deny_chunk(k, &m->u.deny);
 		return true;
 	case TP_MSG_RECORD_ACK:
-		if (!l->rec_inflight || m->u.record_ack.record_seq != l->rec_seq)
+		if (!l->rec_inflight ||
+		    m->u.record_ack.record_seq != l->rec_seq)
 			return true; /* not ours to ack: ignore */
 		/* Applied, conflict, duplicate or rejected: the host has
 		 * it or never will; either way it is not sent again. */
-		if (k->hal.store.ack(k->hal.store.ctx, l->rec_seq) != 0)
+		if (k->hal.store.ack(k->hal.store.ctx, l->rec_seq) != 0) {
+			k->st.store_errors++;
 			return false; /* retry after a reconnect */
+		}
 		l->rec_inflight = false;
 		k->st.records_uploaded++;
 		return upload(k);
@@ -308,8 +316,9 @@ static bool on_msg(struct kiosk *k, const struct tp_msg *m)
 	}
 }
 
-/* Reads what has arrived and feeds whole frames to the session. */
-static bool receive(struct kiosk *k, uint64_t now)
+/* Reads what has arrived and feeds whole frames to the session.
+ * Returns NULL, or why the connection must be dropped. */
+static const char *receive(struct kiosk *k, uint64_t now)
 {
 	struct kiosk_link *l = k->link;
 	size_t fl, rn;
@@ -318,7 +327,7 @@ static bool receive(struct kiosk *k, uint64_t now)
 		ssize_t n = k->hal.net.recv(k->hal.net.ctx, l->rx + l->rxlen,
 					    KIOSK_NET_BUF - l->rxlen);
 		if (n < 0)
-			return false;
+			return "connection closed";
 		if (n == 0)
 			break;
 		l->rxlen += (size_t)n;
@@ -328,16 +337,17 @@ static bool receive(struct kiosk *k, uint64_t now)
 			if (rc == TP_ERR_NEED_MORE)
 				break;
 			if (rc != 0)
-				return false;
+				return tp_strerror(rc);
 			rc = tp_session_recv(&l->s, l->rx, fl, &l->msg,
 					     l->frame, TP_FRAME_MAX, &rn);
 			if (rc == TP_ERR_REFUSED &&
-			    tp_session_peer_error(&l->s) == -TP_ERR_UNKNOWN_PEER)
+			    tp_session_peer_error(&l->s) ==
+				-TP_ERR_UNKNOWN_PEER)
 				l->refused = true;
 			if (rc != 0)
-				return false;
+				return tp_strerror(rc);
 			if (rn > 0 && !queue_bytes(k, l->frame, rn))
-				return false;
+				return "cannot send";
 			memmove(l->rx, l->rx + fl, l->rxlen - fl);
 			l->rxlen -= fl;
 			if (l->st == L_HANDSHAKE &&
@@ -349,12 +359,16 @@ static bool receive(struct kiosk *k, uint64_t now)
 				l->next_status = now;
 			}
 			if (l->msg.type != TP_MSG_NONE && !on_msg(k, &l->msg))
-				return false;
+				return l->msg.type == TP_MSG_ERROR ||
+					       l->msg.type == TP_MSG_BYE
+					   ? "the host closed the session"
+					   : "cannot act on a message";
 		}
 		if (l->rxlen == KIOSK_NET_BUF)
-			return false; /* cannot happen with TP_FRAME_MAX */
+			return "receive buffer full"; /* not with TP_FRAME_MAX
+						       */
 	}
-	return true;
+	return NULL;
 }
 
 static bool start_handshake(struct kiosk *k, uint64_t now)
@@ -389,7 +403,8 @@ void kiosk_link_service(struct kiosk *k, uint64_t now)
 		if (rc == HAL_ERR_AGAIN && now < l->deadline)
 			return;
 		if (rc != 0 || !start_handshake(k, now)) {
-			link_fail(k);
+			link_fail(k, rc == HAL_ERR_AGAIN ? "connect timed out"
+							 : "cannot connect");
 			return;
 		}
 		break;
@@ -397,30 +412,39 @@ void kiosk_link_service(struct kiosk *k, uint64_t now)
 	case L_UP:
 		break;
 	}
-	if (!flush(k) || !receive(k, now)) {
-		link_fail(k);
+	const char *why = flush(k) ? receive(k, now) : "cannot send";
+	if (why) {
+		link_fail(k, why);
 		return;
 	}
 	if (l->st == L_HANDSHAKE) {
 		if (now >= l->deadline)
-			link_fail(k);
+			link_fail(k, "handshake timed out");
 		return;
 	}
 	/* A host that went silent (no RST, e.g. a cable pulled) is dead
 	 * after three missed heartbeat answers. */
-	if (now - l->last_rx > 3 * (uint64_t)k->cfg.heartbeat_ms + 5000) {
-		link_fail(k);
+	if (now > l->last_rx &&
+	    now - l->last_rx > 3 * (uint64_t)k->cfg.heartbeat_ms + 5000) {
+		link_fail(k, "the host went silent");
 		return;
 	}
 	if (now >= l->next_status) {
 		if (!send_status(k)) {
-			link_fail(k);
+			link_fail(k, "cannot send");
 			return;
 		}
 		l->next_status = now + k->cfg.heartbeat_ms;
 	}
+	/* A record the host never acknowledges: start a new session, which
+	 * sends it again (the host answers a duplicate as such). */
+	if (l->rec_inflight && now > l->rec_sent_at &&
+	    now - l->rec_sent_at > RECORD_ACK_TIMEOUT_MS) {
+		link_fail(k, "no acknowledgement of an offline record");
+		return;
+	}
 	if (!upload(k))
-		link_fail(k);
+		link_fail(k, "cannot send");
 }
 
 int kiosk_link_send_tap(struct kiosk *k)
@@ -435,7 +459,7 @@ int kiosk_link_send_tap(struct kiosk *k)
 	scopy(m.u.tap.benefit, sizeof(m.u.tap.benefit), k->cfg.benefit);
 	scopy(m.u.tap.sun, sizeof(m.u.tap.sun), k->tap.url);
 	if (!send_msg(k, &m)) {
-		link_fail(k);
+		link_fail(k, "cannot send");
 		return -1;
 	}
 	return 0;

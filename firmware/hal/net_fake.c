@@ -61,7 +61,8 @@ static void remember(struct fake_host *h, const uint8_t id[16], int reason)
 static void send_deny(struct fake_host *h)
 {
 	struct tp_msg m;
-	unsigned chunks = (h->ndeny + TP_DENY_CHUNK_MAX - 1) / TP_DENY_CHUNK_MAX;
+	unsigned chunks =
+	    (h->ndeny + TP_DENY_CHUNK_MAX - 1) / TP_DENY_CHUNK_MAX;
 
 	if (chunks == 0)
 		chunks = 1;
@@ -98,7 +99,7 @@ static void on_msg(struct fake_host *h, const struct tp_msg *in)
 		m.type = TP_MSG_DECISION;
 		memcpy(m.u.decision.request_id, in->u.tap.request_id, 16);
 		m.u.decision.reason =
-			(uint8_t)(i >= 0 ? h->seen_reason[i] : h->reason);
+		    (uint8_t)(i >= 0 ? h->seen_reason[i] : h->reason);
 		if (i < 0)
 			remember(h, in->u.tap.request_id, h->reason);
 		m.u.decision.result = m.u.decision.reason == TP_REASON_GRANTED;
@@ -123,8 +124,9 @@ static void on_msg(struct fake_host *h, const struct tp_msg *in)
 	case TP_MSG_RECORD:
 		h->records++;
 		m.type = TP_MSG_RECORD_ACK;
-		if (tp_record_decode_verify(in->u.record.bytes, in->u.record.len,
-					    h->kiosk_pub, &rec) != 0) {
+		if (tp_record_decode_verify(in->u.record.bytes,
+					    in->u.record.len, h->kiosk_pub,
+					    &rec) != 0) {
 			m.u.record_ack.status = TP_RECORD_REJECTED;
 			m.u.record_ack.reason = TP_REASON_BAD_SIGNATURE;
 			tp_record_decode(in->u.record.bytes, in->u.record.len,
@@ -137,7 +139,8 @@ static void on_msg(struct fake_host *h, const struct tp_msg *in)
 			m.u.record_ack.status = TP_RECORD_APPLIED;
 		}
 		m.u.record_ack.record_seq = rec.seq;
-		seal(h, &m);
+		if (!h->no_record_ack)
+			seal(h, &m);
 		break;
 	default:
 		break;
@@ -227,9 +230,19 @@ static ssize_t fn_recv(void *ctx, uint8_t *b, size_t cap)
 
 	if (h->down)
 		fake_host_drop(h);
+	/*
+	 * Like a network, answers to what the kiosk sends in one turn of its
+	 * receive loop arrive in a later turn: after a recv that gave bytes,
+	 * the next one gives nothing and the host does not run.
+	 */
+	if (h->turn_done) {
+		h->turn_done = false;
+		return h->connected ? 0 : HAL_ERR_GONE;
+	}
 	fake_host_run(h);
 	if (h->h2k_len == 0)
 		return h->connected ? 0 : HAL_ERR_GONE;
+	h->turn_done = true;
 	n = h->h2k_len < cap ? h->h2k_len : cap;
 	memcpy(b, h->h2k, n);
 	memmove(h->h2k, h->h2k + n, h->h2k_len - n);

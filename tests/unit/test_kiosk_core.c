@@ -66,9 +66,10 @@ static void granted_online(void **state)
 	assert_int_equal(r->disp.ind, HAL_IND_IDLE);
 	assert_int_equal(r->host.handshakes, 1);
 	tap(r, rig_uid);
-	assert_string_equal(last_event(r),
-			    "{\"result\":\"granted\",\"reason\":\"granted\","
-			    "\"benefit\":\"MEAL\",\"left\":3,\"offline\":false}");
+	assert_string_equal(
+	    last_event(r),
+	    "{\"result\":\"granted\",\"reason\":\"granted\","
+	    "\"benefit\":\"MEAL\",\"left\":3,\"offline\":false}");
 	assert_int_equal(r->host.taps, 1);
 	assert_int_equal(r->host.redemptions, 1);
 	kiosk_get_stats(r->k, &st);
@@ -116,10 +117,11 @@ static void each_denial_reason(void **state)
 		assert_true(strlen(d_en) > 20 && strlen(d_zh) > 10);
 		fake_reader_remove(&r->rd);
 		rig_run(r, 500);
-		snprintf(want, sizeof(want),
-			 "{\"result\":\"denied\",\"reason\":\"%s\","
-			 "\"benefit\":\"MEAL\",\"left\":null,\"offline\":false}",
-			 tp_reason_name(reason));
+		snprintf(
+		    want, sizeof(want),
+		    "{\"result\":\"denied\",\"reason\":\"%s\","
+		    "\"benefit\":\"MEAL\",\"left\":null,\"offline\":false}",
+		    tp_reason_name(reason));
 		assert_string_equal(last_event(r), want);
 	}
 	assert_int_equal(r->host.taps, 10);
@@ -288,18 +290,20 @@ static void offline_grant_upload_no_double(void **state)
 
 	r->cfg.offline_per_day = 2;
 	r->host.down = true;
+	r->clk.auto_tick = 1; /* time moves within a step too */
 	assert_int_equal(rig_start(r), 0);
 	rig_run(r, 200);
 	tap(r, rig_uid);
-	assert_string_equal(last_event(r),
-			    "{\"result\":\"granted\",\"reason\":\"granted\","
-			    "\"benefit\":\"MEAL\",\"left\":1,\"offline\":true}");
+	assert_string_equal(
+	    last_event(r), "{\"result\":\"granted\",\"reason\":\"granted\","
+			   "\"benefit\":\"MEAL\",\"left\":1,\"offline\":true}");
 	tap(r, rig_uid);
 	assert_non_null(strstr(last_event(r), "\"left\":0"));
 	tap(r, rig_uid);
-	assert_string_equal(last_event(r),
-			    "{\"result\":\"denied\",\"reason\":\"offline_limit\","
-			    "\"benefit\":\"MEAL\",\"left\":0,\"offline\":true}");
+	assert_string_equal(
+	    last_event(r),
+	    "{\"result\":\"denied\",\"reason\":\"offline_limit\","
+	    "\"benefit\":\"MEAL\",\"left\":0,\"offline\":true}");
 	tap(r, rig_uid2); /* another card has its own allowance */
 	assert_non_null(strstr(last_event(r), "\"granted\""));
 	assert_int_equal(r->st.n, 3);
@@ -308,7 +312,9 @@ static void offline_grant_upload_no_double(void **state)
 	kiosk_get_stats(r->k, &st);
 	assert_int_equal(st.queue_depth, 0);
 	assert_int_equal(st.records_uploaded, 3);
-	assert_int_equal(r->host.records, 3);
+	assert_int_equal(r->host.records, 3); /* each sent once */
+	assert_int_equal(r->host.dup_records, 0);
+	assert_int_equal(r->host.handshakes, 1);
 	assert_int_equal(r->host.redemptions, 3);
 	/* A later restart of the host uploads nothing again. */
 	fake_host_drop(&r->host);
@@ -344,9 +350,10 @@ static void offline_not_allowed(void **state)
 	r->host.down = true;
 	assert_int_equal(rig_start(r), 0);
 	tap(r, rig_uid);
-	assert_string_equal(last_event(r),
-			    "{\"result\":\"denied\",\"reason\":\"host_unavailable\","
-			    "\"benefit\":\"MEAL\",\"left\":null,\"offline\":true}");
+	assert_string_equal(
+	    last_event(r),
+	    "{\"result\":\"denied\",\"reason\":\"host_unavailable\","
+	    "\"benefit\":\"MEAL\",\"left\":null,\"offline\":true}");
 	assert_int_equal(r->st.n, 0);
 }
 
@@ -376,7 +383,8 @@ static void offline_checks_deny_list(void **state)
 	assert_non_null(strstr(last_event(r), "\"revoked_card\""));
 	/* And the offline count of the other card too (rebuilt from the
 	 * queue). */
-	assert_int_equal(kiosk_off_used(r->k, r->k->tap.lookup, r->clk.wall), 0);
+	assert_int_equal(kiosk_off_used(r->k, r->k->tap.lookup, r->clk.wall),
+			 0);
 	uint8_t id2[16];
 	tp_kiosk_lookup_id(rig_uid2, id2);
 	assert_int_equal(kiosk_off_used(r->k, id2, r->clk.wall), 1);
@@ -502,6 +510,66 @@ static void reader_transient_faults(void **state)
  * heartbeat) allocates nothing: every buffer was made in kiosk_setup().
  * (Counted over the whole process, so the fake host's side counts too.)
  */
+/*
+ * A card left on a reader that fails and is reopened under it: finding
+ * the same card again is not a second tap.
+ */
+static void card_held_across_reader_reset(void **state)
+{
+	struct rig *r = *state;
+	struct hal_fault f;
+	struct hal_reader inner = r->hal.reader;
+	struct kiosk_stats st;
+
+	hal_fault_reader(&r->hal.reader, &inner, &f);
+	hal_fault_arm(&f, 0, 0, 0);
+	r->usb.on_usb = true;
+	start_up(r);
+	fake_reader_tap(&r->rd, rig_uid);
+	rig_run(r, 300);
+	assert_int_equal(r->disp.nevents, 1);
+	hal_fault_arm(&f, 1, 3, HAL_ERR_IO); /* presence checks fail: reset */
+	rig_run(r, 2000);
+	kiosk_get_stats(r->k, &st);
+	assert_int_equal(st.reader_resets, 1);
+	assert_int_equal(r->disp.nevents, 1);
+	assert_int_equal(r->host.taps, 1);
+	assert_int_equal(r->rd.sun_ctr, 1);
+	fake_reader_remove(&r->rd);
+	rig_run(r, 500);
+	tap(r, rig_uid); /* once it has left, it is a new tap */
+	assert_int_equal(r->disp.nevents, 2);
+	kiosk_teardown(r->k);
+	r->k = NULL;
+	hal_fault_free(r->hal.reader.ctx);
+}
+
+/* A host that never acknowledges a record gets a new session, and the
+ * record again; the store moves on only with an acknowledgement. */
+static void unacknowledged_record_is_resent(void **state)
+{
+	struct rig *r = *state;
+
+	r->cfg.offline_per_day = 1;
+	r->host.down = true;
+	assert_int_equal(rig_start(r), 0);
+	tap(r, rig_uid);
+	assert_int_equal(r->st.n, 1);
+	r->host.down = false;
+	r->host.no_record_ack = true;
+	rig_run(r, 5000);
+	assert_int_equal(r->host.records, 1);
+	assert_int_equal(r->st.acked, 0);
+	rig_run(r, 15000); /* no answer in 15 s: new session, sent again */
+	assert_true(r->host.handshakes >= 2);
+	assert_true(r->host.records >= 2);
+	assert_int_equal(r->st.acked, 0);
+	r->host.no_record_ack = false;
+	rig_run(r, 20000);
+	assert_int_equal(r->st.acked, 1);
+	assert_int_equal(r->host.redemptions, 1); /* counted once */
+}
+
 #ifndef __SANITIZE_ADDRESS__ /* ASan owns malloc: not counted there */
 static void no_allocation_after_setup(void **state)
 {
@@ -513,7 +581,8 @@ static void no_allocation_after_setup(void **state)
 	tap(r, rig_uid);
 	before = kiosk_mallocs;
 	for (int i = 0; i < 50; i++) {
-		r->host.reason = i % 3 ? TP_REASON_GRANTED : TP_REASON_QUOTA_USED_UP;
+		r->host.reason =
+		    i % 3 ? TP_REASON_GRANTED : TP_REASON_QUOTA_USED_UP;
 		tap(r, i % 2 ? rig_uid : rig_uid2);
 	}
 	rig_run(r, 3 * r->cfg.heartbeat_ms); /* heartbeats too */
@@ -526,29 +595,31 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(granted_online),
-		T(granted_screen_zh),
-		T(each_denial_reason),
-		T(not_a_service_card),
-		T(card_held_is_one_tap),
-		T(card_pulled_mid_read),
-		T(reader_stops_answering_usb_reset),
-		T(reader_not_on_usb_reopens),
-		T(reader_hotplug),
-		T(host_restart_mid_session),
-		T(backoff_grows_with_jitter),
-		T(offline_grant_upload_no_double),
-		T(lost_decision_goes_offline_once),
-		T(offline_not_allowed),
-		T(offline_checks_deny_list),
-		T(offline_allowance_is_per_day),
-		T(kiosk_not_enrolled),
-		T(heartbeat_status),
-		T(store_failure_is_not_a_grant),
-		T(net_fault_reconnects),
-		T(reader_transient_faults),
+	    T(granted_online),
+	    T(granted_screen_zh),
+	    T(each_denial_reason),
+	    T(not_a_service_card),
+	    T(card_held_is_one_tap),
+	    T(card_pulled_mid_read),
+	    T(reader_stops_answering_usb_reset),
+	    T(reader_not_on_usb_reopens),
+	    T(reader_hotplug),
+	    T(host_restart_mid_session),
+	    T(backoff_grows_with_jitter),
+	    T(offline_grant_upload_no_double),
+	    T(lost_decision_goes_offline_once),
+	    T(offline_not_allowed),
+	    T(offline_checks_deny_list),
+	    T(offline_allowance_is_per_day),
+	    T(kiosk_not_enrolled),
+	    T(heartbeat_status),
+	    T(store_failure_is_not_a_grant),
+	    T(net_fault_reconnects),
+	    T(reader_transient_faults),
+	    T(card_held_across_reader_reset),
+	    T(unacknowledged_record_is_resent),
 #ifndef __SANITIZE_ADDRESS__
-		T(no_allocation_after_setup),
+	    T(no_allocation_after_setup),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
