@@ -1212,17 +1212,20 @@ void net_beforesleep(void *arg)
 	struct conn *c;
 
 	if (d->npend > 0) {
+		uint64_t t0 = now_ms(), dt;
 		int rc;
 
 		rc = engine_decide_batch(d->engine, d->btaps, d->npend,
 					 d->bdec, wall_s());
 		d->st.batches++;
+		dt = now_ms() - t0;
+		if (dt >= 250)
+			log_warnx("slow batch: %zu taps took %llu ms", d->npend,
+				  (unsigned long long)dt);
 		if (rc < 0)
 			log_warnx("batch of %zu taps not committed (%s): "
 				  "answered host_unavailable",
 				  d->npend, store_errmsg(d->store));
-		else
-			log_debug("batch of %zu taps committed", d->npend);
 		for (size_t i = 0; i < d->npend; i++)
 			answer(&d->pend[i], &d->btaps[i], &d->bdec[i]);
 		d->npend = 0;

@@ -210,6 +210,7 @@ struct sess {
 
 struct load {
 	long granted, denied, late;
+	long all; /* every answer, warm-up included (for CPU per tap) */
 	uint32_t *lat;
 	size_t nlat, cap;
 };
@@ -229,6 +230,30 @@ static long read_rss_kb(pid_t pid, const char *field)
 			v = atol(line + strlen(field) + 1);
 	fclose(f);
 	return v;
+}
+
+/* CPU time (user + system) of a process, in microseconds. */
+static double cpu_us(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				"%lu %lu",
+			 &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void send_tap(struct sess *s)
@@ -307,6 +332,7 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 					continue;
 				x->used[k] = 0;
 				x->inflight--;
+				L->all++;
 				now = now_us();
 				if (m.u.decision.reason != TP_REASON_GRANTED) {
 					L->denied++;
@@ -499,7 +525,6 @@ int main(int argc, char **argv)
 	store_close(s);
 
 	/* ---- the daemon under load --------------------------------------- */
-	H.syslog = 1;
 	if (h_start(&H) != 0)
 		die("tapaidd did not start (see DATA_DIR/tapaidd.log)");
 	ss = calloc((size_t)nsess, sizeof(*ss));
@@ -557,12 +582,23 @@ int main(int argc, char **argv)
 		double floor_rate = 1e6 / floor_us, offered;
 		long hwm;
 
+		double d0 = cpu_us(H.pid), c0 = cpu_us(getpid()), dcpu, ccpu;
+		long all;
+
 		run_load(ss, nsess, ep, seconds, 0, &sat);
+		dcpu = cpu_us(H.pid) - d0;
+		ccpu = cpu_us(getpid()) - c0;
+		all = sat.all ? sat.all : 1;
 		printf("bench_host: saturation (each of %d sessions with one "
 		       "tap in flight): %.0f granted durable taps/s, answer "
 		       "p50 %.2f ms, p99 %.2f ms\n",
 		       nsess, sat.granted / seconds, pct(&sat, 50),
 		       pct(&sat, 99));
+		printf("bench_host: CPU per tap: tapaidd %.1f us (of which the "
+		       "engine floor is %.1f), this client %.1f us; tapaidd "
+		       "got %.0f%% of a core\n",
+		       dcpu / all, floor_us, ccpu / all,
+		       dcpu / ((seconds + 1) * 1e6) * 100);
 		fflush(stdout);
 		offered = sat.granted / seconds * 0.5;
 		if (offered > 10000)
