@@ -575,34 +575,41 @@ static void conn_close_after_flush(struct conn *c)
 
 static void conn_flush(struct conn *c)
 {
-	while (c->woff < c->wlen) {
-		ssize_t n = write(c->io.fd, c->wbuf + c->woff, c->wlen - c->woff);
+	for (;;) {
+		while (c->woff < c->wlen) {
+			ssize_t n = write(c->io.fd, c->wbuf + c->woff,
+					  c->wlen - c->woff);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			conn_close(c, "write error");
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				conn_close(c, "write error");
+				return;
+			}
+			c->woff += (size_t)n;
+		}
+		if (c->woff < c->wlen) {
+			/* The kernel buffer is full: wait for EPOLLOUT. */
+			loop_mod(c->d->loop, &c->io,
+				 c->closing ? EPOLLOUT : EPOLLIN | EPOLLOUT);
 			return;
 		}
-		c->woff += (size_t)n;
-	}
-	if (c->woff == c->wlen) {
 		c->woff = c->wlen = 0;
 		if (c->deny_active) {
-			deny_pump(c);
+			deny_pump(c); /* more of the deny list, then write on */
 			if (c->io.fd >= 0 && c->wlen)
-				return conn_flush(c);
+				continue;
+			if (c->io.fd < 0)
+				return;
 		}
 		if (c->closing) {
 			conn_close(c, "closed after answer");
 			return;
 		}
 		loop_mod(c->d->loop, &c->io, EPOLLIN);
-	} else {
-		loop_mod(c->d->loop, &c->io,
-			 c->closing ? EPOLLOUT : EPOLLIN | EPOLLOUT);
+		return;
 	}
 }
 

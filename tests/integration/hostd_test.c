@@ -394,6 +394,29 @@ static void t_denylist(void)
 		   "the deny list names the card by the id a kiosk computes "
 		   "from its UID");
 	}
+	{
+		/* 70 more revoked cards: the list no longer fits one chunk. */
+		int r2 = 0;
+		uint64_t until;
+
+		for (int i = 100; i < 170; i++) {
+			char q[256];
+
+			r2 |= h_card(&H, i, "M1");
+			snprintf(q, sizeof(q),
+				 "{\"v\":1,\"cmd\":\"card.revoke\",\"args\":"
+				 "{\"card\":%d,\"reason\":\"stolen\"}}",
+				 i - 100 + 4);
+			r2 |= h_adminf(&H, "%s", q) != 1;
+		}
+		until = h_ms() + 3000;
+		while (c.deny_count != 71 && h_ms() < until)
+			kc_wait(&c, &m, 200);
+		ok(!r2 && c.deny_count == 71,
+		   "a deny list of 71 cards arrives whole in chunks of %d "
+		   "(%u ids)",
+		   TP_DENY_CHUNK_MAX, (unsigned)c.deny_count);
+	}
 	memset(&m, 0, sizeof(m));
 	m.type = TP_MSG_STATUS;
 	strcpy(m.u.status.firmware, "test");
