@@ -991,6 +991,7 @@ static void accept_io(struct loop_io *io, uint32_t events)
 		struct conn *c;
 		int fd, one = 1;
 
+		memset(&ss, 0, sizeof(ss));
 		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {

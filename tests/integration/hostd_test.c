@@ -470,6 +470,7 @@ static void t_records(void)
 	struct tp_record_ack a;
 	int rc;
 
+	memset(&a, 0, sizeof(a));
 	if (connect_k(&c, "K1", k1) < 0) {
 		ok(0, "K1 connects");
 		return;
