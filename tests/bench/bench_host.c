@@ -43,7 +43,7 @@
 #include "../integration/hostd_harness.h"
 #include "../kioskclient.h"
 
-#define BENEFIT "BENCH"
+#define BENEFIT	 "BENCH"
 #define CTR_BASE 200000u
 
 /* SUN generation needs ntag.h, which no file may include with proto.h. */
@@ -123,8 +123,7 @@ static void mk_tap(struct engine_tap *t, const char *kiosk)
 	snprintf(t->kiosk, sizeof(t->kiosk), "%s", kiosk);
 	tp_random(t->request_id, sizeof(t->request_id));
 	snprintf(t->benefit, sizeof(t->benefit), "%s", BENEFIT);
-	bench_sun(K.meta, K.master, card, ++ctrs[card], t->sun,
-		  sizeof(t->sun));
+	bench_sun(K.meta, K.master, card, ++ctrs[card], t->sun, sizeof(t->sun));
 	t->kiosk_time = (int64_t)time(NULL);
 }
 
@@ -249,8 +248,9 @@ static double cpu_us(pid_t pid)
 	}
 	fclose(f);
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-				"%lu %lu",
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%lu %lu",
 			 &ut, &st) != 2)
 		return 0;
 	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
@@ -342,8 +342,9 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 					   now <= t_end) {
 					L->granted++;
 					if (L->nlat < L->cap)
-						L->lat[L->nlat++] = (uint32_t)(
-							now - x->sent_us[k]);
+						L->lat[L->nlat++] =
+						    (uint32_t)(now -
+							       x->sent_us[k]);
 				}
 				if (rate == 0)
 					send_tap(x);
@@ -381,9 +382,9 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 						continue;
 					for (int k = 0; k < SLOTS; k++)
 						if (x->used[k] &&
-						    !memcmp(m.u.decision
-								    .request_id,
-							    x->rid[k], 16)) {
+						    !memcmp(
+							m.u.decision.request_id,
+							x->rid[k], 16)) {
 							x->used[k] = 0;
 							x->inflight--;
 						}
@@ -420,7 +421,7 @@ int main(int argc, char **argv)
 	uint64_t t0;
 	long denied = 0;
 	int ep, rc;
-	struct rlimit rl = { 8192, 8192 };
+	struct rlimit rl = {8192, 8192};
 
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (!b) {
@@ -462,10 +463,10 @@ int main(int argc, char **argv)
 		die("no usable cards in the database");
 	/* Counters above the generator's and every earlier run's. */
 	{
-		long long m = h_sql(&H, "SELECT max(last_ctr) FROM cards",
-				    NULL);
-		uint32_t base = m >= (long long)CTR_BASE ? (uint32_t)m + 1
-							 : CTR_BASE;
+		long long m =
+		    h_sql(&H, "SELECT max(last_ctr) FROM cards", NULL);
+		uint32_t base =
+		    m >= (long long)CTR_BASE ? (uint32_t)m + 1 : CTR_BASE;
 
 		for (long i = 0; i < ncards; i++)
 			ctrs[cards[i]] = base;
@@ -540,13 +541,12 @@ int main(int argc, char **argv)
 
 			while (opened < nsess && opened - up < 64) {
 				char id[16];
-				struct epoll_event ev = { .events = EPOLLIN,
-							  .data.u32 = opened };
+				struct epoll_event ev = {.events = EPOLLIN,
+							 .data.u32 = opened};
 
 				snprintf(id, sizeof(id), "B%04d", opened + 1);
 				if (kc_open(&ss[opened].c, "127.0.0.1", H.port,
-					    kkeys[opened], H.host_key,
-					    id) < 0)
+					    kkeys[opened], H.host_key, id) < 0)
 					die("cannot connect");
 				epoll_ctl(ep, EPOLL_CTL_ADD, ss[opened].c.fd,
 					  &ev);

@@ -36,7 +36,7 @@ static int test_no;
 static int failures;
 
 static int ok(int cond, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static int ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
@@ -186,11 +186,11 @@ static void t_decisions(void)
 	rid_new(rid);
 	rc = kc_tap(&c, rid, "BIG", sun, &d, 3000);
 	ok(rc == 1 && d.result == TP_RESULT_GRANTED &&
-		   d.reason == TP_REASON_GRANTED,
+	       d.reason == TP_REASON_GRANTED,
 	   "a good tap is granted (reason %s)",
 	   rc == 1 ? tp_reason_name(d.reason) : "none");
 	ok(rc == 1 && strcmp(d.name, "王*1") != 0 && d.name[0] != '\0' &&
-		   strstr(d.name, "小明") == NULL,
+	       strstr(d.name, "小明") == NULL,
 	   "the answer carries a masked name (%s)", rc == 1 ? d.name : "");
 	rc = kc_tap(&c, rid, "BIG", sun, &d2, 3000);
 	ok(rc == 1 && d2.reason == TP_REASON_GRANTED,
@@ -233,7 +233,7 @@ static void t_retry_reconnect(void)
 	usleep(100000);
 	rc |= connect_k(&c, "K1", k1);
 	ok(rc == 0 && kc_tap(&c, rid, "BIG", sun, &d, 3000) == 1 &&
-		   d.reason == TP_REASON_GRANTED,
+	       d.reason == TP_REASON_GRANTED,
 	   "a tap retried on a new session after a lost answer is granted");
 	ok(h_sql(&H, "SELECT count(*) FROM redemptions WHERE request_id=?1",
 		 rid) == 1,
@@ -263,8 +263,8 @@ static void t_bad_kiosks(void)
 		if (rc == 0) {
 			h_sun(&H, 1, ++ctr1, sun, sizeof(sun));
 			rid_new(rid);
-			rc = kc_tap(&c, rid, "BIG", sun, &d, 2000) == 1 ? 0
-									: -1;
+			rc =
+			    kc_tap(&c, rid, "BIG", sun, &d, 2000) == 1 ? 0 : -1;
 			kc_close(&c);
 		}
 		ok(rc < 0, "a kiosk signing with the wrong key is refused");
@@ -276,8 +276,8 @@ static void t_bad_kiosks(void)
 
 static void t_garbage(void)
 {
-	static const uint8_t big[] = { 'T', 'P', 1, 0x05, 0xff, 0xff };
-	static const uint8_t trunc[] = { 'T', 'P', 1, 0x01, 90, 0, 1, 1, 2 };
+	static const uint8_t big[] = {'T', 'P', 1, 0x05, 0xff, 0xff};
+	static const uint8_t trunc[] = {'T', 'P', 1, 0x01, 90, 0, 1, 1, 2};
 	uint8_t junk[64];
 	long long before = sec_count("malformed_frame");
 	int g, o, t, s;
@@ -329,8 +329,9 @@ static void t_slow_reader(void)
 		if (!served())
 			good = 0;
 	}
-	ok(good, "a kiosk that never reads its answers (%d frames sent) "
-		 "does not stop others from being served",
+	ok(good,
+	   "a kiosk that never reads its answers (%d frames sent) "
+	   "does not stop others from being served",
 	   sent);
 	kc_close(&c);
 }
@@ -339,7 +340,7 @@ static void t_halfopen(void)
 {
 	enum { N = 2000 };
 	static int fds[N];
-	struct rlimit rl = { N + 256, N + 256 };
+	struct rlimit rl = {N + 256, N + 256};
 	int n = 0, rc;
 	uint64_t t0;
 
@@ -390,7 +391,7 @@ static void t_denylist(void)
 		h_uid(3, uid);
 		tp_kiosk_lookup_id(uid, kid);
 		ok(m.type == TP_MSG_DENYLIST && m.u.deny.n == 1 &&
-			   memcmp(m.u.deny.ids[0], kid, 16) == 0,
+		       memcmp(m.u.deny.ids[0], kid, 16) == 0,
 		   "the deny list names the card by the id a kiosk computes "
 		   "from its UID");
 	}
@@ -487,8 +488,9 @@ static void t_records(void)
 	   "an offline grant of a revoked card is kept as a conflict "
 	   "(status %d, %s)",
 	   a.status, tp_reason_name(a.reason));
-	ok(h_sql(&H, "SELECT count(*) FROM redemptions WHERE offline=1 AND "
-		     "result=2",
+	ok(h_sql(&H,
+		 "SELECT count(*) FROM redemptions WHERE offline=1 AND "
+		 "result=2",
 		 NULL) == 1,
 	   "the conflict is in the log, flagged");
 	rc = record(&c, k2, 3, 2, 9, 0, &a);
@@ -522,7 +524,7 @@ static void t_admin_roles(void)
 		v = strstr(resp, "\"rows\"");
 		p2 = strstr(resp, "\"per_day\"");
 		ok(rc == 3 && v && p2 && v < p2 &&
-			   strstr(p2, "\"version\"") != NULL,
+		       strstr(p2, "\"version\"") != NULL,
 		   "log.verify and report.data run off the loop and answer "
 		   "in request order on one connection");
 	}
@@ -565,10 +567,11 @@ static void t_admin_roles(void)
 	ok(strstr(resp, "\"role\":\"staff\"") != NULL,
 	   "uid 65534 maps to staff through [roles]");
 	ok(strstr(resp, "\"code\":\"forbidden\"") &&
-		   strstr(resp, "\"need_role\":\"admin\""),
+	       strstr(resp, "\"need_role\":\"admin\""),
 	   "staff is refused benefit.add, and told admin is needed");
-	ok(h_sql(&H, "SELECT count(*) FROM staff_actions WHERE "
-		     "cmd='benefit.add' AND ok=0 AND uid=65534",
+	ok(h_sql(&H,
+		 "SELECT count(*) FROM staff_actions WHERE "
+		 "cmd='benefit.add' AND ok=0 AND uid=65534",
 		 NULL) == 1,
 	   "the refused request is in the staff-action log with its uid");
 }
@@ -609,9 +612,9 @@ static void t_kill9(void)
 				    !memcmp(rids[i], m.u.decision.request_id,
 					    16)) {
 					state[i] = m.u.decision.reason ==
-								   TP_REASON_GRANTED
-							   ? 2
-							   : 3;
+							   TP_REASON_GRANTED
+						       ? 2
+						       : 3;
 					inflight--;
 					break;
 				}
@@ -641,8 +644,9 @@ static void t_kill9(void)
 		else
 			state[i] = 3, bad++;
 	}
-	ok(bad == 0, "every tap retried after the restart is granted "
-		     "(%d failed)",
+	ok(bad == 0,
+	   "every tap retried after the restart is granted "
+	   "(%d failed)",
 	   bad);
 	kc_close(&c);
 	{
