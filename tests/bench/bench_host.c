@@ -594,12 +594,29 @@ int main(int argc, char **argv)
 		       "p50 %.2f ms, p99 %.2f ms\n",
 		       nsess, sat.granted / seconds, pct(&sat, 50),
 		       pct(&sat, 99));
-		printf("bench_host: CPU per tap: tapaidd %.1f us (of which the "
-		       "engine floor is %.1f), this client %.1f us; tapaidd "
-		       "got %.0f%% of a core\n",
-		       dcpu / all, floor_us, ccpu / all,
+		printf("bench_host: CPU per tap: tapaidd %.1f us, this client "
+		       "%.1f us; tapaidd got %.0f%% of a core (the engine "
+		       "floor below is wall time, fsync included)\n",
+		       dcpu / all, ccpu / all,
 		       dcpu / ((seconds + 1) * 1e6) * 100);
 		fflush(stdout);
+		{
+			/* The goal rate, offered whatever the closed loop got:
+			 * the closed loop leaves the host idle while this one
+			 * client thread prepares the next thousand taps. */
+			struct load goal;
+
+			run_load(ss, nsess, ep, seconds, 10000, &goal);
+			printf("bench_host: open load of 10000 taps/s over %d "
+			       "sessions: %.0f granted durable taps/s, answer "
+			       "p50 %.2f ms, p99 %.2f ms (%ld taps waited for "
+			       "a free slot)\n",
+			       nsess, goal.granted / seconds, pct(&goal, 50),
+			       pct(&goal, 99), goal.late);
+			fflush(stdout);
+			denied += goal.denied;
+			free(goal.lat);
+		}
 		offered = sat.granted / seconds * 0.5;
 		if (offered > 10000)
 			offered = 10000;
@@ -624,7 +641,7 @@ int main(int argc, char **argv)
 				       tp_reason_name(i), why[i]);
 		printf("bench_host: goal >= 10000 durable taps/s, p99 < 20 "
 		       "ms, RSS < 128 MB\n");
-		denied = sat.denied + open.denied;
+		denied += sat.denied + open.denied;
 		free(sat.lat);
 		free(open.lat);
 	}
