@@ -440,6 +440,13 @@ int main(int argc, char **argv)
 	else
 		snprintf(H.dir, sizeof(H.dir), "%s/bench-db", b);
 	snprintf(H.bin, sizeof(H.bin), "%s/bin/tapaidd", b);
+	{
+		/* The config wants an absolute data_dir. */
+		char abs[PATH_MAX];
+
+		if (realpath(H.dir, abs))
+			snprintf(H.dir, sizeof(H.dir), "%s", abs);
+	}
 	snprintf(path, sizeof(path), "%s/tapaid.db", H.dir);
 	if (access(path, R_OK) != 0) {
 		fprintf(stderr,
