@@ -20,7 +20,7 @@ CMOCKA_LIBS := $(or $(call PKG_LIBS,cmocka),-lcmocka)
 .SECONDEXPANSION:
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $$(TEST_OBJS_test_$$*) $(LIBPROTO)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(TEST_OBJS_test_$*) \
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(filter-out %.o,$(TEST_OBJS_test_$*)) \
 		$(LIBPROTO) $(TEST_LIBS_test_$*) $(CMOCKA_LIBS) $(LDLIBS_CRYPTO)
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -44,5 +44,6 @@ fuzz-run: $(FUZZ_BINS)
 		echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
 		$(B)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(B)/fuzz/artifacts/$$n- \
-			tests/fuzz/corpus/$$n 2>&1 | tail -n 12 || exit 1; \
+			tests/fuzz/corpus/$$n >$(B)/fuzz/$$n.log 2>&1; rc=$$?; \
+		tail -n 12 $(B)/fuzz/$$n.log; [ $$rc -eq 0 ] || exit 1; \
 	done

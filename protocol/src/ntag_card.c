@@ -79,7 +79,7 @@ int tp_ev2_card_auth1(struct tp_ev2 *s, int first, uint8_t keyno,
 int tp_ev2_card_auth2(struct tp_ev2 *s, const uint8_t *data, size_t dlen,
 		      uint8_t *out, size_t cap, size_t *len)
 {
-	uint8_t buf[32], iv[16] = { 0 }, want[16];
+	uint8_t buf[32], iv[16] = {0}, want[16];
 	int rc, first;
 
 	if (s == NULL || data == NULL || out == NULL || len == NULL ||
@@ -205,12 +205,23 @@ int tp_ev2_card_wrap_resp(struct tp_ev2 *s, int mode, const uint8_t *data,
 		return TP_ERR_ARG;
 	if (mode != TP_COMM_PLAIN && !sess)
 		return TP_ERR_STATE;
-	if (dlen + 16 + 8 + 2 > sizeof(buf))
+	if (mode != TP_COMM_PLAIN && dlen + 16 + 8 + 2 > sizeof(buf))
+		return TP_ERR_TOO_BIG;
+	if (mode == TP_COMM_PLAIN && dlen + 2 > cap)
 		return TP_ERR_TOO_BIG;
 	if (sess) {
 		if (s->cmdctr == 0xFFFF)
 			return TP_ERR_COUNTER;
 		s->cmdctr++;
+	}
+	if (mode == TP_COMM_PLAIN) {
+		/* No crypto: any length the caller's buffer takes. */
+		if (dlen)
+			memmove(out, data, dlen);
+		out[dlen] = 0x91;
+		out[dlen + 1] = 0x00;
+		*len = dlen + 2;
+		return TP_OK;
 	}
 	if (dlen)
 		memcpy(buf, data, dlen);
@@ -222,8 +233,7 @@ int tp_ev2_card_wrap_resp(struct tp_ev2 *s, int mode, const uint8_t *data,
 		tp_wipe(iv, sizeof(iv));
 	}
 	if (rc == TP_OK && mode != TP_COMM_PLAIN) {
-		rc = ntag_sm_mact(s, 0x00, s->cmdctr, buf, n, NULL, 0,
-				  buf + n);
+		rc = ntag_sm_mact(s, 0x00, s->cmdctr, buf, n, NULL, 0, buf + n);
 		n += 8;
 	}
 	if (rc == TP_OK && n + 2 > cap)
@@ -238,9 +248,9 @@ int tp_ev2_card_wrap_resp(struct tp_ev2 *s, int mode, const uint8_t *data,
 	return rc;
 }
 
-int tp_ntag_change_key_apply(int same_as_auth, const uint8_t *body,
-			     size_t blen, const uint8_t old_key[16],
-			     uint8_t new_key[16], uint8_t *keyver)
+int tp_ntag_change_key_apply(int same_as_auth, const uint8_t *body, size_t blen,
+			     const uint8_t old_key[16], uint8_t new_key[16],
+			     uint8_t *keyver)
 {
 	uint8_t k[16];
 	uint32_t crc;
@@ -284,7 +294,7 @@ int tp_sun_card_mirror(const uint8_t meta_key[16], const uint8_t file_key[16],
 		       size_t flen, uint8_t *out, size_t cap)
 {
 	const uint8_t need = TP_SDM_OPT_UID | TP_SDM_OPT_CTR | TP_SDM_OPT_ASCII;
-	uint8_t pt[16], ct[16], mac[8], ses[16], iv[16] = { 0 };
+	uint8_t pt[16], ct[16], mac[8], ses[16], iv[16] = {0};
 	uint8_t fbuf[TP_SUN_ENC_MAX];
 	int rc = TP_OK;
 
@@ -315,8 +325,8 @@ int tp_sun_card_mirror(const uint8_t meta_key[16], const uint8_t file_key[16],
 			ntag_hex_upper(ct, 16, (char *)out + sdm->picc_off);
 		tp_wipe(pt, sizeof(pt));
 	} else if (sdm->sdm_meta_read == 0xE) {
-		uint8_t c[3] = { (uint8_t)(ctr >> 16), (uint8_t)(ctr >> 8),
-				 (uint8_t)ctr };
+		uint8_t c[3] = {(uint8_t)(ctr >> 16), (uint8_t)(ctr >> 8),
+				(uint8_t)ctr};
 
 		if (!fits(sdm->uid_off, 14, flen) ||
 		    !fits(sdm->ctr_off, 6, flen))

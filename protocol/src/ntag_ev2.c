@@ -19,7 +19,7 @@ int tp_ev2_session_keys(const uint8_t key[16], const uint8_t rnda[16],
 			uint8_t kmac[16])
 {
 	struct tp_cmac_key ck;
-	uint8_t sv[32] = { 0xA5, 0x5A, 0x00, 0x01, 0x00, 0x80 };
+	uint8_t sv[32] = {0xA5, 0x5A, 0x00, 0x01, 0x00, 0x80};
 	int rc;
 
 	/* RndA[15..14] || (RndA[13..8] ^ RndB[15..10]) || RndB[9..0] ||
@@ -77,7 +77,7 @@ static int native_apdu(uint8_t ins, const uint8_t *body, size_t blen,
 int tp_ev2_auth_begin(struct tp_ev2 *ev2, int first, uint8_t keyno,
 		      uint8_t *apdu, size_t cap, size_t *len)
 {
-	uint8_t body[2] = { keyno, 0x00 };
+	uint8_t body[2] = {keyno, 0x00};
 
 	if (ev2 == NULL || keyno > 4)
 		return TP_ERR_ARG;
@@ -88,8 +88,8 @@ int tp_ev2_auth_begin(struct tp_ev2 *ev2, int first, uint8_t keyno,
 	ev2->keyno = keyno;
 	ev2->pending = first ? 1 : 2;
 	/* EV2First: KeyNo || LenCap 00; NonFirst: KeyNo only. */
-	return native_apdu(first ? 0x71 : 0x77, body, first ? 2 : 1, apdu,
-			   cap, len);
+	return native_apdu(first ? 0x71 : 0x77, body, first ? 2 : 1, apdu, cap,
+			   len);
 }
 
 static void abort_auth(struct tp_ev2 *ev2)
@@ -98,10 +98,10 @@ static void abort_auth(struct tp_ev2 *ev2)
 }
 
 int tp_ev2_auth_step2(struct tp_ev2 *ev2, const uint8_t key[16],
-		      const uint8_t rnda[16], const uint8_t *rapdu,
-		      size_t rlen, uint8_t *apdu, size_t cap, size_t *len)
+		      const uint8_t rnda[16], const uint8_t *rapdu, size_t rlen,
+		      uint8_t *apdu, size_t cap, size_t *len)
 {
-	uint8_t buf[32], iv[16] = { 0 };
+	uint8_t buf[32], iv[16] = {0};
 	int rc;
 
 	if (ev2 == NULL || key == NULL || rnda == NULL || rapdu == NULL ||
@@ -131,10 +131,9 @@ int tp_ev2_auth_step2(struct tp_ev2 *ev2, const uint8_t key[16],
 	return rc;
 }
 
-int tp_ev2_auth_finish(struct tp_ev2 *ev2, const uint8_t *rapdu,
-		       size_t rlen)
+int tp_ev2_auth_finish(struct tp_ev2 *ev2, const uint8_t *rapdu, size_t rlen)
 {
-	uint8_t buf[32], iv[16] = { 0 }, want[16];
+	uint8_t buf[32], iv[16] = {0}, want[16];
 	size_t n;
 	int rc, first;
 
@@ -237,8 +236,6 @@ int tp_ev2_unwrap(struct tp_ev2 *ev2, int mode, const uint8_t *rapdu,
 	if (tp_ntag_sw(rapdu, rlen) != TP_SW_OK)
 		return TP_ERR_CARD_STATUS;
 	n = rlen - 2;
-	if (n > sizeof(buf))
-		return TP_ERR_TOO_BIG;
 	if (!sess || mode == TP_COMM_PLAIN) {
 		if (n > cap)
 			return TP_ERR_TOO_BIG;
@@ -249,6 +246,8 @@ int tp_ev2_unwrap(struct tp_ev2 *ev2, int mode, const uint8_t *rapdu,
 			ev2->cmdctr++;
 		return TP_OK;
 	}
+	if (n > sizeof(buf))
+		return TP_ERR_TOO_BIG;
 	if (n < 8)
 		return TP_ERR_LENGTH;
 	n -= 8;
@@ -307,6 +306,13 @@ int tp_ntag_parse_version(const uint8_t *data, size_t len,
 	return TP_OK;
 }
 
+int tp_ntag_read_sig_cmd(uint8_t *apdu, size_t cap, size_t *len)
+{
+	static const uint8_t addr = 0x00;
+
+	return native_apdu(0x3C, &addr, 1, apdu, cap, len);
+}
+
 static int put_apdu(const uint8_t *src, size_t n, uint8_t *apdu, size_t cap,
 		    size_t *len)
 {
@@ -319,26 +325,25 @@ static int put_apdu(const uint8_t *src, size_t n, uint8_t *apdu, size_t cap,
 
 int tp_iso_select_ndef_app(uint8_t *apdu, size_t cap, size_t *len)
 {
-	static const uint8_t a[] = { 0x00, 0xA4, 0x04, 0x0C, 0x07,
-				     0xD2, 0x76, 0x00, 0x00, 0x85,
-				     0x01, 0x01, 0x00 };
+	static const uint8_t a[] = {0x00, 0xA4, 0x04, 0x0C, 0x07, 0xD2, 0x76,
+				    0x00, 0x00, 0x85, 0x01, 0x01, 0x00};
 
 	return put_apdu(a, sizeof(a), apdu, cap, len);
 }
 
 int tp_iso_select_file(uint16_t fid, uint8_t *apdu, size_t cap, size_t *len)
 {
-	uint8_t a[] = { 0x00, 0xA4, 0x00, 0x0C, 0x02,
-			(uint8_t)(fid >> 8), (uint8_t)fid, 0x00 };
+	uint8_t a[] = {0x00,	     0xA4, 0x00,
+		       0x0C,	     0x02, (uint8_t)(fid >> 8),
+		       (uint8_t)fid, 0x00};
 
 	return put_apdu(a, sizeof(a), apdu, cap, len);
 }
 
-int tp_iso_read_binary(uint16_t offset, uint8_t le, uint8_t *apdu,
-		       size_t cap, size_t *len)
+int tp_iso_read_binary(uint16_t offset, uint8_t le, uint8_t *apdu, size_t cap,
+		       size_t *len)
 {
-	uint8_t a[] = { 0x00, 0xB0, (uint8_t)(offset >> 8), (uint8_t)offset,
-			le };
+	uint8_t a[] = {0x00, 0xB0, (uint8_t)(offset >> 8), (uint8_t)offset, le};
 
 	if (offset > 0x7FFF)
 		return TP_ERR_VALUE;
@@ -404,8 +409,7 @@ int tp_ntag_write_data_cmd(const struct tp_ev2 *ev2, uint8_t fileno,
 	if (offset > TP_NTAG_CTR_MAX || dlen == 0)
 		return TP_ERR_VALUE;
 	file_hdr(h, fileno, offset, (uint32_t)dlen);
-	return tp_ev2_wrap(ev2, 0x8D, h, 7, data, dlen, mode, apdu, cap,
-			   len);
+	return tp_ev2_wrap(ev2, 0x8D, h, 7, data, dlen, mode, apdu, cap, len);
 }
 
 int tp_ntag_get_file_settings_cmd(const struct tp_ev2 *ev2, uint8_t fileno,
@@ -419,8 +423,8 @@ int tp_ntag_get_file_settings_cmd(const struct tp_ev2 *ev2, uint8_t fileno,
 int tp_ntag_get_card_uid_cmd(const struct tp_ev2 *ev2, uint8_t *apdu,
 			     size_t cap, size_t *len)
 {
-	return tp_ev2_wrap(ev2, 0x51, NULL, 0, NULL, 0, TP_COMM_FULL, apdu,
-			   cap, len);
+	return tp_ev2_wrap(ev2, 0x51, NULL, 0, NULL, 0, TP_COMM_FULL, apdu, cap,
+			   len);
 }
 
 int tp_ntag_change_key_body(int same_as_auth, const uint8_t new_key[16],
@@ -452,9 +456,9 @@ int tp_ntag_change_key_body(int same_as_auth, const uint8_t new_key[16],
 }
 
 int tp_ntag_change_key_cmd(const struct tp_ev2 *ev2, uint8_t keyno,
-			   const uint8_t new_key[16],
-			   const uint8_t old_key[16], uint8_t keyver,
-			   uint8_t *apdu, size_t cap, size_t *len)
+			   const uint8_t new_key[16], const uint8_t old_key[16],
+			   uint8_t keyver, uint8_t *apdu, size_t cap,
+			   size_t *len)
 {
 	uint8_t body[21];
 	size_t blen;
@@ -467,8 +471,8 @@ int tp_ntag_change_key_cmd(const struct tp_ev2 *ev2, uint8_t keyno,
 	rc = tp_ntag_change_key_body(keyno == ev2->keyno, new_key, old_key,
 				     keyver, body, &blen);
 	if (rc == TP_OK)
-		rc = tp_ev2_wrap(ev2, 0xC4, &keyno, 1, body, blen,
-				 TP_COMM_FULL, apdu, cap, len);
+		rc = tp_ev2_wrap(ev2, 0xC4, &keyno, 1, body, blen, TP_COMM_FULL,
+				 apdu, cap, len);
 	tp_wipe(body, sizeof(body));
 	return rc;
 }

@@ -11,12 +11,11 @@ int tp_kdf_an10922(const uint8_t master[16], const uint8_t *m, size_t mlen,
 		   uint8_t out[16])
 {
 	struct tp_cmac_key ck;
-	uint8_t d[32] = { 0 }, iv[16] = { 0 };
+	uint8_t d[32] = {0}, iv[16] = {0};
 	const uint8_t *sub;
 	int rc;
 
-	if (master == NULL || m == NULL || out == NULL || mlen < 1 ||
-	    mlen > 31)
+	if (master == NULL || m == NULL || out == NULL || mlen < 1 || mlen > 31)
 		return TP_ERR_ARG;
 	/* D = 01 || M, padded (80 00..) to 32 bytes when shorter. */
 	d[0] = 0x01;
@@ -38,12 +37,12 @@ int tp_kdf_an10922(const uint8_t master[16], const uint8_t *m, size_t mlen,
 	return rc;
 }
 
-int tp_card_key(const uint8_t master[16], const uint8_t uid[7], int keyno,
-		uint8_t keyver, uint8_t out[16])
+/* M = UID || "TAP" || keyno || keyver || "tapaid" (CARD.md section 2). */
+#define CARD_M_LEN (7 + 3 + 1 + 1 + 6)
+static int card_m(const uint8_t uid[7], int keyno, uint8_t keyver,
+		  uint8_t m[CARD_M_LEN])
 {
-	uint8_t m[7 + 3 + 1 + 1 + 6];
-
-	if (master == NULL || uid == NULL || out == NULL)
+	if (uid == NULL)
 		return TP_ERR_ARG;
 	if (keyno != 0 && keyno != 2 && keyno != 3 && keyno != 4)
 		return TP_ERR_ARG;
@@ -52,7 +51,37 @@ int tp_card_key(const uint8_t master[16], const uint8_t uid[7], int keyno,
 	m[10] = (uint8_t)keyno;
 	m[11] = keyver;
 	memcpy(m + 12, TP_KDF_SYS_ID, 6);
-	return tp_kdf_an10922(master, m, sizeof(m), out);
+	return TP_OK;
+}
+
+int tp_card_key(const uint8_t master[16], const uint8_t uid[7], int keyno,
+		uint8_t keyver, uint8_t out[16])
+{
+	uint8_t m[CARD_M_LEN];
+	int rc;
+
+	if (master == NULL || out == NULL)
+		return TP_ERR_ARG;
+	rc = card_m(uid, keyno, keyver, m);
+	if (rc == TP_OK)
+		rc = tp_kdf_an10922(master, m, sizeof(m), out);
+	return rc;
+}
+
+int tp_card_key_ck(const struct tp_cmac_key *master, const uint8_t uid[7],
+		   int keyno, uint8_t keyver, uint8_t out[16])
+{
+	uint8_t d[1 + CARD_M_LEN];
+	int rc;
+
+	if (master == NULL || out == NULL)
+		return TP_ERR_ARG;
+	/* |M| >= 16: AN10922 is plain CMAC over 01 || M (tested). */
+	d[0] = 0x01;
+	rc = card_m(uid, keyno, keyver, d + 1);
+	if (rc == TP_OK)
+		rc = tp_cmac_run(master, d, sizeof(d), out);
+	return rc;
 }
 
 int tp_card_lookup_id(const uint8_t salt[16], const uint8_t uid[7],

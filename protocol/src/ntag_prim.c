@@ -47,7 +47,7 @@ int ntag_mact(const uint8_t key[16], const uint8_t *msg, size_t len,
 
 int ntag_iv(const struct tp_ev2 *s, int resp, uint16_t ctr, uint8_t iv[16])
 {
-	uint8_t in[16] = { 0 };
+	uint8_t in[16] = {0};
 
 	in[0] = resp ? 0x5A : 0xA5;
 	in[1] = resp ? 0xA5 : 0x5A;

@@ -19,8 +19,9 @@ static int sdm_meta_enc(const struct tp_sdm_settings *s)
 
 static int nibbles_ok(const struct tp_sdm_settings *s)
 {
-	uint8_t v[] = { s->ar_read, s->ar_write, s->ar_rw, s->ar_change,
-			s->sdm_ctr_ret, s->sdm_meta_read, s->sdm_file_read };
+	uint8_t v[] = {s->ar_read,	s->ar_write,	s->ar_rw,
+		       s->ar_change,	s->sdm_ctr_ret, s->sdm_meta_read,
+		       s->sdm_file_read};
 
 	for (size_t i = 0; i < sizeof(v); i++)
 		if (v[i] > 0xF || (v[i] > 4 && v[i] < 0xE))
@@ -81,22 +82,46 @@ int tp_sdm_settings_encode(const struct tp_sdm_settings *s, uint8_t *out,
 	return TP_OK;
 }
 
+int tp_sdm_settings_encode_get(const struct tp_sdm_settings *s, uint8_t *out,
+			       size_t cap, size_t *len)
+{
+	uint8_t b[40];
+	size_t n;
+	int rc;
+
+	if (s == NULL || out == NULL || len == NULL)
+		return TP_ERR_ARG;
+	if (s->file_size > TP_NTAG_CTR_MAX)
+		return TP_ERR_VALUE;
+	rc = tp_sdm_settings_encode(s, b, sizeof(b), &n);
+	if (rc != TP_OK)
+		return rc;
+	if (n + 4 > cap)
+		return TP_ERR_TOO_BIG;
+	out[0] = s->file_type;
+	memcpy(out + 1, b, 3);
+	ntag_put24le(out + 4, s->file_size);
+	memcpy(out + 7, b + 3, n - 3);
+	*len = n + 4;
+	return TP_OK;
+}
+
 /* Decodes FileOption || AR || [FileSize] || SDM part. */
 static int decode(const uint8_t *in, size_t len, int with_size,
 		  struct tp_sdm_settings *s)
 {
 	size_t n = 0;
 
-#define NEED(k)                                                               \
-	do {                                                                  \
-		if (n + (k) > len)                                            \
-			return TP_ERR_LENGTH;                                 \
+#define NEED(k)                                                                \
+	do {                                                                   \
+		if (n + (k) > len)                                             \
+			return TP_ERR_LENGTH;                                  \
 	} while (0)
-#define GET24(f)                                                              \
-	do {                                                                  \
-		NEED(3);                                                      \
-		(f) = ntag_get24le(in + n);                                   \
-		n += 3;                                                       \
+#define GET24(f)                                                               \
+	do {                                                                   \
+		NEED(3);                                                       \
+		(f) = ntag_get24le(in + n);                                    \
+		n += 3;                                                        \
 	} while (0)
 
 	NEED(3);
@@ -172,8 +197,7 @@ int tp_sdm_settings_decode_change(const uint8_t *in, size_t len,
 	return rc;
 }
 
-int tp_ntag_change_file_settings_cmd(const struct tp_ev2 *ev2,
-				     uint8_t fileno,
+int tp_ntag_change_file_settings_cmd(const struct tp_ev2 *ev2, uint8_t fileno,
 				     const struct tp_sdm_settings *s,
 				     uint8_t *apdu, size_t cap, size_t *len)
 {
@@ -193,8 +217,10 @@ int tp_ndef_sun_template(const char *base_url, uint8_t *file, size_t cap,
 	static const struct {
 		const char *s;
 		uint8_t code;
-	} pre[] = { { "https://www.", 0x02 }, { "http://www.", 0x01 },
-		    { "https://", 0x04 },     { "http://", 0x03 } };
+	} pre[] = {{"https://www.", 0x02},
+		   {"http://www.", 0x01},
+		   {"https://", 0x04},
+		   {"http://", 0x03}};
 	const char *rest = NULL;
 	size_t rlen, plen, n, i;
 	uint8_t code = 0;

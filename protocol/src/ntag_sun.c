@@ -112,8 +112,8 @@ int tp_sun_parse(const char *url, size_t len, struct tp_sun_msg *out)
 				return TP_ERR_PARSE;
 			rc = hex_field(v, vlen, c, 3);
 			/* ASCII mirror: MSB first (data sheet 9.3.3). */
-			out->ctr = (uint32_t)c[0] << 16 | (uint32_t)c[1] << 8 |
-				   c[2];
+			out->ctr =
+			    (uint32_t)c[0] << 16 | (uint32_t)c[1] << 8 | c[2];
 		}
 		if (rc != TP_OK)
 			return rc;
@@ -161,7 +161,7 @@ int tp_sun_session_keys(const uint8_t file_key[16], const uint8_t uid[7],
 			uint32_t ctr, uint8_t ses_enc[16], uint8_t ses_mac[16])
 {
 	struct tp_cmac_key ck;
-	uint8_t sv[16] = { 0xC3, 0x3C, 0x00, 0x01, 0x00, 0x80 };
+	uint8_t sv[16] = {0xC3, 0x3C, 0x00, 0x01, 0x00, 0x80};
 	int rc;
 
 	if (ctr > TP_NTAG_CTR_MAX)
@@ -182,8 +182,8 @@ int tp_sun_session_keys(const uint8_t file_key[16], const uint8_t uid[7],
 	return rc;
 }
 
-int tp_sun_mac(const uint8_t file_key[16], const uint8_t uid[7],
-	       uint32_t ctr, const char *mac_in, size_t len, uint8_t mac[8])
+int tp_sun_mac(const uint8_t file_key[16], const uint8_t uid[7], uint32_t ctr,
+	       const char *mac_in, size_t len, uint8_t mac[8])
 {
 	uint8_t ses[16];
 	int rc;
@@ -214,7 +214,7 @@ int tp_sun_decrypt_file(const uint8_t file_key[16], const uint8_t uid[7],
 			uint32_t ctr, const uint8_t *in, size_t len,
 			uint8_t *out)
 {
-	uint8_t ses[16], iv[16] = { 0 };
+	uint8_t ses[16], iv[16] = {0};
 	int rc;
 
 	if (len % 16)
@@ -243,8 +243,8 @@ int tp_sun_verify(const uint8_t meta_key[16], const uint8_t file_key[16],
 		if (meta_key == NULL)
 			rc = TP_ERR_ARG;
 		else
-			rc = tp_sun_decrypt_picc(meta_key, msg->picc_enc,
-						 r.uid, &r.ctr);
+			rc = tp_sun_decrypt_picc(meta_key, msg->picc_enc, r.uid,
+						 &r.ctr);
 	} else if (msg->kind == TP_SUN_PLAIN) {
 		memcpy(r.uid, msg->uid, 7);
 		r.ctr = msg->ctr;
@@ -270,14 +270,42 @@ int tp_sun_verify(const uint8_t meta_key[16], const uint8_t file_key[16],
 
 /* NFC Forum URI RTD, URI identifier codes 0x00..0x23. */
 static const char *const uri_prefix[] = {
-	"", "http://www.", "https://www.", "http://", "https://",
-	"tel:", "mailto:", "ftp://anonymous:anonymous@", "ftp://ftp.",
-	"ftps://", "sftp://", "smb://", "nfs://", "ftp://", "dav://",
-	"news:", "telnet://", "imap:", "rtsp://", "urn:", "pop:", "sip:",
-	"sips:", "tftp:", "btspp://", "btl2cap://", "btgoep://",
-	"tcpobex://", "irdaobex://", "file://", "urn:epc:id:",
-	"urn:epc:tag:", "urn:epc:pat:", "urn:epc:raw:", "urn:epc:",
-	"urn:nfc:",
+    "",
+    "http://www.",
+    "https://www.",
+    "http://",
+    "https://",
+    "tel:",
+    "mailto:",
+    "ftp://anonymous:anonymous@",
+    "ftp://ftp.",
+    "ftps://",
+    "sftp://",
+    "smb://",
+    "nfs://",
+    "ftp://",
+    "dav://",
+    "news:",
+    "telnet://",
+    "imap:",
+    "rtsp://",
+    "urn:",
+    "pop:",
+    "sip:",
+    "sips:",
+    "tftp:",
+    "btspp://",
+    "btl2cap://",
+    "btgoep://",
+    "tcpobex://",
+    "irdaobex://",
+    "file://",
+    "urn:epc:id:",
+    "urn:epc:tag:",
+    "urn:epc:pat:",
+    "urn:epc:raw:",
+    "urn:epc:",
+    "urn:nfc:",
 };
 
 int tp_ndef_uri(const uint8_t *file, size_t len, char *url, size_t cap,

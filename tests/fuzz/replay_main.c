@@ -36,14 +36,15 @@ static int replay_file(const char *path)
 
 int main(int argc, char **argv)
 {
-	const char *name = strrchr(argv[0], '_');
+	/* build/tests/replay_<name>: <name> may hold underscores itself */
+	const char *name = strstr(argv[0], "replay_");
 	char dir[512], path[1024];
 	struct dirent *de;
 	DIR *d;
 	int n = 0, bad = 0;
 
 	(void)argc;
-	snprintf(dir, sizeof(dir), "tests/fuzz/corpus/%s", name ? name + 1 : "");
+	snprintf(dir, sizeof(dir), "tests/fuzz/corpus/%s", name ? name + 7 : "");
 	if (!(d = opendir(dir))) {
 		printf("ok 1 - %s: no corpus yet\n", dir);
 		return 0;

@@ -179,6 +179,8 @@ static void p256_keys(void **state)
 	assert_int_equal(tp_sign(kp, h, sig), TP_OK);
 	assert_int_equal(tp_verify(k, h, sig), TP_OK);
 	assert_int_equal(tp_verify(kpub, h, sig), TP_OK);
+	tp_key_free(kp);
+	kp = NULL;
 	assert_int_equal(tp_sign(kpub, h, sig), TP_ERR_ARG);
 	assert_int_equal(tp_key_public_raw(kpub, raw), TP_OK);
 	assert_int_equal(tp_key_from_public_raw(raw, &kraw), TP_OK);
@@ -187,6 +189,7 @@ static void p256_keys(void **state)
 	assert_int_equal(tp_verify(kraw, h, sig), TP_ERR_SIGNATURE);
 	raw[5] ^= 1; /* no longer on the curve */
 	assert_int_not_equal(tp_key_from_public_raw(raw, &kp), TP_OK);
+	assert_null(kp);
 	tp_key_free(kraw);
 	chmod(priv, 0640);
 	assert_int_equal(tp_key_load_private(priv, &kp), TP_ERR_KEYPERM);

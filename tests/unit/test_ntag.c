@@ -88,8 +88,8 @@ static void test_table6(void **state)
 	(void)state;
 	parse_ok(url, &m);
 	assert_int_equal(m.mac_in_len, 38);
-	assert_memory_equal(m.mac_in, "CEE9A53E3E463EF1F459635736738962&cmac=",
-			    38);
+	assert_memory_equal(m.mac_in,
+			    "CEE9A53E3E463EF1F459635736738962&cmac=", 38);
 	assert_int_equal(tp_sun_verify(zero16, zero16, &m, &r), TP_OK);
 	assert_hex_equal(r.uid, 7, "04958CAA5C5E80");
 	assert_int_equal(r.ctr, 8);
@@ -166,10 +166,8 @@ static void test_sun3_custom(void **state)
 	assert_int_equal(tp_sun_decrypt_picc(meta, p, uid, &ctr), TP_OK);
 	assert_hex_equal(uid, 7, "041D3C8A2D6B80");
 	assert_int_equal(ctr, 291);
-	assert_int_equal(tp_sun_check_mac(file, uid, ctr, enc, 32, mac),
-			 TP_OK);
-	assert_int_equal(tp_sun_decrypt_file(file, uid, ctr, e, 16, pt),
-			 TP_OK);
+	assert_int_equal(tp_sun_check_mac(file, uid, ctr, enc, 32, mac), TP_OK);
+	assert_int_equal(tp_sun_decrypt_file(file, uid, ctr, e, 16, pt), TP_OK);
 	assert_memory_equal(pt, "NTXXqno_oBFpwy-V", 16);
 	/* The wrong (meta) key as file key must fail. */
 	assert_int_equal(tp_sun_check_mac(meta, uid, ctr, enc, 32, mac),
@@ -187,8 +185,8 @@ static void sdmb_undiv(const uint8_t *mk, size_t mklen, uint8_t out[16])
 	memcpy(out, h, 16);
 }
 
-static void sdmb_tag_key(const uint8_t *mk, size_t mklen,
-			 const uint8_t uid[7], uint8_t n, uint8_t out[16])
+static void sdmb_tag_key(const uint8_t *mk, size_t mklen, const uint8_t uid[7],
+			 uint8_t n, uint8_t out[16])
 {
 	uint8_t msg[14], h[32], k[16], base[32], d[17];
 
@@ -232,7 +230,8 @@ static void test_sdm_backend_kdf(void **state)
 
 	/* test_decrypt_with_kdf2 (vectors 2.6), end to end. */
 	hex2bin("47BBB68AFA73F31310BEEFCE5DDA692DBAD671A03FEAD5A9BBDBCF3CD6D4"
-		"C521", mk, 32);
+		"C521",
+		mk, 32);
 	sdmb_undiv(mk, 32, meta);
 	hex2bin("4F5B914723915D456C038FE658686CD5", p, 16);
 	assert_int_equal(tp_sun_decrypt_picc(meta, p, uid, &ctr), TP_OK);
@@ -243,7 +242,10 @@ static void test_sdm_backend_kdf(void **state)
 	assert_int_equal(tp_sun_check_mac(k, uid, ctr, enc, 32, mac), TP_OK);
 	hex2bin(enc, e, 16);
 	assert_int_equal(tp_sun_decrypt_file(k, uid, ctr, e, 16, pt), TP_OK);
-	assert_memory_equal(pt, "CC\x04" "aaaaEEEEEEEEE", 16);
+	assert_memory_equal(pt,
+			    "CC\x04"
+			    "aaaaEEEEEEEEE",
+			    16);
 }
 
 /* Every single-bit change in p or c is rejected. */
@@ -294,30 +296,30 @@ static void test_bad_input(void **state)
 		const char *q;
 		int err;
 	} cases[] = {
-		{ "p=EF963FF7828658A599F3041510671E8&c=94EED9EE65337086",
-		  TP_ERR_LENGTH },
-		{ "p=EF963FF7828658A599F3041510671E888&c=94EED9EE65337086",
-		  TP_ERR_LENGTH },
-		{ "p=EF963FF7828658A599F3041510671EGG&c=94EED9EE65337086",
-		  TP_ERR_HEX },
-		{ "p=EF963FF7828658A599F3041510671E88&c=94EED9EE6533708",
-		  TP_ERR_LENGTH },
-		{ "p=EF963FF7828658A599F3041510671E88&c=94EED9EE6533708x",
-		  TP_ERR_HEX },
-		{ "p=EF963FF7828658A599F3041510671E88&c=", TP_ERR_LENGTH },
-		{ "p=EF963FF7828658A599F3041510671E88", TP_ERR_PARSE },
-		{ "c=94EED9EE65337086", TP_ERR_PARSE },
-		{ "p=EF963FF7828658A599F3041510671E88&c=94EED9EE65337086&c="
-		  "94EED9EE65337086", TP_ERR_PARSE },
-		{ "uid=041E3C8A2D6B80&c=4B00064004B0B3D3", TP_ERR_PARSE },
-		{ "uid=041E3C8A2D6B8&ctr=000006&c=4B00064004B0B3D3",
-		  TP_ERR_LENGTH },
-		{ "uid=041E3C8A2D6B80&ctr=00006&c=4B00064004B0B3D3",
-		  TP_ERR_LENGTH },
-		{ "https://x.org/no-query", TP_ERR_PARSE },
-		{ "", TP_ERR_PARSE },
-		{ "p=EF963FF7828658A599F3041510671E88&enc=0011&c="
-		  "94EED9EE65337086", TP_ERR_LENGTH },
+	    {"p=EF963FF7828658A599F3041510671E8&c=94EED9EE65337086",
+	     TP_ERR_LENGTH},
+	    {"p=EF963FF7828658A599F3041510671E888&c=94EED9EE65337086",
+	     TP_ERR_LENGTH},
+	    {"p=EF963FF7828658A599F3041510671EGG&c=94EED9EE65337086",
+	     TP_ERR_HEX},
+	    {"p=EF963FF7828658A599F3041510671E88&c=94EED9EE6533708",
+	     TP_ERR_LENGTH},
+	    {"p=EF963FF7828658A599F3041510671E88&c=94EED9EE6533708x",
+	     TP_ERR_HEX},
+	    {"p=EF963FF7828658A599F3041510671E88&c=", TP_ERR_LENGTH},
+	    {"p=EF963FF7828658A599F3041510671E88", TP_ERR_PARSE},
+	    {"c=94EED9EE65337086", TP_ERR_PARSE},
+	    {"p=EF963FF7828658A599F3041510671E88&c=94EED9EE65337086&c="
+	     "94EED9EE65337086",
+	     TP_ERR_PARSE},
+	    {"uid=041E3C8A2D6B80&c=4B00064004B0B3D3", TP_ERR_PARSE},
+	    {"uid=041E3C8A2D6B8&ctr=000006&c=4B00064004B0B3D3", TP_ERR_LENGTH},
+	    {"uid=041E3C8A2D6B80&ctr=00006&c=4B00064004B0B3D3", TP_ERR_LENGTH},
+	    {"https://x.org/no-query", TP_ERR_PARSE},
+	    {"", TP_ERR_PARSE},
+	    {"p=EF963FF7828658A599F3041510671E88&enc=0011&c="
+	     "94EED9EE65337086",
+	     TP_ERR_LENGTH},
 	};
 	struct tp_sun_msg m;
 
@@ -354,8 +356,8 @@ static void test_ctr_max(void **state)
 	memset(meta, 0x11, 16);
 	memset(fkey, 0x22, 16);
 	hex2bin("04A1B2C3D4E5F6", uid, 7);
-	assert_int_equal(tp_ndef_sun_template("https://tap.example.org/t",
-					      file, sizeof(file), &n, &sdm),
+	assert_int_equal(tp_ndef_sun_template("https://tap.example.org/t", file,
+					      sizeof(file), &n, &sdm),
 			 TP_OK);
 	assert_int_equal(tp_sun_card_mirror(meta, fkey, uid, 0xFFFFFF, &sdm,
 					    file, n, out, sizeof(out)),
@@ -368,8 +370,7 @@ static void test_ctr_max(void **state)
 	assert_int_equal(tp_sun_card_mirror(meta, fkey, uid, 0x1000000, &sdm,
 					    file, n, out, sizeof(out)),
 			 TP_ERR_COUNTER);
-	assert_int_equal(tp_sun_session_keys(fkey, uid, 0x1000000, NULL,
-					     meta),
+	assert_int_equal(tp_sun_session_keys(fkey, uid, 0x1000000, NULL, meta),
 			 TP_ERR_VALUE);
 	parse_ok("uid=04A1B2C3D4E5F6&ctr=FFFFFF&c=0000000000000000", &m);
 	assert_int_equal(m.ctr, 0xFFFFFF);
@@ -420,7 +421,12 @@ static void test_card_key(void **state)
 	(void)state;
 	hex2bin("00112233445566778899AABBCCDDEEFF", mk, 16);
 	hex2bin("04782E21801D80", uid, 7);
-	hex2bin("04782E21801D80" "544150" "02" "01" "746170616964", m, 18);
+	hex2bin("04782E21801D80"
+		"544150"
+		"02"
+		"01"
+		"746170616964",
+		m, 18);
 	assert_int_equal(tp_card_key(mk, uid, 2, 1, a), TP_OK);
 	assert_int_equal(tp_kdf_an10922(mk, m, 18, b), TP_OK);
 	assert_memory_equal(a, b, 16);
@@ -428,6 +434,22 @@ static void test_card_key(void **state)
 	assert_memory_not_equal(a, b, 16);
 	assert_int_equal(tp_card_key(mk, uid, 0, 1, b), TP_OK);
 	assert_memory_not_equal(a, b, 16);
+	{
+		struct tp_cmac_key ck;
+
+		assert_int_equal(tp_cmac_setkey(&ck, mk), TP_OK);
+		for (int kn = 0; kn <= 4; kn++) {
+			if (kn == 1)
+				continue;
+			assert_int_equal(tp_card_key(mk, uid, kn, 9, a), TP_OK);
+			assert_int_equal(tp_card_key_ck(&ck, uid, kn, 9, b),
+					 TP_OK);
+			assert_memory_equal(a, b, 16);
+		}
+		assert_int_equal(tp_card_key_ck(&ck, uid, 1, 1, b), TP_ERR_ARG);
+		tp_cmac_clear(&ck);
+	}
+	assert_int_equal(tp_card_key(mk, uid, 2, 1, a), TP_OK);
 	assert_int_equal(tp_card_key(mk, uid, 1, 1, b), TP_ERR_ARG);
 	assert_int_equal(tp_card_key(mk, uid, 5, 1, b), TP_ERR_ARG);
 	/* Lookup id: HMAC-SHA256(salt, "tapaid-card-id" || UID)[0..15]. */
@@ -471,7 +493,8 @@ static void test_template_table15(void **state)
 
 	(void)state;
 	hex2bin("0051D1014D550463686F6F73652E75726C2E636F6D2F6E7461673432343F"
-		"653D", want, 32);
+		"653D",
+		want, 32);
 	memset(want + 32, 0x30, 32);
 	memcpy(want + 64, "&c=", 3);
 	memset(want + 67, 0x30, 16);
@@ -495,9 +518,9 @@ static void test_template_table15(void **state)
 			 TP_OK);
 	assert_int_equal(tp_ndef_uri(file, n, url, sizeof(url), &ulen), TP_OK);
 	assert_non_null(strstr(url, "http://a.b/x?k=1&p=0000"));
-	assert_int_equal(tp_ndef_sun_template("ftp://a.b", file, sizeof(file),
-					      &n, &sdm),
-			 TP_ERR_PARSE);
+	assert_int_equal(
+	    tp_ndef_sun_template("ftp://a.b", file, sizeof(file), &n, &sdm),
+	    TP_ERR_PARSE);
 	assert_int_equal(tp_ndef_uri(file, 3, url, sizeof(url), &ulen),
 			 TP_ERR_PARSE);
 }
@@ -546,8 +569,7 @@ static void test_sdm_settings(void **state)
 	assert_int_equal(s.enc_off, 0x44);
 	assert_int_equal(s.enc_len, 0x20);
 	assert_int_equal(s.mac_off, 0x6A);
-	assert_int_equal(tp_sdm_settings_decode(buf, n - 1, &s),
-			 TP_ERR_LENGTH);
+	assert_int_equal(tp_sdm_settings_decode(buf, n - 1, &s), TP_ERR_LENGTH);
 	/* BoltCardTools CanCreateFileSettings encoding [3P]. */
 	n = hex2bin("4000E0C1FF12030000010000020000", buf, sizeof(buf));
 	assert_int_equal(tp_sdm_settings_decode_change(buf, n, &s), TP_OK);
@@ -566,7 +588,7 @@ static void test_mirror_encfile(void **state)
 	struct tp_sdm_settings sdm;
 	struct tp_sun_msg m;
 	struct tp_sun_result r;
-	uint8_t uid[7] = { 4, 1, 2, 3, 4, 5, 6 }, pt[16];
+	uint8_t uid[7] = {4, 1, 2, 3, 4, 5, 6}, pt[16];
 	const char *t = "https://x.org/?p=00000000000000000000000000000000"
 			"&enc=xxxxxxxxxxxxxxxx0000000000000000&c="
 			"0000000000000000";
@@ -587,9 +609,9 @@ static void test_mirror_encfile(void **state)
 	sdm.enc_len = 32;
 	sdm.mac_in_off = sdm.enc_off;
 	sdm.mac_off = (uint32_t)(tl - 16);
-	assert_int_equal(tp_sun_card_mirror(k, k, uid, 42, &sdm, file, tl, out,
-					    sizeof(out)),
-			 TP_OK);
+	assert_int_equal(
+	    tp_sun_card_mirror(k, k, uid, 42, &sdm, file, tl, out, sizeof(out)),
+	    TP_OK);
 	memcpy(url, out, tl);
 	url[tl] = 0;
 	parse_ok(url, &m);
@@ -602,23 +624,23 @@ static void test_mirror_encfile(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mact),
-		cmocka_unit_test(test_table2_session_keys),
-		cmocka_unit_test(test_table3_table5),
-		cmocka_unit_test(test_table6),
-		cmocka_unit_test(test_table4),
-		cmocka_unit_test(test_plain_mirror),
-		cmocka_unit_test(test_sun3_custom),
-		cmocka_unit_test(test_sdm_backend_kdf),
-		cmocka_unit_test(test_bitflip),
-		cmocka_unit_test(test_bad_input),
-		cmocka_unit_test(test_ctr_max),
-		cmocka_unit_test(test_an10922),
-		cmocka_unit_test(test_card_key),
-		cmocka_unit_test(test_jamcrc),
-		cmocka_unit_test(test_template_table15),
-		cmocka_unit_test(test_sdm_settings),
-		cmocka_unit_test(test_mirror_encfile),
+	    cmocka_unit_test(test_mact),
+	    cmocka_unit_test(test_table2_session_keys),
+	    cmocka_unit_test(test_table3_table5),
+	    cmocka_unit_test(test_table6),
+	    cmocka_unit_test(test_table4),
+	    cmocka_unit_test(test_plain_mirror),
+	    cmocka_unit_test(test_sun3_custom),
+	    cmocka_unit_test(test_sdm_backend_kdf),
+	    cmocka_unit_test(test_bitflip),
+	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_ctr_max),
+	    cmocka_unit_test(test_an10922),
+	    cmocka_unit_test(test_card_key),
+	    cmocka_unit_test(test_jamcrc),
+	    cmocka_unit_test(test_template_table15),
+	    cmocka_unit_test(test_sdm_settings),
+	    cmocka_unit_test(test_mirror_encfile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,12 +23,12 @@
 #include "tapaid/crypto.h"
 #include "tapaid/err.h"
 
-#define TP_NTAG_UID_LEN 7
-#define TP_NTAG_KEY_LEN 16
-#define TP_NTAG_MACT_LEN 8	  /* truncated CMAC (MACt) */
-#define TP_NTAG_CTR_MAX 0xFFFFFFu /* SDMReadCtr is 24-bit */
-#define TP_NTAG_APDU_MAX 261	  /* short APDU: 5 + 255 + 1 */
-#define TP_NTAG_DATA_MAX 240	  /* plain data one wrapped command carries */
+#define TP_NTAG_UID_LEN	 7
+#define TP_NTAG_KEY_LEN	 16
+#define TP_NTAG_MACT_LEN 8	   /* truncated CMAC (MACt) */
+#define TP_NTAG_CTR_MAX	 0xFFFFFFu /* SDMReadCtr is 24-bit */
+#define TP_NTAG_APDU_MAX 261	   /* short APDU: 5 + 255 + 1 */
+#define TP_NTAG_DATA_MAX 240	   /* plain data one wrapped command carries */
 
 /* Key numbers in the NTAG 424 DNA application (see CARD.md). */
 enum tp_ntag_keyno {
@@ -45,7 +45,7 @@ enum tp_ntag_file {
 	TP_NTAG_FILE_NDEF = 2, /* ISO FID E104 */
 	TP_NTAG_FILE_PROP = 3, /* ISO FID E105 */
 };
-#define TP_NTAG_FID_CC 0xE103
+#define TP_NTAG_FID_CC	 0xE103
 #define TP_NTAG_FID_NDEF 0xE104
 #define TP_NTAG_FID_PROP 0xE105
 
@@ -57,12 +57,12 @@ enum tp_commmode {
 };
 
 /* Status words. */
-#define TP_SW_OK 0x9100	     /* native command OK */
-#define TP_SW_MORE 0x91AF    /* additional frame */
-#define TP_SW_ISO_OK 0x9000  /* ISO command OK */
-#define TP_SW_AUTH_ERR 0x91AE
+#define TP_SW_OK	0x9100 /* native command OK */
+#define TP_SW_MORE	0x91AF /* additional frame */
+#define TP_SW_ISO_OK	0x9000 /* ISO command OK */
+#define TP_SW_AUTH_ERR	0x91AE
 #define TP_SW_INTEGRITY 0x911E
-#define TP_SW_PERM 0x919D
+#define TP_SW_PERM	0x919D
 
 /* ======================================================================
  * Primitives shared by every part (ntag_prim.c)
@@ -82,7 +82,7 @@ int tp_ntag_sw(const uint8_t *rapdu, size_t rlen);
  * SUN / SDM verification (ntag_sun.c)
  * ====================================================================== */
 
-#define TP_SUN_ENC_MAX 64     /* bytes of enc= file data we accept */
+#define TP_SUN_ENC_MAX	  64  /* bytes of enc= file data we accept */
 #define TP_SUN_MAC_IN_MAX 200 /* ASCII characters of MAC input we keep */
 
 enum tp_sun_kind {
@@ -98,13 +98,13 @@ enum tp_sun_kind {
  * "<enc hex>&c=" (AN12196 Table 6).
  */
 struct tp_sun_msg {
-	int kind;		  /* enum tp_sun_kind */
-	uint8_t picc_enc[16];	  /* TP_SUN_ENC: encrypted PICCData */
-	uint8_t uid[7];		  /* TP_SUN_PLAIN: mirrored UID */
-	uint32_t ctr;		  /* TP_SUN_PLAIN: mirrored counter */
-	uint8_t mac[8];		  /* c=/cmac= SDMMAC */
+	int kind;		     /* enum tp_sun_kind */
+	uint8_t picc_enc[16];	     /* TP_SUN_ENC: encrypted PICCData */
+	uint8_t uid[7];		     /* TP_SUN_PLAIN: mirrored UID */
+	uint32_t ctr;		     /* TP_SUN_PLAIN: mirrored counter */
+	uint8_t mac[8];		     /* c=/cmac= SDMMAC */
 	uint8_t enc[TP_SUN_ENC_MAX]; /* enc= SDMENCFileData (encrypted) */
-	size_t enc_len;		  /* 0 when absent; a multiple of 16 */
+	size_t enc_len;		     /* 0 when absent; a multiple of 16 */
 	char mac_in[TP_SUN_MAC_IN_MAX];
 	size_t mac_in_len;
 };
@@ -141,9 +141,8 @@ int tp_sun_session_keys(const uint8_t file_key[16], const uint8_t uid[7],
 			uint32_t ctr, uint8_t ses_enc[16], uint8_t ses_mac[16]);
 
 /* Computes the SDMMAC (MACt) over the ASCII MAC input. */
-int tp_sun_mac(const uint8_t file_key[16], const uint8_t uid[7],
-	       uint32_t ctr, const char *mac_in, size_t len,
-	       uint8_t mac[8]);
+int tp_sun_mac(const uint8_t file_key[16], const uint8_t uid[7], uint32_t ctr,
+	       const char *mac_in, size_t len, uint8_t mac[8]);
 
 /* Checks the SDMMAC in constant time: TP_OK or TP_ERR_MAC. */
 int tp_sun_check_mac(const uint8_t file_key[16], const uint8_t uid[7],
@@ -192,6 +191,14 @@ int tp_kdf_an10922(const uint8_t master[16], const uint8_t *m, size_t mlen,
 int tp_card_key(const uint8_t master[16], const uint8_t uid[7], int keyno,
 		uint8_t keyver, uint8_t out[16]);
 
+/*
+ * The same with the master key's CMAC context set once (tp_cmac_setkey):
+ * for the host, which derives a file key on every tap.  Since |M| = 18,
+ * AN10922 equals AES-CMAC(MK, 01 || M) here.
+ */
+int tp_card_key_ck(const struct tp_cmac_key *master, const uint8_t uid[7],
+		   int keyno, uint8_t keyver, uint8_t out[16]);
+
 /* Card lookup id: HMAC-SHA256(salt, "tapaid-card-id" || UID)[0..15]. */
 int tp_card_lookup_id(const uint8_t salt[16], const uint8_t uid[7],
 		      uint8_t id[16]);
@@ -206,16 +213,16 @@ int tp_card_lookup_id(const uint8_t salt[16], const uint8_t uid[7],
  * tp_ev2_auth_finish() they are wiped and authed is 1.
  */
 struct tp_ev2 {
-	uint8_t kenc[16];  /* KSesAuthENC */
-	uint8_t kmac[16];  /* KSesAuthMAC */
-	uint8_t ti[4];	   /* transaction identifier */
-	uint16_t cmdctr;   /* CmdCtr, LSB first on the wire */
-	uint8_t keyno;	   /* key the session was opened with */
-	uint8_t authed;	   /* 1 once a session is open */
-	uint8_t pending;   /* 0 none, 1 EV2First, 2 EV2NonFirst */
-	uint8_t key[16];   /* pending: the authentication key */
-	uint8_t rnda[16];  /* pending */
-	uint8_t rndb[16];  /* pending */
+	uint8_t kenc[16]; /* KSesAuthENC */
+	uint8_t kmac[16]; /* KSesAuthMAC */
+	uint8_t ti[4];	  /* transaction identifier */
+	uint16_t cmdctr;  /* CmdCtr, LSB first on the wire */
+	uint8_t keyno;	  /* key the session was opened with */
+	uint8_t authed;	  /* 1 once a session is open */
+	uint8_t pending;  /* 0 none, 1 EV2First, 2 EV2NonFirst */
+	uint8_t key[16];  /* pending: the authentication key */
+	uint8_t rnda[16]; /* pending */
+	uint8_t rndb[16]; /* pending */
 };
 
 void tp_ev2_clear(struct tp_ev2 *ev2);
@@ -238,16 +245,15 @@ int tp_ev2_auth_begin(struct tp_ev2 *ev2, int first, uint8_t keyno,
  * builds 90 AF .. E(K, RndA || RndB').
  */
 int tp_ev2_auth_step2(struct tp_ev2 *ev2, const uint8_t key[16],
-		      const uint8_t rnda[16], const uint8_t *rapdu,
-		      size_t rlen, uint8_t *apdu, size_t cap, size_t *len);
+		      const uint8_t rnda[16], const uint8_t *rapdu, size_t rlen,
+		      uint8_t *apdu, size_t cap, size_t *len);
 
 /*
  * Step 3: checks the card's final answer (RndA' must match: TP_ERR_AUTH
  * otherwise; an error SW gives TP_ERR_CARD_STATUS) and opens the session.
  * EV2First takes TI from the card and sets CmdCtr 0; NonFirst keeps both.
  */
-int tp_ev2_auth_finish(struct tp_ev2 *ev2, const uint8_t *rapdu,
-		       size_t rlen);
+int tp_ev2_auth_finish(struct tp_ev2 *ev2, const uint8_t *rapdu, size_t rlen);
 
 /*
  * Wraps a native command (CLA 90) in the given mode:
@@ -277,7 +283,7 @@ int tp_ev2_unwrap(struct tp_ev2 *ev2, int mode, const uint8_t *rapdu,
 /* GetVersion: 90 60 00 00 00, then 90 AF 00 00 00 twice (PLAIN). */
 int tp_ntag_get_version_cmd(int part, uint8_t *apdu, size_t cap, size_t *len);
 struct tp_ntag_version {
-	uint8_t hw[7];	 /* vendor, type, subtype, major, minor, size, proto */
+	uint8_t hw[7]; /* vendor, type, subtype, major, minor, size, proto */
 	uint8_t sw[7];
 	uint8_t uid[7];
 	uint8_t batch[5];
@@ -287,14 +293,19 @@ struct tp_ntag_version {
 int tp_ntag_parse_version(const uint8_t *data, size_t len,
 			  struct tp_ntag_version *v);
 
+/* Read_Sig (3C), address 00: 90 3C 00 00 01 00 00.  The answer is the
+ * 56-byte NXP originality signature (ECDSA secp224r1 over the raw UID);
+ * checking it needs secp224r1, which crypto.h does not offer. */
+int tp_ntag_read_sig_cmd(uint8_t *apdu, size_t cap, size_t *len);
+
 /* ISOSelectFile of the NDEF application by DF name D2760000850101:
  * 00 A4 04 0C 07 D2 76 00 00 85 01 01 00. */
 int tp_iso_select_ndef_app(uint8_t *apdu, size_t cap, size_t *len);
 /* ISOSelectFile of an EF by FID (00 A4 00 0C 02 FID 00). */
 int tp_iso_select_file(uint16_t fid, uint8_t *apdu, size_t cap, size_t *len);
 /* ISOReadBinary (00 B0 off_hi off_lo Le); le 0 means 256. */
-int tp_iso_read_binary(uint16_t offset, uint8_t le, uint8_t *apdu,
-		       size_t cap, size_t *len);
+int tp_iso_read_binary(uint16_t offset, uint8_t le, uint8_t *apdu, size_t cap,
+		       size_t *len);
 /* ISOUpdateBinary (00 D6 off_hi off_lo Lc data). */
 int tp_iso_update_binary(uint16_t offset, const uint8_t *data, size_t dlen,
 			 uint8_t *apdu, size_t cap, size_t *len);
@@ -327,9 +338,9 @@ int tp_ntag_change_key_body(int same_as_auth, const uint8_t new_key[16],
 			    const uint8_t old_key[16], uint8_t keyver,
 			    uint8_t *body, size_t *blen);
 int tp_ntag_change_key_cmd(const struct tp_ev2 *ev2, uint8_t keyno,
-			   const uint8_t new_key[16],
-			   const uint8_t old_key[16], uint8_t keyver,
-			   uint8_t *apdu, size_t cap, size_t *len);
+			   const uint8_t new_key[16], const uint8_t old_key[16],
+			   uint8_t keyver, uint8_t *apdu, size_t cap,
+			   size_t *len);
 /*
  * Checks the ChangeKey answer: case 1 carries a MACt (MAC mode); case 2
  * carries none and ends the session (ev2 is cleared; authenticate again
@@ -343,14 +354,14 @@ int tp_ntag_change_key_resp(struct tp_ev2 *ev2, uint8_t keyno,
  * ====================================================================== */
 
 /* SDMOptions bits. */
-#define TP_SDM_OPT_UID 0x80	/* UID mirror */
-#define TP_SDM_OPT_CTR 0x40	/* SDMReadCtr mirror */
+#define TP_SDM_OPT_UID	     0x80 /* UID mirror */
+#define TP_SDM_OPT_CTR	     0x40 /* SDMReadCtr mirror */
 #define TP_SDM_OPT_CTR_LIMIT 0x20
-#define TP_SDM_OPT_ENC_FILE 0x10 /* SDMENCFileData */
-#define TP_SDM_OPT_ASCII 0x01
-#define TP_FILE_OPT_SDM 0x40
-#define TP_AR_FREE 0xE
-#define TP_AR_NEVER 0xF
+#define TP_SDM_OPT_ENC_FILE  0x10 /* SDMENCFileData */
+#define TP_SDM_OPT_ASCII     0x01
+#define TP_FILE_OPT_SDM	     0x40
+#define TP_AR_FREE	     0xE
+#define TP_AR_NEVER	     0xF
 
 /*
  * A file's settings: the ChangeFileSettings body, plus file_type and
@@ -365,19 +376,23 @@ struct tp_sdm_settings {
 	uint32_t file_size; /* GetFileSettings only */
 	uint8_t sdm_options;
 	uint8_t sdm_ctr_ret, sdm_meta_read, sdm_file_read;
-	uint32_t uid_off;     /* sdm_meta_read == E, UID mirrored */
-	uint32_t ctr_off;     /* sdm_meta_read == E, counter mirrored */
-	uint32_t picc_off;    /* sdm_meta_read 0..4 */
-	uint32_t mac_in_off;  /* sdm_file_read != F */
-	uint32_t enc_off;     /* TP_SDM_OPT_ENC_FILE */
-	uint32_t enc_len;     /* TP_SDM_OPT_ENC_FILE */
-	uint32_t mac_off;     /* sdm_file_read != F */
-	uint32_t ctr_limit;   /* TP_SDM_OPT_CTR_LIMIT */
+	uint32_t uid_off;    /* sdm_meta_read == E, UID mirrored */
+	uint32_t ctr_off;    /* sdm_meta_read == E, counter mirrored */
+	uint32_t picc_off;   /* sdm_meta_read 0..4 */
+	uint32_t mac_in_off; /* sdm_file_read != F */
+	uint32_t enc_off;    /* TP_SDM_OPT_ENC_FILE */
+	uint32_t enc_len;    /* TP_SDM_OPT_ENC_FILE */
+	uint32_t mac_off;    /* sdm_file_read != F */
+	uint32_t ctr_limit;  /* TP_SDM_OPT_CTR_LIMIT */
 };
 
 /* Encodes the ChangeFileSettings body (data sheet Table 69). */
 int tp_sdm_settings_encode(const struct tp_sdm_settings *s, uint8_t *out,
 			   size_t cap, size_t *len);
+/* Encodes a GetFileSettings answer body: FileType || FileOption || AR ||
+ * FileSize || SDM part (card side). */
+int tp_sdm_settings_encode_get(const struct tp_sdm_settings *s, uint8_t *out,
+			       size_t cap, size_t *len);
 /* Decodes a GetFileSettings answer body (FileType first). */
 int tp_sdm_settings_decode(const uint8_t *in, size_t len,
 			   struct tp_sdm_settings *s);
@@ -386,8 +401,7 @@ int tp_sdm_settings_decode_change(const uint8_t *in, size_t len,
 				  struct tp_sdm_settings *s);
 
 /* ChangeFileSettings (5F) in FULL mode. */
-int tp_ntag_change_file_settings_cmd(const struct tp_ev2 *ev2,
-				     uint8_t fileno,
+int tp_ntag_change_file_settings_cmd(const struct tp_ev2 *ev2, uint8_t fileno,
 				     const struct tp_sdm_settings *s,
 				     uint8_t *apdu, size_t cap, size_t *len);
 
@@ -448,6 +462,8 @@ int tp_ev2_card_unwrap_cmd(const struct tp_ev2 *s, uint8_t ins, size_t hlen,
 /*
  * Builds a good answer: [E]data || [MACt] || 91 00, after advancing CmdCtr
  * (in an open session, in every mode).  s may be NULL outside a session.
+ * PLAIN answers may be as long as cap allows; MAC/FULL ones up to 235
+ * bytes of data.
  */
 int tp_ev2_card_wrap_resp(struct tp_ev2 *s, int mode, const uint8_t *data,
 			  size_t dlen, uint8_t *out, size_t cap, size_t *len);
@@ -457,9 +473,9 @@ int tp_ev2_card_wrap_resp(struct tp_ev2 *s, int mode, const uint8_t *data,
  * decrypted body (case 2: NewKey || KeyVer; case 1: (NewKey ^ OldKey) ||
  * KeyVer || CRC32NK, the CRC checked: TP_ERR_MAC if wrong).
  */
-int tp_ntag_change_key_apply(int same_as_auth, const uint8_t *body,
-			     size_t blen, const uint8_t old_key[16],
-			     uint8_t new_key[16], uint8_t *keyver);
+int tp_ntag_change_key_apply(int same_as_auth, const uint8_t *body, size_t blen,
+			     const uint8_t old_key[16], uint8_t new_key[16],
+			     uint8_t *keyver);
 
 /*
  * SUN mirroring: copies the NDEF file and writes, per sdm, the ASCII
