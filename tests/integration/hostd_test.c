@@ -436,6 +436,31 @@ static void t_denylist(void)
 	kc_close(&c);
 }
 
+/* Per-kiosk session limit (2): a third session closes the oldest. */
+static void t_session_limit(void)
+{
+	struct kc a, b, c3;
+	struct tp_decision d;
+	int rc;
+
+	rc = connect_k(&a, "K2", k2);
+	rc |= connect_k(&b, "K2", k2);
+	rc |= connect_k(&c3, "K2", k2);
+	usleep(100000);
+	ok(rc == 0 && wait_closed(a.fd, 1000),
+	   "a kiosk's third session closes its oldest one");
+	ok(tap(&b, 1, ++ctr1, "BIG", &d) == 1 &&
+	       tap(&c3, 1, ++ctr1, "BIG", &d) == 1,
+	   "its two newest sessions are both served");
+	rc = h_adminf(&H, "{\"v\":1,\"cmd\":\"kiosk.revoke\",\"args\":{"
+			  "\"id\":\"K2\"}}");
+	ok(rc == 1 && wait_closed(b.fd, 1000) && wait_closed(c3.fd, 1000),
+	   "kiosk.revoke closes the live sessions of that kiosk");
+	kc_close(&a);
+	kc_close(&b);
+	kc_close(&c3);
+}
+
 static int record(struct kc *c, struct tp_key *key, uint64_t seq, int card,
 		  uint32_t ctr, int corrupt, struct tp_record_ack *ack)
 {
@@ -729,6 +754,7 @@ int main(void)
 	t_halfopen();
 	t_denylist();
 	t_records();
+	t_session_limit();
 	t_admin_roles();
 	t_kill9();
 	t_sigterm();
