@@ -22,7 +22,7 @@ $(foreach t,$(HOSTCORE_TESTS),$(eval TEST_OBJS_$(t) := $(LIBHOST)) \
 	$(eval TEST_LIBS_$(t) := $(LDLIBS_SQLITE)))
 
 # Bench: tools/gen-bench-db builds the data directory once (400,000
-# members, 150,000 cards, 2,000,000 redemptions; about a minute), then
+# members, 150,000 cards, 2,000,000 redemptions; about 80 s here), then
 # bench_engine measures durable taps/s beside the floor.  Not in make test.
 $(B)/bin/gen-bench-db: $(B)/tools/gen-bench-db.o $(LIBHOST) $(LIBPROTO)
 	@mkdir -p $(dir $@)

@@ -56,3 +56,8 @@ else
 $(HOSTD_BENCH): | $(TAPAIDD)
 endif
 endif
+
+# Unit test of the config parser.
+TEST_OBJS_test_hostd_config := $(B)/host/config.o $(B)/host/log.o
+TEST_LIBS_test_hostd_config := $(or $(call PKG_LIBS,inih),-linih)
+$(B)/tests/unit/test_hostd_config.o: CPPFLAGS += $(call PKG_CFLAGS,sqlite3)
