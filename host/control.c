@@ -1091,6 +1091,7 @@ static void cmd_kiosk_list(struct req *r)
 static void cmd_kiosk_config(struct req *r)
 {
 	struct store_kiosk k;
+	struct store_benefit b;
 	char reader[256], key[1024], benefit[STORE_CODE_LEN], lang[8];
 	char pubhex[2 * TP_P256_PUB_LEN + 1], text[4096];
 	uint8_t pub[TP_P256_PUB_LEN];
@@ -1110,6 +1111,10 @@ static void cmd_kiosk_config(struct req *r)
 	rc = r->d->store->ops->kiosk_get(r->d->store, k.id, &k);
 	if (store_fail(r, rc))
 		return;
+	/* The benefit must exist: its offline allowance goes in the config. */
+	rc = r->d->store->ops->benefit_get(r->d->store, benefit, &b);
+	if (store_fail(r, rc))
+		return;
 	if (tp_key_public_raw(r->d->host_key, pub) != TP_OK) {
 		fail(r, "internal", "cannot read the host public key");
 		return;
@@ -1126,9 +1131,12 @@ static void cmd_kiosk_config(struct req *r)
 		 "lang = %s\n"
 		 "[host]\n"
 		 "address = %s:%s\n"
-		 "pubkey = %s\n",
+		 "pubkey = %s\n"
+		 "[offline]\n"
+		 "; grants per card per local day while the host is unreachable\n"
+		 "per_card_per_day = %d\n",
 		 k.id, k.point, k.id, key, reader, k.point, benefit, lang,
-		 r->d->cf.listen_host, r->d->cf.listen_port, pubhex);
+		 r->d->cf.listen_host, r->d->cf.listen_port, pubhex, b.offline);
 	cJSON_AddStringToObject(data_obj(r), "config", text);
 }
 
