@@ -249,6 +249,53 @@ static void dates_and_text(void **state)
 	assert_false(ctl_utf8_text("\xe7\x8e", 2));	/* truncated */
 }
 
+static void numbers_and_fields(void **state)
+{
+	cJSON *o = cJSON_Parse("{\"issued\":86400,\"n\":3,\"s\":\"x\","
+			       "\"b\":true,\"z\":null,\"f\":1.5}");
+	char buf[64];
+	uint64_t v;
+
+	setenv("TZ", "UTC", 1);
+	assert_string_equal(ctl_field_text(o, "issued", buf, sizeof(buf)),
+			    "1970-01-02 00:00:00");
+	assert_string_equal(ctl_field_text(o, "n", buf, sizeof(buf)), "3");
+	assert_string_equal(ctl_field_text(o, "s", buf, sizeof(buf)), "x");
+	assert_string_equal(ctl_field_text(o, "b", buf, sizeof(buf)), "yes");
+	assert_string_equal(ctl_field_text(o, "z", buf, sizeof(buf)), "");
+	assert_string_equal(ctl_field_text(o, "missing", buf, sizeof(buf)), "");
+	assert_string_equal(ctl_field_text(o, "f", buf, sizeof(buf)), "1.5");
+	cJSON_Delete(o);
+	assert_true(ctl_parse_u64("42", 1, 100, &v) && v == 42);
+	assert_false(ctl_parse_u64("0", 1, 100, &v));
+	assert_false(ctl_parse_u64("101", 1, 100, &v));
+	assert_false(ctl_parse_u64("-1", 0, 100, &v));
+	assert_false(ctl_parse_u64("12x", 0, 100, &v));
+	assert_false(ctl_parse_u64("", 0, 100, &v));
+	assert_false(
+	    ctl_parse_u64("99999999999999999999999", 0, UINT64_MAX, &v));
+}
+
+static void key_file(void **state)
+{
+	char path[] = "/tmp/test_ctl_keyXXXXXX";
+	uint8_t k[16];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "000102030405060708090a0b0c0d0e0f\n", 33),
+			 33);
+	close(fd);
+	assert_int_equal(ctl_read_key16(path, k), CTL_OK);
+	assert_hex_equal(k, 16, "000102030405060708090A0B0C0D0E0F");
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "0001\n", 5), 5);
+	close(fd);
+	assert_int_equal(ctl_read_key16(path, k), CTL_FAIL);
+	unlink(path);
+	assert_int_equal(ctl_read_key16(path, k), CTL_FAIL);
+}
+
 static void progress_bar(void **state)
 {
 	struct ctl_progress p;
@@ -476,6 +523,8 @@ int main(void)
 	    cmocka_unit_test(csv_output),
 	    cmocka_unit_test(table_widths),
 	    cmocka_unit_test(dates_and_text),
+	    cmocka_unit_test(numbers_and_fields),
+	    cmocka_unit_test(key_file),
 	    cmocka_unit_test(progress_bar),
 	    cmocka_unit_test(report_html),
 	    cmocka_unit_test(admin_framing),
