@@ -183,7 +183,7 @@ fi
 # ---- help -----------------------------------------------------------------------------
 for c in "init" "member import" "member add" "member show" "member suspend" \
 	"benefit add" "benefit list" "kiosk add" "kiosk list" "kiosk config" \
-	"card issue" "card replace" "card revoke" "card show" "card list" \
+	"card issue" "card replace" "card revoke" "card show" "card list" "card read" \
 	"log" "log verify" "redemption void" "report" "sun verify" "ping"; do
 	# shellcheck disable=SC2086
 	run "$T" $c --help

@@ -53,6 +53,19 @@ expect 1 "issuing the same card again is refused" as $STAFF "$T" card issue --me
 like "already issued" "says the card is already issued"
 emu staff status && ok "emulator status: $reply" || nok "emulator status"
 
+# ---- card read + sun verify: the card's SUN checks with the issued keys ---------
+expect 0 "card read prints the card's URL" as $STAFF "$T" card read --reader "$R"
+url=$out
+case $url in https://*'p='*'&c='*) ok "the URL carries p= and c=" ;; *) nok "card read: '$url'" ;; esac
+uid1=$(sed -n 's/^uid = //p' "$tmp/c1.card")
+# The virtual card file holds its keys (as the chip would); key 2 is the
+# per-card SUN file key the daemon derived, key 1 the shared meta key.
+sed -n 's/^key2 = \([0-9A-Fa-f]\{32\}\) .*/\1/p' "$tmp/c1.card" >"$tmp/file.key"
+expect 0 "sun verify accepts the card's message" "$T" sun verify --meta-key "$dir/sdm-meta.key" --file-key "$tmp/file.key" "$url"
+like "uid=$uid1" "sun verify names the card's UID"
+bad=${url%?}; case ${url: -1} in 0) bad=${bad}1 ;; *) bad=${bad}0 ;; esac
+expect 1 "sun verify refuses a changed CMAC" "$T" sun verify --meta-key "$dir/sdm-meta.key" --file-key "$tmp/file.key" "$bad"
+
 # ---- a card keyed by another installation --------------------------------------------
 other=$tmp/other
 saved_pid=$daemon_pid

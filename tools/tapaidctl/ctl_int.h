@@ -252,5 +252,6 @@ int ctl_ping(int argc, char **argv);
 /* --- ctl_issue.c --- */
 int ctl_card_issue(int argc, char **argv);
 int ctl_card_replace(int argc, char **argv);
+int ctl_card_read(int argc, char **argv);
 
 #endif
