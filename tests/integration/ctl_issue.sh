@@ -42,6 +42,10 @@ chmod 666 "$EMU_PTY_staff" # the staff user runs card issue (like group dialout)
 
 # ---- issue a blank card ------------------------------------------------------------
 emu staff blank "$tmp/c1.card" && emu staff tap "$tmp/c1.card" && ok "blank card c1 in the field" || nok "blank card: $reply"
+expect 1 "issue to an unknown member is refused before the card is touched" as $STAFF "$T" card issue --member NOPE --reader "$R"
+grep -q '^key0 = 00000000000000000000000000000000' "$tmp/c1.card" && ok "the card is still factory-fresh" || nok "card changed by a refused issue"
+expect 1 "an auditor cannot issue cards" as $AUDITOR "$T" card issue --member M001 --reader "$R"
+like "needs the staff role" "issue refusal names the staff role"
 expect 0 "staff issues the blank card" as $STAFF "$T" card issue --member M001 --reader "$R"
 like "issued card" "issue reports the card"
 card1=$(printf '%s' "$out" | sed -n 's/^issued card \([0-9]*\) .*/\1/p')
