@@ -34,10 +34,23 @@ static int parse(const char *text, struct ctl_import *imp, char **errs)
 	return rc;
 }
 
+/*
+ * Field f of row r of the import's JSON (parsed with cJSON, which also
+ * proves the text is valid JSON).  The string lives in a static buffer.
+ */
 static const char *row_field(const struct ctl_import *imp, int r, int f)
 {
-	return cJSON_GetArrayItem(cJSON_GetArrayItem(imp->rows, r), f)
-	    ->valuestring;
+	static char out[512];
+	cJSON *rows = cJSON_Parse(imp->json);
+	const cJSON *v;
+
+	assert_non_null(rows);
+	assert_int_equal(cJSON_GetArraySize(rows), imp->n);
+	v = cJSON_GetArrayItem(cJSON_GetArrayItem(rows, r), f);
+	assert_true(cJSON_IsString(v));
+	snprintf(out, sizeof(out), "%s", v->valuestring);
+	cJSON_Delete(rows);
+	return out;
 }
 
 static void csv_good(void **state)
@@ -89,6 +102,27 @@ static void csv_multiline_record(void **state)
 	assert_non_null(strstr(errs, "m.csv:2: name is not valid UTF-8 text"));
 	assert_non_null(strstr(errs, "m.csv:5: name is empty"));
 	assert_int_equal(imp.line[0], 4);
+	free(errs);
+	ctl_import_free(&imp);
+}
+
+/* Quotes and backslashes in names survive into the JSON sent. */
+static void csv_json_escaping(void **state)
+{
+	struct ctl_import imp;
+	char *errs;
+
+	assert_int_equal(parse("member_no,name,union,category\n"
+			       "1,\"a \"\"b\"\" \\c\",u,c\n",
+			       &imp, &errs),
+			 0);
+	assert_string_equal(row_field(&imp, 0, 1), "a \"b\" \\c");
+	free(errs);
+	ctl_import_free(&imp);
+	/* A header alone is an empty, valid array. */
+	assert_int_equal(parse("member_no,name,union,category\n", &imp, &errs),
+			 0);
+	assert_string_equal(imp.json, "[]");
 	free(errs);
 	ctl_import_free(&imp);
 }
@@ -516,6 +550,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(csv_good),
 	    cmocka_unit_test(csv_multiline_record),
+	    cmocka_unit_test(csv_json_escaping),
 	    cmocka_unit_test(csv_four_columns),
 	    cmocka_unit_test(csv_bad_rows),
 	    cmocka_unit_test(csv_bad_header_and_quotes),
