@@ -163,6 +163,24 @@ static void csv_bad_rows(void **state)
 	assert_non_null(strstr(errs, "m.csv:7: member_no must be"));
 	free(errs);
 	ctl_import_free(&imp);
+
+	/* A NUL byte inside member_no (found by fuzz_ctl_csv). */
+	{
+		static const char nul[] = "member_no,name,union,category\n"
+					  "A2\0U,x,y,z\n";
+		size_t elen = 0;
+		FILE *ef = open_memstream(&errs, &elen);
+
+		memset(&imp, 0, sizeof(imp));
+		imp.errs = ef;
+		imp.file = "m.csv";
+		assert_int_equal(
+		    ctl_import_parse(&imp, nul, sizeof(nul) - 1, NULL), -1);
+		fclose(ef);
+		assert_non_null(strstr(errs, "m.csv:2: member_no must be"));
+	}
+	free(errs);
+	ctl_import_free(&imp);
 }
 
 static void csv_bad_header_and_quotes(void **state)

@@ -152,11 +152,14 @@ static long find_or_add(struct parse *ps, const char *no, size_t row)
 	return -1;
 }
 
-static int no_ok(const char *s)
+/* By length, not to a NUL: a NUL byte in the field is not allowed. */
+static int no_ok(const char *s, size_t n)
 {
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= 'a' && *s <= 'z') || *s == '-' || *s == '_'))
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= 'a' && s[i] <= 'z') || s[i] == '-' ||
+		      s[i] == '_'))
 			return 0;
 	return 1;
 }
@@ -271,7 +274,7 @@ static void row(struct parse *ps, uint32_t line)
 	if (ps->flen[0] == 0) {
 		bad(ps, line, "member_no is empty");
 		ok = 0;
-	} else if (ps->flen[0] > MAX_NO || !no_ok(ps->field[0])) {
+	} else if (ps->flen[0] > MAX_NO || !no_ok(ps->field[0], ps->flen[0])) {
 		bad(ps, line,
 		    "member_no must be 1 to %d letters, digits, '-' or '_'",
 		    MAX_NO);
