@@ -1,8 +1,9 @@
 /*
  * fuzz_ctl_csv.c - tapaidctl's member import checker (ctl_import_parse)
  * over arbitrary bytes: any file staff might feed it.  Invariants: no
- * crash or UB; a file accepted has one [no,name,union,category,status]
- * row per line number, all of it valid UTF-8 text with a known status.
+ * crash or UB; a file accepted becomes valid JSON with one
+ * [no,name,union,category,status] row per line number, all of it valid
+ * UTF-8 text with a known status.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *devnull = fopen("/dev/null", "w");
 	char *buf = malloc(size + 1);
 	const cJSON *row;
+	cJSON *rows;
 	uint32_t last = 0;
 	size_t i = 0;
 
@@ -31,9 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	imp.errs = devnull;
 	imp.file = "fuzz";
 	if (ctl_import_parse(&imp, buf, size, NULL) == 0) {
-		if ((size_t)cJSON_GetArraySize(imp.rows) != imp.n)
-			abort();
-		cJSON_ArrayForEach(row, imp.rows)
+		rows = cJSON_Parse(imp.json);
+		if (rows == NULL || (size_t)cJSON_GetArraySize(rows) != imp.n)
+			abort(); /* the text sent must be valid JSON */
+		cJSON_ArrayForEach(row, rows)
 		{
 			const cJSON *f;
 			int k = 0;
@@ -55,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (k != 5)
 				abort();
 		}
+		cJSON_Delete(rows);
 	}
 	ctl_import_free(&imp);
 	fclose(devnull);

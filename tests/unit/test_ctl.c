@@ -34,10 +34,23 @@ static int parse(const char *text, struct ctl_import *imp, char **errs)
 	return rc;
 }
 
+/*
+ * Field f of row r of the import's JSON (parsed with cJSON, which also
+ * proves the text is valid JSON).  The string lives in a static buffer.
+ */
 static const char *row_field(const struct ctl_import *imp, int r, int f)
 {
-	return cJSON_GetArrayItem(cJSON_GetArrayItem(imp->rows, r), f)
-	    ->valuestring;
+	static char out[512];
+	cJSON *rows = cJSON_Parse(imp->json);
+	const cJSON *v;
+
+	assert_non_null(rows);
+	assert_int_equal(cJSON_GetArraySize(rows), imp->n);
+	v = cJSON_GetArrayItem(cJSON_GetArrayItem(rows, r), f);
+	assert_true(cJSON_IsString(v));
+	snprintf(out, sizeof(out), "%s", v->valuestring);
+	cJSON_Delete(rows);
+	return out;
 }
 
 static void csv_good(void **state)
@@ -93,6 +106,27 @@ static void csv_multiline_record(void **state)
 	ctl_import_free(&imp);
 }
 
+/* Quotes and backslashes in names survive into the JSON sent. */
+static void csv_json_escaping(void **state)
+{
+	struct ctl_import imp;
+	char *errs;
+
+	assert_int_equal(parse("member_no,name,union,category\n"
+			       "1,\"a \"\"b\"\" \\c\",u,c\n",
+			       &imp, &errs),
+			 0);
+	assert_string_equal(row_field(&imp, 0, 1), "a \"b\" \\c");
+	free(errs);
+	ctl_import_free(&imp);
+	/* A header alone is an empty, valid array. */
+	assert_int_equal(parse("member_no,name,union,category\n", &imp, &errs),
+			 0);
+	assert_string_equal(imp.json, "[]");
+	free(errs);
+	ctl_import_free(&imp);
+}
+
 static void csv_four_columns(void **state)
 {
 	struct ctl_import imp;
@@ -127,6 +161,24 @@ static void csv_bad_rows(void **state)
 	assert_non_null(strstr(errs, "m.csv:5: member_no 1 repeats line 2\n"));
 	assert_non_null(strstr(errs, "m.csv:6: name is not valid UTF-8"));
 	assert_non_null(strstr(errs, "m.csv:7: member_no must be"));
+	free(errs);
+	ctl_import_free(&imp);
+
+	/* A NUL byte inside member_no (found by fuzz_ctl_csv). */
+	{
+		static const char nul[] = "member_no,name,union,category\n"
+					  "A2\0U,x,y,z\n";
+		size_t elen = 0;
+		FILE *ef = open_memstream(&errs, &elen);
+
+		memset(&imp, 0, sizeof(imp));
+		imp.errs = ef;
+		imp.file = "m.csv";
+		assert_int_equal(
+		    ctl_import_parse(&imp, nul, sizeof(nul) - 1, NULL), -1);
+		fclose(ef);
+		assert_non_null(strstr(errs, "m.csv:2: member_no must be"));
+	}
 	free(errs);
 	ctl_import_free(&imp);
 }
@@ -247,6 +299,53 @@ static void dates_and_text(void **state)
 	assert_false(ctl_utf8_text("\xc0\xaf", 2));	/* overlong */
 	assert_false(ctl_utf8_text("\xed\xa0\x80", 3)); /* surrogate */
 	assert_false(ctl_utf8_text("\xe7\x8e", 2));	/* truncated */
+}
+
+static void numbers_and_fields(void **state)
+{
+	cJSON *o = cJSON_Parse("{\"issued\":86400,\"n\":3,\"s\":\"x\","
+			       "\"b\":true,\"z\":null,\"f\":1.5}");
+	char buf[64];
+	uint64_t v;
+
+	setenv("TZ", "UTC", 1);
+	assert_string_equal(ctl_field_text(o, "issued", buf, sizeof(buf)),
+			    "1970-01-02 00:00:00");
+	assert_string_equal(ctl_field_text(o, "n", buf, sizeof(buf)), "3");
+	assert_string_equal(ctl_field_text(o, "s", buf, sizeof(buf)), "x");
+	assert_string_equal(ctl_field_text(o, "b", buf, sizeof(buf)), "yes");
+	assert_string_equal(ctl_field_text(o, "z", buf, sizeof(buf)), "");
+	assert_string_equal(ctl_field_text(o, "missing", buf, sizeof(buf)), "");
+	assert_string_equal(ctl_field_text(o, "f", buf, sizeof(buf)), "1.5");
+	cJSON_Delete(o);
+	assert_true(ctl_parse_u64("42", 1, 100, &v) && v == 42);
+	assert_false(ctl_parse_u64("0", 1, 100, &v));
+	assert_false(ctl_parse_u64("101", 1, 100, &v));
+	assert_false(ctl_parse_u64("-1", 0, 100, &v));
+	assert_false(ctl_parse_u64("12x", 0, 100, &v));
+	assert_false(ctl_parse_u64("", 0, 100, &v));
+	assert_false(
+	    ctl_parse_u64("99999999999999999999999", 0, UINT64_MAX, &v));
+}
+
+static void key_file(void **state)
+{
+	char path[] = "/tmp/test_ctl_keyXXXXXX";
+	uint8_t k[16];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "000102030405060708090a0b0c0d0e0f\n", 33),
+			 33);
+	close(fd);
+	assert_int_equal(ctl_read_key16(path, k), CTL_OK);
+	assert_hex_equal(k, 16, "000102030405060708090A0B0C0D0E0F");
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "0001\n", 5), 5);
+	close(fd);
+	assert_int_equal(ctl_read_key16(path, k), CTL_FAIL);
+	unlink(path);
+	assert_int_equal(ctl_read_key16(path, k), CTL_FAIL);
 }
 
 static void progress_bar(void **state)
@@ -469,6 +568,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(csv_good),
 	    cmocka_unit_test(csv_multiline_record),
+	    cmocka_unit_test(csv_json_escaping),
 	    cmocka_unit_test(csv_four_columns),
 	    cmocka_unit_test(csv_bad_rows),
 	    cmocka_unit_test(csv_bad_header_and_quotes),
@@ -476,6 +576,8 @@ int main(void)
 	    cmocka_unit_test(csv_output),
 	    cmocka_unit_test(table_widths),
 	    cmocka_unit_test(dates_and_text),
+	    cmocka_unit_test(numbers_and_fields),
+	    cmocka_unit_test(key_file),
 	    cmocka_unit_test(progress_bar),
 	    cmocka_unit_test(report_html),
 	    cmocka_unit_test(admin_framing),

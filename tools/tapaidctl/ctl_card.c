@@ -158,9 +158,11 @@ static const struct ctl_cmd card_cmds[] = {
     {"revoke", card_revoke, "revoke a card (lost, stolen, left, damaged)"},
     {"show", card_show, "show one card"},
     {"list", card_list, "list a member's cards"},
+    {"read", ctl_card_read, "print the URL (SUN) a card on a reader gives"},
 };
 
 int ctl_card(int argc, char **argv)
 {
-	return ctl_dispatch(card_cmds, 5, "tapaidctl card", argc, argv);
+	return ctl_dispatch(card_cmds, sizeof(card_cmds) / sizeof(card_cmds[0]),
+			    "tapaidctl card", argc, argv);
 }

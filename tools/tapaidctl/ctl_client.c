@@ -175,12 +175,58 @@ static char *read_line(struct ctl_conn *c)
 	}
 }
 
+/*
+ * Sends one request line (txt, n bytes, ending in '\n') and reads and
+ * parses the answer.  Returns the answer object or NULL after one message.
+ */
+static cJSON *exchange(struct ctl_conn *c, const char *txt, size_t n)
+{
+	cJSON *ans = NULL;
+	char *line;
+	int e;
+
+	if (n > CTL_MAX_LINE) {
+		ctl_err("request is %zu bytes, over the admin socket's 64 MiB "
+			"limit; split the input",
+			n);
+		return NULL;
+	}
+	e = write_all(c->fd, txt, n);
+	if (e < 0) {
+		ctl_err("sending to tapaidd failed: %s", strerror(-e));
+		return NULL;
+	}
+	c->prog = ctl_wait_progress;
+	line = read_line(c);
+	c->prog = NULL;
+	if (line == NULL) {
+		if (errno == ECONNRESET)
+			ctl_err(
+			    "tapaidd closed the connection without answering; "
+			    "see its log");
+		else
+			ctl_err("reading tapaidd's answer failed: %s",
+				strerror(errno));
+		return NULL;
+	}
+	ans = cJSON_Parse(line);
+	if (ans == NULL || !cJSON_IsObject(ans) ||
+	    !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(ans, "ok"))) {
+		cJSON_Delete(ans);
+		ans = NULL;
+		ctl_err("tapaidd sent an answer that is not a valid reply "
+			"object; is the daemon the same version?");
+	}
+	tp_wipe(line, strlen(line));
+	free(line);
+	return ans;
+}
+
 cJSON *ctl_request(struct ctl_conn *c, const char *cmd, cJSON *args)
 {
 	cJSON *req = cJSON_CreateObject(), *ans = NULL;
-	char *txt = NULL, *line = NULL;
+	char *txt = NULL;
 	size_t n;
-	int e;
 
 	if (req == NULL || !cJSON_AddNumberToObject(req, "v", 1) ||
 	    !cJSON_AddStringToObject(req, "cmd", cmd)) {
@@ -195,49 +241,41 @@ cJSON *ctl_request(struct ctl_conn *c, const char *cmd, cJSON *args)
 	if (txt == NULL)
 		goto nomem;
 	n = strlen(txt);
-	if (n + 1 > CTL_MAX_LINE) {
-		ctl_err("request is %zu bytes, over the admin socket's 64 MiB "
-			"limit; split the input",
-			n + 1);
-		goto out;
-	}
 	txt[n] = '\n'; /* the NUL is not sent */
-	e = write_all(c->fd, txt, n + 1);
-	if (e < 0) {
-		ctl_err("sending to tapaidd failed: %s", strerror(-e));
-		goto out;
-	}
-	c->prog = ctl_wait_progress;
-	line = read_line(c);
-	c->prog = NULL;
-	if (line == NULL) {
-		if (errno == ECONNRESET)
-			ctl_err(
-			    "tapaidd closed the connection without answering; "
-			    "see its log");
-		else
-			ctl_err("reading tapaidd's answer failed: %s",
-				strerror(errno));
-		goto out;
-	}
-	ans = cJSON_Parse(line);
-	if (ans == NULL || !cJSON_IsObject(ans) ||
-	    !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(ans, "ok"))) {
-		cJSON_Delete(ans);
-		ans = NULL;
-		ctl_err("tapaidd sent an answer that is not a valid reply "
-			"object; is the daemon the same version?");
-	}
+	ans = exchange(c, txt, n + 1);
 	goto out;
 nomem:
 	ctl_err("out of memory");
 out:
-	if (line != NULL) {
-		tp_wipe(line, strlen(line));
-		free(line);
-	}
 	free(txt);
 	cJSON_Delete(req);
+	return ans;
+}
+
+cJSON *ctl_request_raw(struct ctl_conn *c, const char *cmd, const char *args,
+		       size_t len)
+{
+	static const char head[] = "{\"v\":1,\"cmd\":\"";
+	size_t hl = sizeof(head) - 1, cl = strlen(cmd), n = 0;
+	char *txt = malloc(hl + cl + 16 + len);
+	cJSON *ans;
+
+	if (txt == NULL) {
+		ctl_err("out of memory");
+		return NULL;
+	}
+	memcpy(txt, head, hl);
+	n = hl;
+	memcpy(txt + n, cmd, cl);
+	n += cl;
+	memcpy(txt + n, "\",\"args\":", 9);
+	n += 9;
+	memcpy(txt + n, args, len);
+	n += len;
+	memcpy(txt + n, "}\n", 2);
+	n += 2;
+	ans = exchange(c, txt, n);
+	free(txt);
 	return ans;
 }
 

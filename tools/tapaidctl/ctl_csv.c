@@ -37,7 +37,9 @@ struct parse {
 	int prev_cr;
 	int have_header;
 	size_t ncols;
-	char **nos;	/* member_no of row i (owned by the cJSON rows) */
+	uint32_t *nos; /* member_no of row i: offset into arena */
+	char *arena;   /* the member_nos, each NUL-terminated */
+	size_t alen, acap;
 	uint64_t *hash; /* hash << 32 | (row index + 1); 0 empty */
 	size_t hcap;
 	int oom;
@@ -142,7 +144,7 @@ static long find_or_add(struct parse *ps, const char *no, size_t row)
 		uint64_t v = ps->hash[j];
 
 		if ((uint32_t)(v >> 32) == h32 &&
-		    strcmp(ps->nos[(uint32_t)v - 1], no) == 0)
+		    strcmp(ps->arena + ps->nos[(uint32_t)v - 1], no) == 0)
 			return (long)(uint32_t)v - 1;
 		j = (j + 1) & (ps->hcap - 1);
 	}
@@ -150,11 +152,14 @@ static long find_or_add(struct parse *ps, const char *no, size_t row)
 	return -1;
 }
 
-static int no_ok(const char *s)
+/* By length, not to a NUL: a NUL byte in the field is not allowed. */
+static int no_ok(const char *s, size_t n)
 {
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= 'a' && *s <= 'z') || *s == '-' || *s == '_'))
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= 'a' && s[i] <= 'z') || s[i] == '-' ||
+		      s[i] == '_'))
 			return 0;
 	return 1;
 }
@@ -200,11 +205,58 @@ static void header(struct parse *ps, uint32_t line)
 	ps->ncols = 0;
 }
 
+/* Grows *buf to hold at least need bytes; 0 when out of memory. */
+static int reserve(char **buf, size_t *cap, size_t need)
+{
+	size_t ncap = *cap ? *cap : 4096;
+	char *nb;
+
+	if (need <= *cap)
+		return 1;
+	while (ncap < need)
+		ncap *= 2;
+	nb = realloc(*buf, ncap);
+	if (nb == NULL)
+		return 0;
+	*buf = nb;
+	*cap = ncap;
+	return 1;
+}
+
+static int json_put(struct ctl_import *imp, const char *s, size_t n)
+{
+	if (!reserve(&imp->json, &imp->jcap, imp->jlen + n + 1))
+		return 0;
+	memcpy(imp->json + imp->jlen, s, n);
+	imp->jlen += n;
+	imp->json[imp->jlen] = '\0';
+	return 1;
+}
+
+static int json_str(struct ctl_import *imp, const char *s, size_t n)
+{
+	char *p;
+
+	/* At worst every byte escaped, plus the quotes. */
+	if (!reserve(&imp->json, &imp->jcap, imp->jlen + 2 * n + 3))
+		return 0;
+	p = imp->json + imp->jlen;
+	*p++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			*p++ = '\\';
+		*p++ = s[i];
+	}
+	*p++ = '"';
+	*p = '\0';
+	imp->jlen = (size_t)(p - imp->json);
+	return 1;
+}
+
 static void row(struct parse *ps, uint32_t line)
 {
 	struct ctl_import *imp = ps->imp;
 	const char *status = "active";
-	cJSON *r;
 	long dup;
 	int ok = 1;
 
@@ -222,7 +274,7 @@ static void row(struct parse *ps, uint32_t line)
 	if (ps->flen[0] == 0) {
 		bad(ps, line, "member_no is empty");
 		ok = 0;
-	} else if (ps->flen[0] > MAX_NO || !no_ok(ps->field[0])) {
+	} else if (ps->flen[0] > MAX_NO || !no_ok(ps->field[0], ps->flen[0])) {
 		bad(ps, line,
 		    "member_no must be 1 to %d letters, digits, '-' or '_'",
 		    MAX_NO);
@@ -246,7 +298,7 @@ static void row(struct parse *ps, uint32_t line)
 	if (imp->n == imp->cap) {
 		size_t ncap = imp->cap ? imp->cap * 2 : 1024;
 		uint32_t *nl = realloc(imp->line, ncap * sizeof(*nl));
-		char **nn;
+		uint32_t *nn;
 
 		if (nl == NULL)
 			goto oom;
@@ -257,25 +309,29 @@ static void row(struct parse *ps, uint32_t line)
 		ps->nos = nn;
 		imp->cap = ncap;
 	}
-	r = cJSON_CreateArray();
-	if (r == NULL)
+	if (!reserve(&ps->arena, &ps->acap, ps->alen + ps->flen[0] + 1))
 		goto oom;
-	cJSON_AddItemToArray(imp->rows, r);
-	for (size_t i = 0; i < 4; i++)
-		if (!cJSON_AddItemToArray(r, cJSON_CreateString(ps->field[i])))
-			goto oom;
-	if (!cJSON_AddItemToArray(r, cJSON_CreateString(status)))
-		goto oom;
-	ps->nos[imp->n] = r->child->valuestring;
-	dup = find_or_add(ps, ps->nos[imp->n], imp->n);
+	memcpy(ps->arena + ps->alen, ps->field[0], ps->flen[0] + 1);
+	ps->nos[imp->n] = (uint32_t)ps->alen;
+	dup = find_or_add(ps, ps->field[0], imp->n);
 	if (ps->oom)
 		goto oom;
 	if (dup >= 0) {
 		bad(ps, line, "member_no %s repeats line %u", ps->field[0],
 		    imp->line[dup]);
-		cJSON_DeleteItemFromArray(imp->rows, (int)imp->n);
 		return;
 	}
+	ps->alen += ps->flen[0] + 1;
+	/* The row as JSON: the text was checked (UTF-8, no control
+	 * characters), so only '"' and '\\' need escaping. */
+	if (!json_put(imp, "[", 1))
+		goto oom;
+	for (size_t i = 0; i < 4; i++)
+		if (!json_str(imp, ps->field[i], ps->flen[i]) ||
+		    !json_put(imp, ",", 1))
+			goto oom;
+	if (!json_str(imp, status, strlen(status)) || !json_put(imp, "],", 2))
+		goto oom;
 	imp->line[imp->n++] = line;
 	return;
 oom:
@@ -333,9 +389,9 @@ int ctl_import_parse(struct ctl_import *imp, const char *buf, size_t len,
 		imp->max_show = 20;
 	if (imp->file == NULL)
 		imp->file = "input";
-	imp->rows = cJSON_CreateArray();
+	imp->jlen = 0;
 	ps = calloc(1, sizeof(*ps));
-	if (imp->rows == NULL || ps == NULL) {
+	if (ps == NULL || !json_put(imp, "[", 1)) {
 		free(ps);
 		ctl_err("out of memory");
 		return -1;
@@ -385,12 +441,20 @@ int ctl_import_parse(struct ctl_import *imp, const char *buf, size_t len,
 		    "member_no,name,union,category[,status]");
 		goto out;
 	}
+	/* Close the array: the last row's ',' becomes ']'. */
+	if (imp->json[imp->jlen - 1] == ',')
+		imp->json[imp->jlen - 1] = ']';
+	else if (!json_put(imp, "]", 1)) {
+		ctl_err("out of memory reading %s", imp->file);
+		goto out;
+	}
 	rc = imp->nerr == 0 ? 0 : -1;
 out:
 	(void)skip;
 	csv_free(&p);
 	free(ps->hash);
 	free(ps->nos);
+	free(ps->arena);
 	free(ps);
 	if (imp->nerr > imp->max_show)
 		fprintf(imp->errs, "%s: ... and %zu more bad rows\n", imp->file,
@@ -400,9 +464,10 @@ out:
 
 void ctl_import_free(struct ctl_import *imp)
 {
-	cJSON_Delete(imp->rows);
+	free(imp->json);
 	free(imp->line);
-	imp->rows = NULL;
+	imp->json = NULL;
+	imp->jlen = imp->jcap = 0;
 	imp->line = NULL;
 	imp->n = imp->cap = 0;
 }

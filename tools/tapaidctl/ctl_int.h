@@ -140,6 +140,13 @@ int ctl_rpc(const char *cmd, cJSON *args, cJSON **data);
  */
 cJSON *ctl_request(struct ctl_conn *c, const char *cmd, cJSON *args);
 
+/*
+ * The same with args given as JSON text (an object), for requests too big
+ * to build as a cJSON tree (member.import).
+ */
+cJSON *ctl_request_raw(struct ctl_conn *c, const char *cmd, const char *args,
+		       size_t len);
+
 /* Prints the one-line message for a refused answer; returns CTL_FAIL. */
 int ctl_report_refusal(const char *cmd, const cJSON *answer);
 
@@ -201,12 +208,15 @@ uint64_t ctl_now_ms(void);
 /* --- ctl_csv.c --- */
 
 /*
- * The members of one import file, checked.  rows is a cJSON array of
- * [no, name, union, category, status] arrays; line[i] is the physical line
- * on which row i starts (for mapping the daemon's "line N" back).
+ * The members of one import file, checked.  json is the JSON array of
+ * [no, name, union, category, status] arrays, ready for member.import
+ * (built as text: a cJSON tree of 400,000 rows costs ten times the memory);
+ * line[i] is the physical line on which row i starts (for mapping the
+ * daemon's "line N" back).
  */
 struct ctl_import {
-	cJSON *rows;
+	char *json;
+	size_t jlen, jcap;
 	uint32_t *line;
 	size_t n, cap;
 	size_t nerr;	  /* bad rows found */
@@ -252,5 +262,6 @@ int ctl_ping(int argc, char **argv);
 /* --- ctl_issue.c --- */
 int ctl_card_issue(int argc, char **argv);
 int ctl_card_replace(int argc, char **argv);
+int ctl_card_read(int argc, char **argv);
 
 #endif

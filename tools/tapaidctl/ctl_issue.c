@@ -331,27 +331,53 @@ static int change_key(struct issue *is, int k)
 	return e;
 }
 
-/* Step 9: read the NDEF file as a phone would and check its SUN. */
-static int read_back(struct issue *is, size_t len)
+/*
+ * Reads the NDEF file as a phone would (ISO select + ReadBinary; the card
+ * mirrors a fresh SUN into it) and extracts its URL.  len is the file's
+ * length, or 0 to read its NLEN first.
+ */
+static int read_url(struct issue *is, size_t len, char *url, size_t cap,
+		    size_t *ul)
 {
 	uint8_t a[32], file[260];
-	char url[300];
-	struct tp_sun_msg msg;
-	struct tp_sun_result res;
-	size_t al, fl, ul;
+	size_t al, fl;
 	int e;
 
-	step(is, "reading the card back");
 	e = tp_iso_select_file(TP_NTAG_FID_NDEF, a, sizeof(a), &al);
 	if (e == TP_OK)
 		e = iso(is, a, al, NULL, 0, NULL);
+	if (e == TP_OK && len == 0) {
+		e = tp_iso_read_binary(0, 2, a, sizeof(a), &al);
+		if (e == TP_OK)
+			e = iso(is, a, al, file, sizeof(file), &fl);
+		if (e == TP_OK && fl != 2)
+			e = TP_ERR_PARSE;
+		if (e == TP_OK)
+			len = 2 + ((size_t)file[0] << 8 | file[1]);
+		if (e == TP_OK && (len <= 2 || len > 256))
+			e = TP_ERR_PARSE; /* an empty or oversized NDEF file */
+	}
 	if (e == TP_OK)
 		e = tp_iso_read_binary(0, (uint8_t)(len >= 256 ? 0 : len), a,
 				       sizeof(a), &al);
 	if (e == TP_OK)
 		e = iso(is, a, al, file, sizeof(file), &fl);
 	if (e == TP_OK)
-		e = tp_ndef_uri(file, fl, url, sizeof(url), &ul);
+		e = tp_ndef_uri(file, fl, url, cap, ul);
+	return e;
+}
+
+/* Step 9: read the card back and check its SUN with the new keys. */
+static int read_back(struct issue *is, size_t len)
+{
+	char url[300];
+	struct tp_sun_msg msg;
+	struct tp_sun_result res;
+	size_t ul;
+	int e;
+
+	step(is, "reading the card back");
+	e = read_url(is, len, url, sizeof(url), &ul);
 	if (e == TP_OK)
 		e = tp_sun_parse(url, ul, &msg);
 	if (e != TP_OK)
@@ -796,4 +822,45 @@ int ctl_card_replace(int argc, char **argv)
 		return CTL_FAIL;
 	}
 	return issue(member, card, reader, wait_s);
+}
+
+static const char read_usage[] =
+    "tapaidctl card read --reader CONNSTRING [--wait SECONDS]\n"
+    "  prints the URL the card on the reader gives a phone (its SUN message,\n"
+    "  for tapaidctl sun verify); needs no daemon and no keys";
+
+/* card read: what does this card say?  A diagnostic for the staff desk. */
+int ctl_card_read(int argc, char **argv)
+{
+	struct issue is = {0};
+	const char *reader = NULL;
+	char url[300];
+	size_t ul;
+	int wait_s = 5, rc, e;
+
+	rc = parse_card_opts(argc, argv, read_usage, NULL, &reader, &wait_s);
+	if (rc != CTL_OK)
+		return rc < 0 ? CTL_OK : rc;
+	if (optind != argc || reader == NULL)
+		return ctl_usage(read_usage);
+	rc = CTL_FAIL;
+	is.key_in_flight = -1;
+	if (open_reader(&is, reader, wait_s) != CTL_OK)
+		goto out;
+	if ((e = select_app(&is)) != TP_OK) {
+		ctl_err("the card has no NDEF application (%s); it is not an "
+			"NTAG 424 DNA",
+			tp_strerror(e));
+		goto out;
+	}
+	if ((e = read_url(&is, 0, url, sizeof(url), &ul)) != TP_OK) {
+		ctl_err("card %s holds no URL (%s); is it blank?", is.uidhex,
+			tp_strerror(e));
+		goto out;
+	}
+	printf("%s\n", url);
+	rc = CTL_OK;
+out:
+	issue_free(&is);
+	return rc;
 }

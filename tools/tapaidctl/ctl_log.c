@@ -255,11 +255,15 @@ static int log_verify(int argc, char **argv)
 	if (json) {
 		ctl_json_line(stdout, data);
 	} else {
-		char b1[32], b2[32];
+		const cJSON *staff =
+		    cJSON_GetObjectItemCaseSensitive(data, "staff_rows");
+		char b1[32], b2[32], b3[32];
 
-		printf("%s: %s rows, %s signed checkpoints\n",
+		printf("%s: %s redemption rows, %s staff actions, %s signed "
+		       "checkpoints\n",
 		       cJSON_IsTrue(ok) ? "log intact" : "LOG BROKEN",
 		       ctl_json_text(rows, b1, sizeof(b1)),
+		       staff ? ctl_json_text(staff, b3, sizeof(b3)) : "?",
 		       ctl_json_text(cps, b2, sizeof(b2)));
 	}
 	if (!cJSON_IsTrue(ok)) {

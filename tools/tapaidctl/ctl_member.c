@@ -21,8 +21,8 @@ static int member_import(int argc, char **argv)
 	struct ctl_import imp = {0};
 	struct ctl_progress prog;
 	struct ctl_conn *c = NULL;
-	cJSON *args = NULL, *ans = NULL;
-	char *buf = NULL;
+	cJSON *ans = NULL;
+	char *buf = NULL, *args = NULL;
 	size_t len;
 	int rc = CTL_FAIL, e;
 
@@ -60,15 +60,18 @@ static int member_import(int argc, char **argv)
 	}
 	if (ctl_open(&c) != CTL_OK)
 		goto out;
-	args = cJSON_CreateObject();
-	if (args == NULL)
+	/* {"rows":[...],"first_line":2}, built as text around the rows. */
+	args = malloc(imp.jlen + 40);
+	if (args == NULL) {
+		ctl_err("out of memory");
 		goto out;
-	cJSON_AddItemToObject(args, "rows", imp.rows);
-	imp.rows = NULL;
-	cJSON_AddNumberToObject(args, "first_line", 2);
+	}
+	memcpy(args, "{\"rows\":", 8);
+	memcpy(args + 8, imp.json, imp.jlen);
+	memcpy(args + 8 + imp.jlen, ",\"first_line\":2}", 16);
 	ctl_progress_start(&prog, "importing", 0);
 	ctl_wait_progress = &prog;
-	ans = ctl_request(c, "member.import", args);
+	ans = ctl_request_raw(c, "member.import", args, imp.jlen + 24);
 	ctl_wait_progress = NULL;
 	ctl_progress_end(&prog);
 	if (ans == NULL)
@@ -103,6 +106,7 @@ static int member_import(int argc, char **argv)
 	rc = CTL_OK;
 out:
 	cJSON_Delete(ans);
+	free(args);
 	ctl_close(c);
 	ctl_import_free(&imp);
 	return rc;
