@@ -28,6 +28,7 @@ static const char *const names[] = {
 	[23] = "out of memory",
 	[24] = "counter exhausted",
 	[25] = "value out of range",
+	[26] = "the peer refused the session",
 };
 
 const char *tp_strerror(int err)

@@ -35,7 +35,8 @@ enum tp_err {
 	TP_ERR_NOMEM = -23,	   /* out of memory */
 	TP_ERR_COUNTER = -24,	   /* a counter is exhausted */
 	TP_ERR_VALUE = -25,	   /* a field holds a value out of range */
-	TP_ERR__MIN = -26
+	TP_ERR_REFUSED = -26,	   /* the peer refused the session */
+	TP_ERR__MIN = -27
 };
 
 /* A constant string naming err; never NULL. */

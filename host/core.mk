@@ -1,0 +1,22 @@
+# host/core.mk - the host library: storage (SQLite), decision engine, hash
+# chain, name masking.  The daemon (host/module.mk) links $(LIBHOST) before
+# $(LIBPROTO) and adds $(LDLIBS_HOST).
+HOSTCORE_SRCS := host/store_sqlite.c host/engine.c host/chain.c host/mask.c
+HOSTCORE_SRCS := $(wildcard $(HOSTCORE_SRCS))
+HOSTCORE_OBJS := $(HOSTCORE_SRCS:%.c=$(B)/%.o)
+LIBHOST := $(B)/libtphost.a
+LDLIBS_SQLITE := $(or $(call PKG_LIBS,sqlite3),-lsqlite3)
+LDLIBS_HOST := $(LDLIBS_SQLITE) $(LDLIBS_CRYPTO)
+
+$(B)/host/%.o: CPPFLAGS += $(call PKG_CFLAGS,sqlite3)
+
+$(LIBHOST): $(HOSTCORE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+all: $(LIBHOST)
+
+# Unit tests of the core: each links the library and SQLite.
+HOSTCORE_TESTS := test_store test_engine test_chain test_mask
+$(foreach t,$(HOSTCORE_TESTS),$(eval TEST_OBJS_$(t) := $(LIBHOST)) \
+	$(eval TEST_LIBS_$(t) := $(LDLIBS_SQLITE)))

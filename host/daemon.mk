@@ -1,0 +1,58 @@
+# host/daemon.mk - tapaidd, the host daemon (see host/tapaidd.8).
+# Links the host core ($(LIBHOST), host/core.mk) and the protocol library.
+TAPAIDD_SRCS := host/tapaidd.c host/loop.c host/net.c host/control.c \
+	host/config.c host/log.c host/keys.c
+TAPAIDD_OBJS := $(TAPAIDD_SRCS:%.c=$(B)/%.o)
+TAPAIDD := $(B)/bin/tapaidd
+LDLIBS_TAPAIDD := $(LDLIBS_HOST) $(or $(call PKG_LIBS,inih),-linih) \
+	$(or $(call PKG_LIBS,libcjson),-lcjson)
+MANPAGES += host/tapaidd.8
+
+$(TAPAIDD_OBJS): CPPFLAGS += $(call PKG_CFLAGS,libcjson) $(call PKG_CFLAGS,inih)
+
+$(TAPAIDD): $(TAPAIDD_OBJS) $(LIBHOST) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TAPAIDD_OBJS) $(LIBHOST) $(LIBPROTO) \
+		$(LDLIBS_TAPAIDD)
+
+# The daemon links once the engine (hostcore) is in the tree; until then
+# its objects are still compiled by `make`.
+ifneq ($(wildcard host/engine.c),)
+PROGRAMS += $(TAPAIDD)
+else
+all: $(TAPAIDD_OBJS)
+endif
+
+# ---- tests and benchmark ----------------------------------------------------
+KIOSKCLIENT_OBJS := $(B)/tests/kioskclient.o
+HOSTD_HARNESS_OBJS := $(B)/tests/integration/hostd_harness.o
+HOSTD_ITEST := $(B)/tests/hostd_test
+HOSTD_BENCH := $(B)/tests/bench_host
+# Test code builds paths from a temp dir with snprintf; cutting is harmless.
+$(B)/tests/integration/%.o $(B)/tests/bench/%.o $(KIOSKCLIENT_OBJS): \
+	ALL_CFLAGS += -Wno-format-truncation
+
+$(HOSTD_ITEST): $(B)/tests/integration/hostd_test.o $(HOSTD_HARNESS_OBJS) \
+		$(KIOSKCLIENT_OBJS) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBPROTO) \
+		$(LDLIBS_SQLITE) $(LDLIBS_CRYPTO)
+
+$(HOSTD_BENCH): $(B)/tests/bench/bench_host.o $(B)/tests/bench/bench_sun.o \
+		$(HOSTD_HARNESS_OBJS) \
+		$(KIOSKCLIENT_OBJS) $(LIBHOST) $(LIBPROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBHOST) $(LIBPROTO) \
+		$(LDLIBS_HOST)
+
+ifneq ($(wildcard host/engine.c),)
+ITESTS += $(HOSTD_ITEST)
+all-tests: $(HOSTD_ITEST) $(TAPAIDD)
+BENCHES += $(HOSTD_BENCH)
+# The generated bench database (hostcore's core.mk rule), when there is one.
+ifneq ($(BENCH_DB_DIR),)
+$(HOSTD_BENCH): | $(BENCH_DB_DIR)/tapaid.db $(TAPAIDD)
+else
+$(HOSTD_BENCH): | $(TAPAIDD)
+endif
+endif

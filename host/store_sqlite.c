@@ -1,0 +1,2160 @@
+/*
+ * store_sqlite.c - the embedded storage backend: one SQLite file.
+ *
+ * WAL mode with synchronous=FULL: a COMMIT returns only once the WAL is
+ * fsync'd, so the engine may say "granted" right after it.  The schema is
+ * versioned with PRAGMA user_version; migrations[] holds one script per
+ * version and each runs in its own transaction.  Hot statements are
+ * prepared once (SQLITE_PREPARE_PERSISTENT) and reused; every value is a
+ * bound parameter.  Statements are reset right after use so that no read
+ * transaction stays open between calls.
+ *
+ * The chain heads are read at the start of every write transaction (the
+ * write lock is held from BEGIN IMMEDIATE), kept in memory while it runs,
+ * and put back on a savepoint rollback.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "chain.h"
+#include "store.h"
+
+/* ---- schema ---------------------------------------------------------- */
+
+static const char *const migrations[] = {
+	/* version 1 */
+	"CREATE TABLE members("
+	" id INTEGER PRIMARY KEY,"
+	" no TEXT NOT NULL UNIQUE,"
+	" name TEXT NOT NULL,"
+	" union_name TEXT NOT NULL,"
+	" category TEXT NOT NULL,"
+	" status INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE cards("
+	" id INTEGER PRIMARY KEY,"
+	" lookup BLOB NOT NULL UNIQUE,"
+	" member_id INTEGER NOT NULL,"
+	" key_version INTEGER NOT NULL,"
+	" status INTEGER NOT NULL DEFAULT 0,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" last_ctr INTEGER NOT NULL,"
+	" issued INTEGER NOT NULL,"
+	" replaced_by INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX cards_member ON cards(member_id);"
+	"CREATE TABLE kiosks("
+	" id TEXT PRIMARY KEY,"
+	" point TEXT NOT NULL,"
+	" tz TEXT NOT NULL,"
+	" pubkey TEXT NOT NULL,"
+	" status INTEGER NOT NULL DEFAULT 0,"
+	" last_seen INTEGER NOT NULL DEFAULT 0,"
+	" offline_seq INTEGER NOT NULL DEFAULT 0,"
+	" added INTEGER NOT NULL);"
+	"CREATE TABLE benefits("
+	" code TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" kind INTEGER NOT NULL,"
+	" per INTEGER NOT NULL,"
+	" quota INTEGER NOT NULL,"
+	" balance INTEGER NOT NULL,"
+	" amount INTEGER NOT NULL,"
+	" categories TEXT NOT NULL,"
+	" unions TEXT NOT NULL,"
+	" points TEXT NOT NULL,"
+	" offline INTEGER NOT NULL,"
+	" valid_from INTEGER NOT NULL,"
+	" valid_until INTEGER NOT NULL,"
+	" hours_from INTEGER NOT NULL,"
+	" hours_to INTEGER NOT NULL);"
+	/* The redemption log: hash-chained, append-only. */
+	"CREATE TABLE redemptions("
+	" id INTEGER PRIMARY KEY,"
+	" ts INTEGER NOT NULL,"
+	" kiosk TEXT NOT NULL,"
+	" point TEXT NOT NULL,"
+	" request_id BLOB NOT NULL,"
+	" card_id INTEGER NOT NULL,"
+	" member_id INTEGER NOT NULL,"
+	" benefit TEXT NOT NULL,"
+	" result INTEGER NOT NULL,"
+	" reason INTEGER NOT NULL,"
+	" left_ INTEGER NOT NULL,"
+	" amount INTEGER NOT NULL,"
+	" offline INTEGER NOT NULL,"
+	" offline_seq INTEGER NOT NULL,"
+	" kiosk_time INTEGER NOT NULL,"
+	" ctr INTEGER NOT NULL,"
+	" masked TEXT NOT NULL,"
+	" sun TEXT NOT NULL,"
+	" kiosk_sig BLOB,"
+	" prev_hash BLOB NOT NULL,"
+	" hash BLOB NOT NULL);"
+	"CREATE UNIQUE INDEX red_request ON redemptions(kiosk, request_id);"
+	"CREATE UNIQUE INDEX red_seq ON redemptions(kiosk, offline_seq)"
+	" WHERE offline_seq > 0;"
+	/* usage counts and log queries by member */
+	"CREATE INDEX red_member ON redemptions(member_id, benefit, ts, result);"
+	"CREATE INDEX red_ts ON redemptions(ts);"
+	"CREATE TABLE staff_actions("
+	" id INTEGER PRIMARY KEY,"
+	" ts INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL,"
+	" role TEXT NOT NULL,"
+	" cmd TEXT NOT NULL,"
+	" args TEXT NOT NULL,"
+	" ref_id INTEGER NOT NULL,"
+	" ok INTEGER NOT NULL,"
+	" prev_hash BLOB NOT NULL,"
+	" hash BLOB NOT NULL);"
+	"CREATE INDEX staff_ref ON staff_actions(ref_id);"
+	"CREATE TABLE security_events("
+	" id INTEGER PRIMARY KEY,"
+	" ts INTEGER NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" kiosk TEXT NOT NULL,"
+	" card_id INTEGER NOT NULL,"
+	" detail TEXT NOT NULL);"
+	"CREATE INDEX sec_ts ON security_events(ts);"
+	"CREATE TABLE checkpoints("
+	" id INTEGER PRIMARY KEY,"
+	" ts INTEGER NOT NULL,"
+	" r_head_id INTEGER NOT NULL,"
+	" r_head_hash BLOB NOT NULL,"
+	" s_head_id INTEGER NOT NULL,"
+	" s_head_hash BLOB NOT NULL,"
+	" prev_digest BLOB NOT NULL,"
+	" digest BLOB NOT NULL,"
+	" sig BLOB NOT NULL);"
+	/* Appending is the only change the chained tables allow. */
+	"CREATE TRIGGER red_no_update BEFORE UPDATE ON redemptions"
+	" BEGIN SELECT RAISE(ABORT, 'redemptions are append-only'); END;"
+	"CREATE TRIGGER red_no_delete BEFORE DELETE ON redemptions"
+	" BEGIN SELECT RAISE(ABORT, 'redemptions are append-only'); END;"
+	"CREATE TRIGGER staff_no_update BEFORE UPDATE ON staff_actions"
+	" BEGIN SELECT RAISE(ABORT, 'staff actions are append-only'); END;"
+	"CREATE TRIGGER staff_no_delete BEFORE DELETE ON staff_actions"
+	" BEGIN SELECT RAISE(ABORT, 'staff actions are append-only'); END;",
+};
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+_Static_assert(NMIGRATIONS == STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+/* ---- prepared statements --------------------------------------------- */
+
+#define RED_COLS                                                              \
+	"id, ts, kiosk, point, request_id, card_id, member_id, benefit,"     \
+	" result, reason, left_, amount, offline, offline_seq, kiosk_time,"  \
+	" ctr, masked, sun, kiosk_sig, prev_hash, hash"
+#define RED_COLS_R                                                            \
+	"r.id, r.ts, r.kiosk, r.point, r.request_id, r.card_id, r.member_id," \
+	" r.benefit, r.result, r.reason, r.left_, r.amount, r.offline,"      \
+	" r.offline_seq, r.kiosk_time, r.ctr, r.masked, r.sun, r.kiosk_sig,"  \
+	" r.prev_hash, r.hash"
+#define KIOSK_COLS                                                           \
+	"id, point, tz, pubkey, status, last_seen, offline_seq, added"
+#define BENEFIT_COLS                                                         \
+	"code, name, kind, per, quota, balance, amount, categories, unions,"  \
+	" points, offline, valid_from, valid_until, hours_from, hours_to"
+#define CARD_COLS                                                            \
+	"c.id, c.lookup, c.member_id, coalesce(m.no, ''), c.key_version,"    \
+	" c.status, c.reason, c.last_ctr, c.issued, c.replaced_by"
+#define MEMBER_COLS "id, no, name, union_name, category, status"
+#define VOIDED_CMD "redemption.voided"
+
+enum {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_R_HEAD,
+	ST_S_HEAD,
+	ST_KIOSK_GET,
+	ST_KIOSK_TOUCH,
+	ST_CARD_FIND,
+	ST_CARD_SET_CTR,
+	ST_BENEFIT_GET,
+	ST_USAGE,
+	ST_RED_BY_REQ,
+	ST_RED_BY_SEQ,
+	ST_RED_INSERT,
+	ST_SEC_INSERT,
+	ST_MEMBER_UPSERT,
+	ST_MEMBER_INSERT,
+	ST_MEMBER_GET,
+	ST_MEMBER_GET_ID,
+	ST_MEMBER_STATUS,
+	ST_MEMBER_COUNT,
+	ST_BENEFIT_INSERT,
+	ST_BENEFIT_LIST,
+	ST_KIOSK_INSERT,
+	ST_KIOSK_REVOKE,
+	ST_KIOSK_LIST,
+	ST_CARD_INSERT,
+	ST_CARD_REVOKE,
+	ST_CARD_GET,
+	ST_CARD_LIST,
+	ST_CARD_BY_LOOKUP,
+	ST_RED_GET,
+	ST_STAFF_INSERT,
+	ST_SEC_LIST,
+	ST_CP_LAST,
+	ST_CP_INSERT,
+	ST__COUNT
+};
+
+static const char *const sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT tap",
+	[ST_RELEASE] = "RELEASE tap",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO tap",
+	[ST_R_HEAD] = "SELECT id, hash FROM redemptions ORDER BY id DESC LIMIT 1",
+	[ST_S_HEAD] =
+		"SELECT id, hash FROM staff_actions ORDER BY id DESC LIMIT 1",
+	[ST_KIOSK_GET] = "SELECT " KIOSK_COLS " FROM kiosks WHERE id = ?1",
+	[ST_KIOSK_TOUCH] =
+		"UPDATE kiosks SET last_seen = max(last_seen, ?2),"
+		" offline_seq = CASE WHEN ?3 >= 0 THEN max(offline_seq, ?3)"
+		" ELSE offline_seq END WHERE id = ?1",
+	[ST_CARD_FIND] = "SELECT " CARD_COLS ", coalesce(m.id, 0),"
+			 " coalesce(m.name, ''), coalesce(m.union_name, ''),"
+			 " coalesce(m.category, ''), coalesce(m.status, 0)"
+			 " FROM cards c LEFT JOIN members m ON m.id = c.member_id"
+			 " WHERE c.lookup = ?1",
+	[ST_CARD_SET_CTR] = "UPDATE cards SET last_ctr = ?2 WHERE id = ?1",
+	[ST_BENEFIT_GET] = "SELECT " BENEFIT_COLS " FROM benefits WHERE code = ?1",
+	[ST_USAGE] = "SELECT count(*), coalesce(sum(r.amount), 0)"
+		     " FROM redemptions r WHERE r.member_id = ?1"
+		     " AND r.benefit = ?2 AND r.ts >= ?3 AND r.ts < ?4"
+		     " AND r.result = 1 AND NOT EXISTS (SELECT 1 FROM"
+		     " staff_actions s WHERE s.ref_id = r.id AND s.cmd = '"
+		     VOIDED_CMD "' AND s.ok = 1)",
+	[ST_RED_BY_REQ] = "SELECT " RED_COLS " FROM redemptions"
+			  " WHERE kiosk = ?1 AND request_id = ?2",
+	[ST_RED_BY_SEQ] = "SELECT " RED_COLS " FROM redemptions"
+			  " WHERE kiosk = ?1 AND offline_seq = ?2"
+			  " AND offline_seq > 0",
+	[ST_RED_INSERT] = "INSERT INTO redemptions(" RED_COLS ") VALUES(?1, ?2,"
+			  " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+			  " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+	[ST_SEC_INSERT] = "INSERT INTO security_events(ts, kind, kiosk,"
+			  " card_id, detail) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_MEMBER_UPSERT] =
+		"INSERT INTO members(no, name, union_name, category, status)"
+		" VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(no) DO UPDATE SET"
+		" name = excluded.name, union_name = excluded.union_name,"
+		" category = excluded.category, status = excluded.status",
+	[ST_MEMBER_INSERT] =
+		"INSERT INTO members(no, name, union_name, category, status)"
+		" VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_MEMBER_GET] = "SELECT " MEMBER_COLS " FROM members WHERE no = ?1",
+	[ST_MEMBER_GET_ID] = "SELECT " MEMBER_COLS " FROM members WHERE id = ?1",
+	[ST_MEMBER_STATUS] = "UPDATE members SET status = ?2 WHERE no = ?1",
+	[ST_MEMBER_COUNT] = "SELECT count(*) FROM members",
+	[ST_BENEFIT_INSERT] = "INSERT INTO benefits(" BENEFIT_COLS ") VALUES(?1,"
+			      " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+			      " ?13, ?14, ?15)",
+	[ST_BENEFIT_LIST] = "SELECT " BENEFIT_COLS " FROM benefits ORDER BY code",
+	[ST_KIOSK_INSERT] = "INSERT INTO kiosks(" KIOSK_COLS ") VALUES(?1, ?2,"
+			    " ?3, ?4, 0, 0, 0, ?5)",
+	[ST_KIOSK_REVOKE] = "UPDATE kiosks SET status = 2 WHERE id = ?1",
+	[ST_KIOSK_LIST] = "SELECT " KIOSK_COLS " FROM kiosks ORDER BY id",
+	[ST_CARD_INSERT] = "INSERT INTO cards(lookup, member_id, key_version,"
+			   " status, reason, last_ctr, issued) VALUES(?1, ?2,"
+			   " ?3, 0, '', ?4, ?5)",
+	[ST_CARD_REVOKE] = "UPDATE cards SET status = 2, reason = ?2,"
+			   " replaced_by = ?3 WHERE id = ?1",
+	[ST_CARD_GET] = "SELECT " CARD_COLS " FROM cards c LEFT JOIN members m"
+			" ON m.id = c.member_id WHERE c.id = ?1",
+	[ST_CARD_LIST] = "SELECT " CARD_COLS " FROM cards c LEFT JOIN members m"
+			 " ON m.id = c.member_id WHERE c.member_id = ?1"
+			 " ORDER BY c.id",
+	[ST_CARD_BY_LOOKUP] = "SELECT id FROM cards WHERE lookup = ?1",
+	[ST_RED_GET] = "SELECT " RED_COLS ", EXISTS(SELECT 1 FROM staff_actions s"
+		       " WHERE s.ref_id = ?1 AND s.cmd = '" VOIDED_CMD "'"
+		       " AND s.ok = 1) FROM redemptions WHERE id = ?1",
+	[ST_STAFF_INSERT] = "INSERT INTO staff_actions(id, ts, uid, role, cmd,"
+			    " args, ref_id, ok, prev_hash, hash) VALUES(?1, ?2,"
+			    " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_SEC_LIST] = "SELECT id, ts, kind, kiosk, card_id, detail FROM"
+			" security_events WHERE ts >= ?1 AND id > ?2"
+			" ORDER BY id LIMIT ?3",
+	[ST_CP_LAST] = "SELECT id, ts, r_head_id, r_head_hash, s_head_id,"
+		       " s_head_hash, prev_digest, digest, sig FROM checkpoints"
+		       " ORDER BY id DESC LIMIT 1",
+	[ST_CP_INSERT] = "INSERT INTO checkpoints(id, ts, r_head_id,"
+			 " r_head_hash, s_head_id, s_head_hash, prev_digest,"
+			 " digest, sig) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+			 " ?9)",
+};
+
+struct head {
+	int64_t id;
+	uint8_t hash[STORE_HASH_LEN];
+};
+
+struct sq {
+	struct store base; /* first: a struct store * is a struct sq * */
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];
+	int in_txn;
+	int in_sp;
+	struct head r_head, s_head;	  /* valid while in_txn */
+	struct head r_head_sp, s_head_sp; /* saved at the savepoint */
+	uint64_t generation;
+	char err[256];
+};
+
+struct store_cursor {
+	struct sq *q;
+	sqlite3_stmt *st;
+	int kind;
+};
+
+static struct sq *Q(struct store *s)
+{
+	return (struct sq *)s;
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+__attribute__((format(printf, 3, 4))) static int fail(struct sq *q, int err,
+						       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(q->err, sizeof(q->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* Maps an SQLite result code to enum store_err and records the message. */
+static int dberr(struct sq *q, int rc)
+{
+	int prim = rc & 0xff;
+	int err;
+
+	switch (prim) {
+	case SQLITE_FULL:
+		err = STORE_EFULL;
+		break;
+	case SQLITE_CONSTRAINT:
+		err = (rc == SQLITE_CONSTRAINT_UNIQUE ||
+		       rc == SQLITE_CONSTRAINT_PRIMARYKEY) ?
+			      STORE_EEXISTS :
+			      STORE_EINVALID;
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		err = STORE_EBUSY;
+		break;
+	case SQLITE_NOMEM:
+		err = STORE_ENOMEM;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		err = STORE_ESCHEMA;
+		break;
+	default:
+		err = STORE_EIO;
+	}
+	snprintf(q->err, sizeof(q->err), "database: %s",
+		 q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+	return err;
+}
+
+const char *store_err_code(int err)
+{
+	switch (err) {
+	case STORE_OK:
+		return "ok";
+	case STORE_ENOTFOUND:
+		return "not_found";
+	case STORE_EEXISTS:
+		return "exists";
+	case STORE_EINVALID:
+		return "invalid";
+	case STORE_ECONFLICT:
+		return "conflict";
+	case STORE_EFULL:
+	case STORE_EBUSY:
+	case STORE_EIO:
+	case STORE_ESCHEMA:
+		return "storage";
+	default:
+		return "internal";
+	}
+}
+
+static const char *sq_errmsg(struct store *s)
+{
+	return Q(s)->err;
+}
+
+/* ---- statement helpers ------------------------------------------------- */
+
+/* The prepared statement i, ready to bind; NULL on error (q->err set). */
+static sqlite3_stmt *stmt(struct sq *q, int i)
+{
+	int rc;
+
+	if (q->st[i] == NULL) {
+		rc = sqlite3_prepare_v3(q->db, sql[i], -1,
+					SQLITE_PREPARE_PERSISTENT, &q->st[i],
+					NULL);
+		if (rc != SQLITE_OK) {
+			dberr(q, rc);
+			q->st[i] = NULL;
+			return NULL;
+		}
+	}
+	return q->st[i];
+}
+
+/* Runs a statement that returns no rows; resets it. */
+static int exec_st(struct sq *q, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return dberr(q, rc);
+	return 0;
+}
+
+static int run(struct sq *q, int i)
+{
+	sqlite3_stmt *st = stmt(q, i);
+
+	if (!st)
+		return STORE_EIO;
+	return exec_st(q, st);
+}
+
+static void col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(dst, t, n);
+	dst[n] = '\0';
+}
+
+static void col_blob(sqlite3_stmt *st, int col, uint8_t *dst, size_t len)
+{
+	const void *b = sqlite3_column_blob(st, col);
+	size_t n = b ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+	memset(dst, 0, len);
+	if (n > len)
+		n = len;
+	if (n)
+		memcpy(dst, b, n);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *t)
+{
+	return sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+}
+
+/* Checks a text field: present when required, and fits its buffer. */
+static int check_text(struct sq *q, const char *what, const char *v,
+		      size_t cap, int required)
+{
+	size_t n = v ? strnlen(v, cap) : 0;
+
+	if (required && n == 0)
+		return fail(q, STORE_EINVALID, "%s is empty", what);
+	if (n >= cap)
+		return fail(q, STORE_EINVALID, "%s is longer than %zu bytes",
+			    what, cap - 1);
+	return 0;
+}
+
+/* Appends s to a JSON string body (escaped) in buf. */
+static void json_str(char *buf, size_t cap, const char *s)
+{
+	size_t n = strlen(buf);
+
+	for (; *s && n + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			buf[n++] = '\\';
+			buf[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(buf + n, cap - n, "\\u%04x", c);
+		} else {
+			buf[n++] = (char)c;
+		}
+	}
+	buf[n] = '\0';
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+static int load_head(struct sq *q, int i, struct head *h)
+{
+	sqlite3_stmt *st = stmt(q, i);
+	int rc;
+
+	if (!st)
+		return STORE_EIO;
+	memset(h, 0, sizeof(*h));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		h->id = sqlite3_column_int64(st, 0);
+		col_blob(st, 1, h->hash, STORE_HASH_LEN);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(q, rc);
+	return 0;
+}
+
+static int sq_rollback(struct store *s)
+{
+	struct sq *q = Q(s);
+
+	q->in_txn = q->in_sp = 0;
+	if (sqlite3_get_autocommit(q->db))
+		return 0; /* SQLite already rolled back (e.g. SQLITE_FULL) */
+	return run(q, ST_ROLLBACK);
+}
+
+static int sq_begin(struct store *s)
+{
+	struct sq *q = Q(s);
+	int err;
+
+	if (q->in_txn)
+		return fail(q, STORE_ESTATE, "a transaction is already open");
+	err = run(q, ST_BEGIN);
+	if (err)
+		return err;
+	q->in_txn = 1;
+	q->in_sp = 0;
+	if ((err = load_head(q, ST_R_HEAD, &q->r_head)) ||
+	    (err = load_head(q, ST_S_HEAD, &q->s_head))) {
+		sq_rollback(s);
+		return err;
+	}
+	return 0;
+}
+
+static int sq_commit(struct store *s)
+{
+	struct sq *q = Q(s);
+	int err;
+
+	if (!q->in_txn)
+		return fail(q, STORE_ESTATE, "no transaction is open");
+	err = run(q, ST_COMMIT);
+	if (err) {
+		/* A failed COMMIT may leave the transaction open (SQLITE_BUSY)
+		 * or rolled back (SQLITE_FULL, SQLITE_IOERR): end it either
+		 * way so that the next batch starts clean. */
+		char keep[sizeof(q->err)];
+
+		memcpy(keep, q->err, sizeof(keep));
+		sq_rollback(s);
+		memcpy(q->err, keep, sizeof(keep));
+		return err;
+	}
+	q->in_txn = q->in_sp = 0;
+	return 0;
+}
+
+static int sq_savepoint(struct store *s)
+{
+	struct sq *q = Q(s);
+	int err;
+
+	if (!q->in_txn || q->in_sp)
+		return fail(q, STORE_ESTATE, "savepoint outside a transaction");
+	err = run(q, ST_SAVEPOINT);
+	if (err)
+		return err;
+	q->in_sp = 1;
+	q->r_head_sp = q->r_head;
+	q->s_head_sp = q->s_head;
+	return 0;
+}
+
+static int sq_release(struct store *s)
+{
+	struct sq *q = Q(s);
+	int err;
+
+	if (!q->in_sp)
+		return fail(q, STORE_ESTATE, "no savepoint");
+	err = run(q, ST_RELEASE);
+	if (err)
+		return err;
+	q->in_sp = 0;
+	return 0;
+}
+
+static int sq_rollback_to(struct store *s)
+{
+	struct sq *q = Q(s);
+	int err;
+
+	if (!q->in_sp)
+		return fail(q, STORE_ESTATE, "no savepoint");
+	q->r_head = q->r_head_sp;
+	q->s_head = q->s_head_sp;
+	err = run(q, ST_ROLLBACK_TO);
+	if (err)
+		return err;
+	q->in_sp = 0;
+	return run(q, ST_RELEASE);
+}
+
+static uint64_t sq_generation(struct store *s)
+{
+	return Q(s)->generation;
+}
+
+/*
+ * Admin writes run in their own transaction unless the caller opened one.
+ * own_begin returns 1 when it opened one (end it with own_end).
+ */
+static int own_begin(struct sq *q, int *own)
+{
+	int err;
+
+	*own = 0;
+	if (q->in_txn)
+		return 0;
+	err = sq_begin(&q->base);
+	if (err)
+		return err;
+	*own = 1;
+	return 0;
+}
+
+static int own_end(struct sq *q, int own, int err)
+{
+	if (!own)
+		return err;
+	if (err) {
+		char keep[sizeof(q->err)];
+
+		memcpy(keep, q->err, sizeof(keep));
+		sq_rollback(&q->base);
+		memcpy(q->err, keep, sizeof(keep));
+		return err;
+	}
+	return sq_commit(&q->base);
+}
+
+/* ---- row readers ------------------------------------------------------- */
+
+static void read_kiosk(sqlite3_stmt *st, struct store_kiosk *k)
+{
+	col_text(st, 0, k->id, sizeof(k->id));
+	col_text(st, 1, k->point, sizeof(k->point));
+	col_text(st, 2, k->tz, sizeof(k->tz));
+	col_text(st, 3, k->pubkey_pem, sizeof(k->pubkey_pem));
+	k->status = sqlite3_column_int(st, 4);
+	k->last_seen = sqlite3_column_int64(st, 5);
+	k->offline_seq = sqlite3_column_int64(st, 6);
+	k->added = sqlite3_column_int64(st, 7);
+}
+
+static void read_benefit(sqlite3_stmt *st, struct store_benefit *b)
+{
+	col_text(st, 0, b->code, sizeof(b->code));
+	col_text(st, 1, b->name, sizeof(b->name));
+	b->kind = sqlite3_column_int(st, 2);
+	b->per = sqlite3_column_int(st, 3);
+	b->quota = sqlite3_column_int64(st, 4);
+	b->balance = sqlite3_column_int64(st, 5);
+	b->amount = sqlite3_column_int64(st, 6);
+	col_text(st, 7, b->categories, sizeof(b->categories));
+	col_text(st, 8, b->unions, sizeof(b->unions));
+	col_text(st, 9, b->points, sizeof(b->points));
+	b->offline = sqlite3_column_int(st, 10);
+	b->valid_from = sqlite3_column_int(st, 11);
+	b->valid_until = sqlite3_column_int(st, 12);
+	b->hours_from = sqlite3_column_int(st, 13);
+	b->hours_to = sqlite3_column_int(st, 14);
+}
+
+/* CARD_COLS starting at column c0. */
+static void read_card(sqlite3_stmt *st, int c0, struct store_card *c)
+{
+	c->id = sqlite3_column_int64(st, c0);
+	col_blob(st, c0 + 1, c->lookup, STORE_LOOKUP_LEN);
+	c->member_id = sqlite3_column_int64(st, c0 + 2);
+	col_text(st, c0 + 3, c->member_no, sizeof(c->member_no));
+	c->key_version = sqlite3_column_int(st, c0 + 4);
+	c->status = sqlite3_column_int(st, c0 + 5);
+	col_text(st, c0 + 6, c->reason, sizeof(c->reason));
+	c->last_ctr = (uint32_t)sqlite3_column_int64(st, c0 + 7);
+	c->issued = sqlite3_column_int64(st, c0 + 8);
+	c->replaced_by = sqlite3_column_int64(st, c0 + 9);
+}
+
+static void read_member(sqlite3_stmt *st, struct store_member *m)
+{
+	m->id = sqlite3_column_int64(st, 0);
+	col_text(st, 1, m->no, sizeof(m->no));
+	col_text(st, 2, m->name, sizeof(m->name));
+	col_text(st, 3, m->union_, sizeof(m->union_));
+	col_text(st, 4, m->category, sizeof(m->category));
+	m->status = sqlite3_column_int(st, 5);
+}
+
+static void read_redemption(sqlite3_stmt *st, struct store_redemption *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->ts = sqlite3_column_int64(st, 1);
+	col_text(st, 2, r->kiosk, sizeof(r->kiosk));
+	col_text(st, 3, r->point, sizeof(r->point));
+	col_blob(st, 4, r->request_id, STORE_REQID_LEN);
+	r->card_id = sqlite3_column_int64(st, 5);
+	r->member_id = sqlite3_column_int64(st, 6);
+	col_text(st, 7, r->benefit, sizeof(r->benefit));
+	r->result = (uint8_t)sqlite3_column_int(st, 8);
+	r->reason = (uint8_t)sqlite3_column_int(st, 9);
+	r->left = sqlite3_column_int64(st, 10);
+	r->amount = sqlite3_column_int64(st, 11);
+	r->offline = (uint8_t)sqlite3_column_int(st, 12);
+	r->offline_seq = sqlite3_column_int64(st, 13);
+	r->kiosk_time = sqlite3_column_int64(st, 14);
+	r->ctr = (uint32_t)sqlite3_column_int64(st, 15);
+	col_text(st, 16, r->masked, sizeof(r->masked));
+	col_text(st, 17, r->sun, sizeof(r->sun));
+	r->has_sig = sqlite3_column_type(st, 18) == SQLITE_BLOB;
+	col_blob(st, 18, r->kiosk_sig, STORE_SIG_LEN);
+	col_blob(st, 19, r->prev_hash, STORE_HASH_LEN);
+	col_blob(st, 20, r->hash, STORE_HASH_LEN);
+}
+
+static void read_checkpoint(sqlite3_stmt *st, struct store_checkpoint *c)
+{
+	c->id = sqlite3_column_int64(st, 0);
+	c->ts = sqlite3_column_int64(st, 1);
+	c->r_head_id = sqlite3_column_int64(st, 2);
+	col_blob(st, 3, c->r_head_hash, STORE_HASH_LEN);
+	c->s_head_id = sqlite3_column_int64(st, 4);
+	col_blob(st, 5, c->s_head_hash, STORE_HASH_LEN);
+	col_blob(st, 6, c->prev_digest, STORE_HASH_LEN);
+	col_blob(st, 7, c->digest, STORE_HASH_LEN);
+	col_blob(st, 8, c->sig, STORE_SIG_LEN);
+}
+
+/* Steps a single-row query: 0 and row read, STORE_ENOTFOUND, or error. */
+static int one_row(struct sq *q, sqlite3_stmt *st, int *rcp)
+{
+	int rc = sqlite3_step(st);
+
+	*rcp = rc;
+	if (rc == SQLITE_ROW)
+		return 0;
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return STORE_ENOTFOUND;
+	return dberr(q, rc);
+}
+
+/* ---- hot path ---------------------------------------------------------- */
+
+static int sq_kiosk_get(struct store *s, const char *id, struct store_kiosk *k)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_KIOSK_GET);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	bind_text(st, 1, id);
+	err = one_row(q, st, &rc);
+	if (err == STORE_ENOTFOUND)
+		return fail(q, err, "kiosk %s is not enrolled", id);
+	if (err)
+		return err;
+	read_kiosk(st, k);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_kiosk_touch(struct store *s, const char *id, int64_t last_seen,
+			  int64_t offline_seq)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_KIOSK_TOUCH);
+
+	if (!st)
+		return STORE_EIO;
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, last_seen);
+	sqlite3_bind_int64(st, 3, offline_seq);
+	return exec_st(q, st);
+}
+
+static int sq_card_find(struct store *s, const uint8_t lookup[STORE_LOOKUP_LEN],
+			struct store_card *c, struct store_member *m)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_CARD_FIND);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_blob(st, 1, lookup, STORE_LOOKUP_LEN, SQLITE_STATIC);
+	err = one_row(q, st, &rc);
+	if (err == STORE_ENOTFOUND)
+		return fail(q, err, "no such card");
+	if (err)
+		return err;
+	read_card(st, 0, c);
+	if (m) {
+		m->id = sqlite3_column_int64(st, 10);
+		memcpy(m->no, c->member_no, sizeof(m->no));
+		col_text(st, 11, m->name, sizeof(m->name));
+		col_text(st, 12, m->union_, sizeof(m->union_));
+		col_text(st, 13, m->category, sizeof(m->category));
+		m->status = sqlite3_column_int(st, 14);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_card_set_ctr(struct store *s, int64_t card_id, uint32_t ctr)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_CARD_SET_CTR);
+
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, card_id);
+	sqlite3_bind_int64(st, 2, ctr);
+	return exec_st(q, st);
+}
+
+static int sq_benefit_get(struct store *s, const char *code,
+			  struct store_benefit *b)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_BENEFIT_GET);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	bind_text(st, 1, code);
+	err = one_row(q, st, &rc);
+	if (err == STORE_ENOTFOUND)
+		return fail(q, err, "benefit %s does not exist", code);
+	if (err)
+		return err;
+	read_benefit(st, b);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_usage(struct store *s, int64_t member_id, const char *benefit,
+		    int64_t since, int64_t until, int64_t *count,
+		    int64_t *amount)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_USAGE);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, member_id);
+	bind_text(st, 2, benefit);
+	sqlite3_bind_int64(st, 3, since);
+	sqlite3_bind_int64(st, 4, until);
+	err = one_row(q, st, &rc);
+	if (err)
+		return err == STORE_ENOTFOUND ? dberr(q, SQLITE_ERROR) : err;
+	*count = sqlite3_column_int64(st, 0);
+	*amount = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int red_lookup(struct sq *q, int i, const char *kiosk,
+		      const uint8_t *rid, int64_t seq,
+		      struct store_redemption *r)
+{
+	sqlite3_stmt *st = stmt(q, i);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	bind_text(st, 1, kiosk);
+	if (rid)
+		sqlite3_bind_blob(st, 2, rid, STORE_REQID_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 2, seq);
+	err = one_row(q, st, &rc);
+	if (err)
+		return err;
+	read_redemption(st, r);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_red_by_request(struct store *s, const char *kiosk,
+			     const uint8_t rid[STORE_REQID_LEN],
+			     struct store_redemption *r)
+{
+	return red_lookup(Q(s), ST_RED_BY_REQ, kiosk, rid, 0, r);
+}
+
+static int sq_red_by_seq(struct store *s, const char *kiosk, int64_t seq,
+			 struct store_redemption *r)
+{
+	return red_lookup(Q(s), ST_RED_BY_SEQ, kiosk, NULL, seq, r);
+}
+
+static int sq_red_append(struct store *s, struct store_redemption *r)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st;
+	int err;
+
+	if (!q->in_txn)
+		return fail(q, STORE_ESTATE, "append outside a transaction");
+	if ((err = check_text(q, "kiosk", r->kiosk, sizeof(r->kiosk), 1)) ||
+	    (err = check_text(q, "point", r->point, sizeof(r->point), 0)) ||
+	    (err = check_text(q, "benefit", r->benefit, sizeof(r->benefit),
+			      0)) ||
+	    (err = check_text(q, "masked name", r->masked, sizeof(r->masked),
+			      0)) ||
+	    (err = check_text(q, "SUN text", r->sun, sizeof(r->sun), 0)))
+		return err;
+	r->id = q->r_head.id + 1;
+	memcpy(r->prev_hash, q->r_head.hash, STORE_HASH_LEN);
+	err = chain_hash_redemption(r->prev_hash, r, r->hash);
+	if (err)
+		return fail(q, STORE_EIO, "hashing failed");
+	st = stmt(q, ST_RED_INSERT);
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, r->id);
+	sqlite3_bind_int64(st, 2, r->ts);
+	bind_text(st, 3, r->kiosk);
+	bind_text(st, 4, r->point);
+	sqlite3_bind_blob(st, 5, r->request_id, STORE_REQID_LEN,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, r->card_id);
+	sqlite3_bind_int64(st, 7, r->member_id);
+	bind_text(st, 8, r->benefit);
+	sqlite3_bind_int(st, 9, r->result);
+	sqlite3_bind_int(st, 10, r->reason);
+	sqlite3_bind_int64(st, 11, r->left);
+	sqlite3_bind_int64(st, 12, r->amount);
+	sqlite3_bind_int(st, 13, r->offline);
+	sqlite3_bind_int64(st, 14, r->offline_seq);
+	sqlite3_bind_int64(st, 15, r->kiosk_time);
+	sqlite3_bind_int64(st, 16, r->ctr);
+	bind_text(st, 17, r->masked);
+	bind_text(st, 18, r->sun);
+	if (r->has_sig)
+		sqlite3_bind_blob(st, 19, r->kiosk_sig, STORE_SIG_LEN,
+				  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 19);
+	sqlite3_bind_blob(st, 20, r->prev_hash, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 21, r->hash, STORE_HASH_LEN, SQLITE_STATIC);
+	err = exec_st(q, st);
+	if (err)
+		return err;
+	q->r_head.id = r->id;
+	memcpy(q->r_head.hash, r->hash, STORE_HASH_LEN);
+	return 0;
+}
+
+static int sq_security_add(struct store *s, struct store_security_event *e)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st;
+	int own, err;
+
+	if ((err = own_begin(q, &own)))
+		return err;
+	st = stmt(q, ST_SEC_INSERT);
+	if (!st)
+		return own_end(q, own, STORE_EIO);
+	sqlite3_bind_int64(st, 1, e->ts);
+	bind_text(st, 2, e->kind);
+	bind_text(st, 3, e->kiosk);
+	sqlite3_bind_int64(st, 4, e->card_id);
+	bind_text(st, 5, e->detail);
+	err = exec_st(q, st);
+	if (!err)
+		e->id = sqlite3_last_insert_rowid(q->db);
+	return own_end(q, own, err);
+}
+
+/* ---- members ------------------------------------------------------------ */
+
+static int check_member(struct sq *q, const struct store_member *m)
+{
+	int err;
+
+	if ((err = check_text(q, "member number", m->no, sizeof(m->no), 1)) ||
+	    (err = check_text(q, "name", m->name, sizeof(m->name), 1)) ||
+	    (err = check_text(q, "union", m->union_, sizeof(m->union_), 1)) ||
+	    (err = check_text(q, "category", m->category, sizeof(m->category),
+			      1)))
+		return err;
+	if (m->status != STORE_ACTIVE && m->status != STORE_SUSPENDED)
+		return fail(q, STORE_EINVALID,
+			    "status must be active or suspended");
+	return 0;
+}
+
+static void bind_member(sqlite3_stmt *st, const struct store_member *m)
+{
+	bind_text(st, 1, m->no);
+	bind_text(st, 2, m->name);
+	bind_text(st, 3, m->union_);
+	bind_text(st, 4, m->category);
+	sqlite3_bind_int(st, 5, m->status);
+}
+
+static int sq_member_import(struct store *s, const struct store_member *rows,
+			    size_t n, int first_line)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st;
+	int own, err = 0;
+	char msg[sizeof(q->err)];
+
+	if ((err = own_begin(q, &own)))
+		return err;
+	st = stmt(q, ST_MEMBER_UPSERT);
+	if (!st)
+		return own_end(q, own, STORE_EIO);
+	for (size_t i = 0; i < n && !err; i++) {
+		err = check_member(q, &rows[i]);
+		if (!err) {
+			bind_member(st, &rows[i]);
+			err = exec_st(q, st);
+		}
+		if (err) {
+			snprintf(msg, sizeof(msg), "line %lld: %.200s",
+				 (long long)first_line + (long long)i, q->err);
+			memcpy(q->err, msg, sizeof(msg));
+		}
+	}
+	return own_end(q, own, err);
+}
+
+static int sq_member_add(struct store *s, struct store_member *m)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st;
+	int own, err;
+
+	if ((err = check_member(q, m)))
+		return err;
+	if ((err = own_begin(q, &own)))
+		return err;
+	st = stmt(q, ST_MEMBER_INSERT);
+	if (!st)
+		return own_end(q, own, STORE_EIO);
+	bind_member(st, m);
+	err = exec_st(q, st);
+	if (err == STORE_EEXISTS)
+		fail(q, err, "member %s already exists", m->no);
+	if (!err)
+		m->id = sqlite3_last_insert_rowid(q->db);
+	return own_end(q, own, err);
+}
+
+static int member_read(struct sq *q, int i, const char *no, int64_t id,
+		       struct store_member *m)
+{
+	sqlite3_stmt *st = stmt(q, i);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	if (no)
+		bind_text(st, 1, no);
+	else
+		sqlite3_bind_int64(st, 1, id);
+	err = one_row(q, st, &rc);
+	if (err == STORE_ENOTFOUND) {
+		if (no)
+			return fail(q, err, "member %s does not exist", no);
+		return fail(q, err, "member #%lld does not exist",
+			    (long long)id);
+	}
+	if (err)
+		return err;
+	read_member(st, m);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_member_get(struct store *s, const char *no,
+			 struct store_member *m)
+{
+	return member_read(Q(s), ST_MEMBER_GET, no, 0, m);
+}
+
+static int sq_member_get_id(struct store *s, int64_t id,
+			    struct store_member *m)
+{
+	return member_read(Q(s), ST_MEMBER_GET_ID, NULL, id, m);
+}
+
+static int sq_member_set_status(struct store *s, const char *no, int status)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st;
+	int own, err;
+
+	if (status != STORE_ACTIVE && status != STORE_SUSPENDED)
+		return fail(q, STORE_EINVALID,
+			    "status must be active or suspended");
+	if ((err = own_begin(q, &own)))
+		return err;
+	st = stmt(q, ST_MEMBER_STATUS);
+	if (!st)
+		return own_end(q, own, STORE_EIO);
+	bind_text(st, 1, no);
+	sqlite3_bind_int(st, 2, status);
+	err = exec_st(q, st);
+	if (!err && sqlite3_changes(q->db) == 0)
+		err = fail(q, STORE_ENOTFOUND, "member %s does not exist", no);
+	return own_end(q, own, err);
+}
+
+static int sq_member_count(struct store *s, int64_t *n)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_MEMBER_COUNT);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	err = one_row(q, st, &rc);
+	if (err)
+		return err;
+	*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* ---- benefits ----------------------------------------------------------- */
+
+static int check_date(int32_t d)
+{
+	int m = d / 100 % 100, day = d % 100;
+
+	return d == 0 || (d >= 19700101 && d <= 99991231 && m >= 1 &&
+			  m <= 12 && day >= 1 && day <= 31);
+}
+
+static int sq_benefit_add(struct store *s, const struct store_benefit *b)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st;
+	int own, err;
+
+	if ((err = check_text(q, "code", b->code, sizeof(b->code), 1)) ||
+	    (err = check_text(q, "name", b->name, sizeof(b->name), 1)) ||
+	    (err = check_text(q, "categories", b->categories,
+			      sizeof(b->categories), 0)) ||
+	    (err = check_text(q, "unions", b->unions, sizeof(b->unions), 0)) ||
+	    (err = check_text(q, "points", b->points, sizeof(b->points), 0)))
+		return err;
+	if (b->kind == STORE_QUOTA) {
+		if (b->quota <= 0)
+			return fail(q, STORE_EINVALID,
+				    "quota must be 1 or more");
+		if (b->per < STORE_DAY || b->per > STORE_YEAR)
+			return fail(q, STORE_EINVALID,
+				    "per must be day, month or year");
+	} else if (b->kind == STORE_BALANCE) {
+		if (b->balance <= 0)
+			return fail(q, STORE_EINVALID,
+				    "balance must be 1 cent or more");
+		if (b->amount <= 0 || b->amount > b->balance)
+			return fail(q, STORE_EINVALID,
+				    "amount must be between 1 cent and the "
+				    "balance");
+		if (b->per < STORE_DAY || b->per > STORE_LIFETIME)
+			return fail(q, STORE_EINVALID, "bad period");
+	} else {
+		return fail(q, STORE_EINVALID, "unknown benefit kind");
+	}
+	if (!check_date(b->valid_from) || !check_date(b->valid_until))
+		return fail(q, STORE_EINVALID, "dates must be YYYY-MM-DD");
+	if (b->valid_from && b->valid_until && b->valid_until < b->valid_from)
+		return fail(q, STORE_EINVALID,
+			    "valid_until is before valid_from");
+	if (b->hours_from < -1 || b->hours_from >= 24 * 60 ||
+	    b->hours_to < -1 || b->hours_to > 24 * 60 ||
+	    (b->hours_from >= 0) != (b->hours_to >= 0))
+		return fail(q, STORE_EINVALID, "hours must be HH:MM-HH:MM");
+	if (b->offline < 0)
+		return fail(q, STORE_EINVALID, "offline must be 0 or more");
+	if ((err = own_begin(q, &own)))
+		return err;
+	st = stmt(q, ST_BENEFIT_INSERT);
+	if (!st)
+		return own_end(q, own, STORE_EIO);
+	bind_text(st, 1, b->code);
+	bind_text(st, 2, b->name);
+	sqlite3_bind_int(st, 3, b->kind);
+	sqlite3_bind_int(st, 4, b->per);
+	sqlite3_bind_int64(st, 5, b->kind == STORE_QUOTA ? b->quota : 0);
+	sqlite3_bind_int64(st, 6, b->kind == STORE_BALANCE ? b->balance : 0);
+	sqlite3_bind_int64(st, 7, b->kind == STORE_BALANCE ? b->amount : 0);
+	bind_text(st, 8, b->categories);
+	bind_text(st, 9, b->unions);
+	bind_text(st, 10, b->points);
+	sqlite3_bind_int(st, 11, b->offline);
+	sqlite3_bind_int(st, 12, b->valid_from);
+	sqlite3_bind_int(st, 13, b->valid_until);
+	sqlite3_bind_int(st, 14, b->hours_from);
+	sqlite3_bind_int(st, 15, b->hours_to);
+	err = exec_st(q, st);
+	if (err == STORE_EEXISTS)
+		fail(q, err, "benefit %s already exists", b->code);
+	err = own_end(q, own, err);
+	if (!err)
+		q->generation++;
+	return err;
+}
+
+static int sq_benefit_list(struct store *s, store_benefit_fn fn, void *ctx)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_BENEFIT_LIST);
+	struct store_benefit b;
+	int rc, ret = 0;
+
+	if (!st)
+		return STORE_EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_benefit(st, &b);
+		if ((ret = fn(ctx, &b)))
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(q, rc);
+	return ret;
+}
+
+/* ---- kiosks ------------------------------------------------------------- */
+
+static int sq_kiosk_add(struct store *s, const struct store_kiosk *k)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st;
+	int own, err;
+
+	if ((err = check_text(q, "kiosk id", k->id, sizeof(k->id), 1)) ||
+	    (err = check_text(q, "point", k->point, sizeof(k->point), 1)) ||
+	    (err = check_text(q, "time zone", k->tz, sizeof(k->tz), 0)) ||
+	    (err = check_text(q, "public key", k->pubkey_pem,
+			      sizeof(k->pubkey_pem), 1)))
+		return err;
+	if ((err = own_begin(q, &own)))
+		return err;
+	st = stmt(q, ST_KIOSK_INSERT);
+	if (!st)
+		return own_end(q, own, STORE_EIO);
+	bind_text(st, 1, k->id);
+	bind_text(st, 2, k->point);
+	bind_text(st, 3, k->tz);
+	bind_text(st, 4, k->pubkey_pem);
+	sqlite3_bind_int64(st, 5, k->added ? k->added : (int64_t)time(NULL));
+	err = exec_st(q, st);
+	if (err == STORE_EEXISTS)
+		fail(q, err, "kiosk %s already exists", k->id);
+	err = own_end(q, own, err);
+	if (!err)
+		q->generation++;
+	return err;
+}
+
+static int sq_kiosk_revoke(struct store *s, const char *id)
+{
+	struct sq *q = Q(s);
+	struct store_kiosk k;
+	sqlite3_stmt *st;
+	int own, err;
+
+	if ((err = own_begin(q, &own)))
+		return err;
+	err = sq_kiosk_get(s, id, &k);
+	if (!err && k.status == STORE_REVOKED)
+		err = fail(q, STORE_ECONFLICT, "kiosk %s is already revoked",
+			   id);
+	if (!err) {
+		st = stmt(q, ST_KIOSK_REVOKE);
+		if (!st)
+			return own_end(q, own, STORE_EIO);
+		bind_text(st, 1, id);
+		err = exec_st(q, st);
+	}
+	err = own_end(q, own, err);
+	if (!err)
+		q->generation++;
+	return err;
+}
+
+static int sq_kiosk_list(struct store *s, store_kiosk_fn fn, void *ctx)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_KIOSK_LIST);
+	struct store_kiosk k;
+	int rc, ret = 0;
+
+	if (!st)
+		return STORE_EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_kiosk(st, &k);
+		if ((ret = fn(ctx, &k)))
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(q, rc);
+	return ret;
+}
+
+/* ---- cards -------------------------------------------------------------- */
+
+static int card_insert(struct sq *q, const uint8_t *lookup, int64_t member_id,
+		       int key_version, uint32_t ctr, int64_t now,
+		       int64_t *card_id)
+{
+	sqlite3_stmt *st;
+	int err;
+
+	if (key_version < 0 || key_version > 255)
+		return fail(q, STORE_EINVALID, "key version must be 0..255");
+	if (ctr > 0xFFFFFFu)
+		return fail(q, STORE_EINVALID, "counter is over 24 bits");
+	st = stmt(q, ST_CARD_INSERT);
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_blob(st, 1, lookup, STORE_LOOKUP_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, member_id);
+	sqlite3_bind_int(st, 3, key_version);
+	sqlite3_bind_int64(st, 4, ctr);
+	sqlite3_bind_int64(st, 5, now);
+	err = exec_st(q, st);
+	if (err == STORE_EEXISTS)
+		return fail(q, err, "this card is already registered");
+	if (!err)
+		*card_id = sqlite3_last_insert_rowid(q->db);
+	return err;
+}
+
+static int sq_card_register(struct store *s,
+			    const uint8_t lookup[STORE_LOOKUP_LEN],
+			    const char *member_no, int key_version,
+			    uint32_t ctr, int64_t now, int64_t *card_id)
+{
+	struct sq *q = Q(s);
+	struct store_member m;
+	int own, err;
+
+	if ((err = own_begin(q, &own)))
+		return err;
+	err = sq_member_get(s, member_no, &m);
+	if (!err)
+		err = card_insert(q, lookup, m.id, key_version, ctr, now,
+				  card_id);
+	return own_end(q, own, err);
+}
+
+static int sq_card_get(struct store *s, int64_t card_id, struct store_card *c)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_CARD_GET);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, card_id);
+	err = one_row(q, st, &rc);
+	if (err == STORE_ENOTFOUND)
+		return fail(q, err, "card %lld does not exist",
+			    (long long)card_id);
+	if (err)
+		return err;
+	read_card(st, 0, c);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int card_revoke(struct sq *q, int64_t card_id, const char *reason,
+		       int64_t replaced_by)
+{
+	struct store_card c;
+	sqlite3_stmt *st;
+	int err;
+
+	err = sq_card_get(&q->base, card_id, &c);
+	if (err)
+		return err;
+	if (c.status == STORE_REVOKED)
+		return fail(q, STORE_ECONFLICT, "card %lld is already revoked",
+			    (long long)card_id);
+	st = stmt(q, ST_CARD_REVOKE);
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, card_id);
+	bind_text(st, 2, reason);
+	sqlite3_bind_int64(st, 3, replaced_by);
+	return exec_st(q, st);
+}
+
+static int sq_card_revoke(struct store *s, int64_t card_id, const char *reason)
+{
+	struct sq *q = Q(s);
+	int own, err;
+
+	if (!reason || (strcmp(reason, "lost") && strcmp(reason, "stolen") &&
+			strcmp(reason, "left") && strcmp(reason, "damaged")))
+		return fail(q, STORE_EINVALID,
+			    "reason must be lost, stolen, left or damaged");
+	if ((err = own_begin(q, &own)))
+		return err;
+	err = card_revoke(q, card_id, reason, 0);
+	return own_end(q, own, err);
+}
+
+static int staff_insert(struct sq *q, struct store_staff_action *a);
+
+static int sq_card_replace(struct store *s, int64_t old_id,
+			   const uint8_t lookup[STORE_LOOKUP_LEN],
+			   int key_version, uint32_t ctr, int64_t now,
+			   const struct store_actor *actor, int64_t *new_id)
+{
+	struct sq *q = Q(s);
+	struct store_card old;
+	struct store_staff_action a;
+	char args[128];
+	int own, err;
+
+	if ((err = own_begin(q, &own)))
+		return err;
+	err = sq_card_get(s, old_id, &old);
+	if (!err && old.status == STORE_REVOKED)
+		err = fail(q, STORE_ECONFLICT, "card %lld is already revoked",
+			   (long long)old_id);
+	if (!err)
+		err = card_insert(q, lookup, old.member_id, key_version, ctr,
+				  now, new_id);
+	if (!err)
+		err = card_revoke(q, old_id, "replaced", *new_id);
+	if (!err) {
+		memset(&a, 0, sizeof(a));
+		a.ts = now;
+		a.uid = actor ? actor->uid : 0;
+		snprintf(a.role, sizeof(a.role), "%s",
+			 actor ? actor->role : "");
+		snprintf(a.cmd, sizeof(a.cmd), "card.replaced");
+		snprintf(args, sizeof(args), "{\"old\":%lld,\"new\":%lld}",
+			 (long long)old_id, (long long)*new_id);
+		a.args = args;
+		a.ok = 1;
+		err = staff_insert(q, &a);
+	}
+	return own_end(q, own, err);
+}
+
+static int sq_card_list(struct store *s, int64_t member_id, store_card_fn fn,
+			void *ctx)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_CARD_LIST);
+	struct store_card c;
+	int rc, ret = 0;
+
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, member_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_card(st, 0, &c);
+		if ((ret = fn(ctx, &c)))
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(q, rc);
+	return ret;
+}
+
+/* ---- staff actions ------------------------------------------------------ */
+
+static int staff_insert(struct sq *q, struct store_staff_action *a)
+{
+	sqlite3_stmt *st;
+	int err;
+
+	if ((err = check_text(q, "role", a->role, sizeof(a->role), 0)) ||
+	    (err = check_text(q, "command", a->cmd, sizeof(a->cmd), 1)))
+		return err;
+	if (!a->args)
+		a->args = "";
+	a->id = q->s_head.id + 1;
+	memcpy(a->prev_hash, q->s_head.hash, STORE_HASH_LEN);
+	if (chain_hash_staff(a->prev_hash, a, a->hash))
+		return fail(q, STORE_EIO, "hashing failed");
+	st = stmt(q, ST_STAFF_INSERT);
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, a->id);
+	sqlite3_bind_int64(st, 2, a->ts);
+	sqlite3_bind_int64(st, 3, a->uid);
+	bind_text(st, 4, a->role);
+	bind_text(st, 5, a->cmd);
+	bind_text(st, 6, a->args);
+	sqlite3_bind_int64(st, 7, a->ref_id);
+	sqlite3_bind_int(st, 8, a->ok ? 1 : 0);
+	sqlite3_bind_blob(st, 9, a->prev_hash, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 10, a->hash, STORE_HASH_LEN, SQLITE_STATIC);
+	err = exec_st(q, st);
+	if (err)
+		return err;
+	q->s_head.id = a->id;
+	memcpy(q->s_head.hash, a->hash, STORE_HASH_LEN);
+	return 0;
+}
+
+static int sq_staff_append(struct store *s, struct store_staff_action *a)
+{
+	struct sq *q = Q(s);
+	int own, err;
+
+	if ((err = own_begin(q, &own)))
+		return err;
+	err = staff_insert(q, a);
+	return own_end(q, own, err);
+}
+
+/* ---- log ---------------------------------------------------------------- */
+
+static int sq_red_get(struct store *s, int64_t id, struct store_redemption *r,
+		      int *voided)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_RED_GET);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	err = one_row(q, st, &rc);
+	if (err == STORE_ENOTFOUND)
+		return fail(q, err, "redemption %lld does not exist",
+			    (long long)id);
+	if (err)
+		return err;
+	read_redemption(st, r);
+	if (voided)
+		*voided = sqlite3_column_int(st, 21);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_red_void(struct store *s, int64_t id, const char *reason,
+		       const struct store_actor *actor, int64_t now)
+{
+	struct sq *q = Q(s);
+	struct store_redemption r;
+	struct store_staff_action a;
+	char args[512];
+	int own, err, voided = 0;
+
+	if (!reason || !*reason)
+		return fail(q, STORE_EINVALID, "a reason is required");
+	if ((err = own_begin(q, &own)))
+		return err;
+	err = sq_red_get(s, id, &r, &voided);
+	if (!err && voided)
+		err = fail(q, STORE_ECONFLICT,
+			   "redemption %lld is already voided", (long long)id);
+	if (!err && r.result != STORE_GRANTED)
+		err = fail(q, STORE_ECONFLICT,
+			   "redemption %lld was not granted", (long long)id);
+	if (!err) {
+		memset(&a, 0, sizeof(a));
+		a.ts = now;
+		a.uid = actor ? actor->uid : 0;
+		snprintf(a.role, sizeof(a.role), "%s",
+			 actor ? actor->role : "");
+		snprintf(a.cmd, sizeof(a.cmd), VOIDED_CMD);
+		snprintf(args, sizeof(args), "{\"id\":%lld,\"reason\":\"",
+			 (long long)id);
+		json_str(args, sizeof(args) - 3, reason);
+		strcat(args, "\"}");
+		a.args = args;
+		a.ref_id = id;
+		a.ok = 1;
+		err = staff_insert(q, &a);
+	}
+	return own_end(q, own, err);
+}
+
+static int sq_log_query(struct store *s, const struct store_log_filter *f,
+			store_log_fn fn, void *ctx, int64_t *next)
+{
+	struct sq *q = Q(s);
+	char qs[1024];
+	sqlite3_stmt *st = NULL;
+	struct store_log_row row;
+	struct store_member m;
+	int rc, limit, n = 0, ret = 0, b = 1;
+	int i_member = 0, i_kiosk = 0, i_benefit = 0, i_since = 0, i_until = 0,
+	    i_result = 0;
+
+	*next = 0;
+	limit = f->limit <= 0 ? 100 : f->limit;
+	if (limit > 10000)
+		return fail(q, STORE_EINVALID, "limit is over 10000");
+	if (f->member_no[0]) {
+		ret = sq_member_get(s, f->member_no, &m);
+		if (ret)
+			return ret;
+	}
+	snprintf(qs, sizeof(qs),
+		 "SELECT " RED_COLS_R ", coalesce(m.no, ''),"
+		 " coalesce(m.name, ''), EXISTS(SELECT 1 FROM staff_actions s"
+		 " WHERE s.ref_id = r.id AND s.cmd = '" VOIDED_CMD "'"
+		 " AND s.ok = 1) FROM redemptions r LEFT JOIN members m"
+		 " ON m.id = r.member_id WHERE r.id > ?1");
+	/* Only fixed SQL text is appended; every value is a parameter. */
+#define ADD(cond, idx, text)                                                   \
+	do {                                                                  \
+		if (cond) {                                                   \
+			idx = ++b;                                            \
+			snprintf(qs + strlen(qs), sizeof(qs) - strlen(qs),    \
+				 text, idx);                                  \
+		}                                                             \
+	} while (0)
+	ADD(f->member_no[0], i_member, " AND r.member_id = ?%d");
+	ADD(f->kiosk[0], i_kiosk, " AND r.kiosk = ?%d");
+	ADD(f->benefit[0], i_benefit, " AND r.benefit = ?%d");
+	ADD(f->since, i_since, " AND r.ts >= ?%d");
+	ADD(f->until, i_until, " AND r.ts < ?%d");
+	ADD(f->result >= 0, i_result, " AND r.result = ?%d");
+#undef ADD
+	snprintf(qs + strlen(qs), sizeof(qs) - strlen(qs),
+		 " ORDER BY r.id LIMIT %d", limit + 1);
+	rc = sqlite3_prepare_v2(q->db, qs, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return dberr(q, rc);
+	sqlite3_bind_int64(st, 1, f->after_id);
+	if (i_member)
+		sqlite3_bind_int64(st, i_member, m.id);
+	if (i_kiosk)
+		bind_text(st, i_kiosk, f->kiosk);
+	if (i_benefit)
+		bind_text(st, i_benefit, f->benefit);
+	if (i_since)
+		sqlite3_bind_int64(st, i_since, f->since);
+	if (i_until)
+		sqlite3_bind_int64(st, i_until, f->until);
+	if (i_result)
+		sqlite3_bind_int(st, i_result, f->result);
+	ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == limit) {
+			*next = row.r.id;
+			break;
+		}
+		memset(&row, 0, sizeof(row));
+		read_redemption(st, &row.r);
+		col_text(st, 21, row.member_no, sizeof(row.member_no));
+		col_text(st, 22, row.name, sizeof(row.name));
+		row.voided = sqlite3_column_int(st, 23);
+		n++;
+		if ((ret = fn(ctx, &row)))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = dberr(q, rc);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int report_section(struct sq *q, const char *section, const char *qs,
+			  int64_t since, int64_t until, int64_t off,
+			  store_report_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_report_row row;
+	int rc, ret = 0;
+
+	rc = sqlite3_prepare_v2(q->db, qs, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return dberr(q, rc);
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, until);
+	sqlite3_bind_int64(st, 3, off);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&row, 0, sizeof(row));
+		row.section = section;
+		if (strcmp(section, "per_day") == 0) {
+			time_t t = (time_t)sqlite3_column_int64(st, 0) * 86400;
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			strftime(row.key, sizeof(row.key), "%Y-%m-%d", &tm);
+		} else {
+			col_text(st, 0, row.key, sizeof(row.key));
+		}
+		row.granted = sqlite3_column_int64(st, 1);
+		row.denied = sqlite3_column_int64(st, 2);
+		row.amount = sqlite3_column_int64(st, 3);
+		if ((ret = fn(ctx, &row)))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = dberr(q, rc);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int sq_report(struct store *s, int64_t since, int64_t until,
+		     int64_t utc_offset, store_report_fn fn, void *ctx)
+{
+	static const struct {
+		const char *section, *sql;
+	} sec[] = {
+		{ "per_day",
+		  "SELECT (ts + ?3) / 86400 AS k, sum(result = 1),"
+		  " sum(result != 1), sum(CASE WHEN result = 1 THEN amount"
+		  " ELSE 0 END) FROM redemptions WHERE ts >= ?1 AND ts < ?2"
+		  " GROUP BY k ORDER BY k" },
+		{ "per_benefit",
+		  "SELECT benefit, sum(result = 1), sum(result != 1),"
+		  " sum(CASE WHEN result = 1 THEN amount ELSE 0 END)"
+		  " FROM redemptions WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
+		  " GROUP BY benefit ORDER BY benefit" },
+		{ "per_point",
+		  "SELECT point, sum(result = 1), sum(result != 1),"
+		  " sum(CASE WHEN result = 1 THEN amount ELSE 0 END)"
+		  " FROM redemptions WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
+		  " GROUP BY point ORDER BY point" },
+		{ "denials",
+		  "SELECT reason, 0, count(*), 0 FROM redemptions"
+		  " WHERE ts >= ?1 AND ts < ?2 AND result != 1 AND ?3 = ?3"
+		  " GROUP BY reason ORDER BY reason" },
+		{ "security",
+		  "SELECT kind, count(*), 0, 0 FROM security_events"
+		  " WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
+		  " GROUP BY kind ORDER BY kind" },
+	};
+	int ret;
+
+	for (size_t i = 0; i < sizeof(sec) / sizeof(sec[0]); i++) {
+		ret = report_section(Q(s), sec[i].section, sec[i].sql, since,
+				     until, utc_offset, fn, ctx);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int sq_security_list(struct store *s, int64_t since, int64_t after_id,
+			    int limit, store_sec_fn fn, void *ctx)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_SEC_LIST);
+	struct store_security_event e;
+	int rc, ret = 0;
+
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, after_id);
+	sqlite3_bind_int(st, 3, limit <= 0 ? 100 : limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		e.id = sqlite3_column_int64(st, 0);
+		e.ts = sqlite3_column_int64(st, 1);
+		col_text(st, 2, e.kind, sizeof(e.kind));
+		col_text(st, 3, e.kiosk, sizeof(e.kiosk));
+		e.card_id = sqlite3_column_int64(st, 4);
+		col_text(st, 5, e.detail, sizeof(e.detail));
+		if ((ret = fn(ctx, &e)))
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(q, rc);
+	return ret;
+}
+
+/* ---- chain support ------------------------------------------------------ */
+
+static int sq_chain_heads(struct store *s, int64_t *r_id,
+			  uint8_t r_hash[STORE_HASH_LEN], int64_t *s_id,
+			  uint8_t s_hash[STORE_HASH_LEN])
+{
+	struct sq *q = Q(s);
+	struct head r, h;
+	int err;
+
+	if (q->in_txn) {
+		r = q->r_head;
+		h = q->s_head;
+	} else if ((err = load_head(q, ST_R_HEAD, &r)) ||
+		   (err = load_head(q, ST_S_HEAD, &h))) {
+		return err;
+	}
+	*r_id = r.id;
+	memcpy(r_hash, r.hash, STORE_HASH_LEN);
+	*s_id = h.id;
+	memcpy(s_hash, h.hash, STORE_HASH_LEN);
+	return 0;
+}
+
+static int sq_checkpoint_last(struct store *s, struct store_checkpoint *c)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_CP_LAST);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	err = one_row(q, st, &rc);
+	if (err == STORE_ENOTFOUND)
+		return fail(q, err, "no checkpoint yet");
+	if (err)
+		return err;
+	read_checkpoint(st, c);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_checkpoint_add(struct store *s, struct store_checkpoint *c)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_CP_INSERT);
+
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, c->id);
+	sqlite3_bind_int64(st, 2, c->ts);
+	sqlite3_bind_int64(st, 3, c->r_head_id);
+	sqlite3_bind_blob(st, 4, c->r_head_hash, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, c->s_head_id);
+	sqlite3_bind_blob(st, 6, c->s_head_hash, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, c->prev_digest, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 8, c->digest, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 9, c->sig, STORE_SIG_LEN, SQLITE_STATIC);
+	return exec_st(q, st);
+}
+
+static int sq_cursor_open(struct store *s, int kind, int64_t after_id,
+			  struct store_cursor **out)
+{
+	struct sq *q = Q(s);
+	struct store_cursor *cur;
+	const char *qs;
+	int rc;
+
+	switch (kind) {
+	case STORE_CUR_REDEMPTIONS:
+		qs = "SELECT " RED_COLS " FROM redemptions WHERE id > ?1"
+		     " ORDER BY id";
+		break;
+	case STORE_CUR_STAFF:
+		qs = "SELECT id, ts, uid, role, cmd, args, ref_id, ok,"
+		     " prev_hash, hash FROM staff_actions WHERE id > ?1"
+		     " ORDER BY id";
+		break;
+	case STORE_CUR_CHECKPOINTS:
+		qs = "SELECT id, ts, r_head_id, r_head_hash, s_head_id,"
+		     " s_head_hash, prev_digest, digest, sig FROM checkpoints"
+		     " WHERE id > ?1 ORDER BY id";
+		break;
+	default:
+		return fail(q, STORE_EINVALID, "unknown cursor kind");
+	}
+	cur = calloc(1, sizeof(*cur));
+	if (!cur)
+		return fail(q, STORE_ENOMEM, "out of memory");
+	rc = sqlite3_prepare_v2(q->db, qs, -1, &cur->st, NULL);
+	if (rc != SQLITE_OK) {
+		free(cur);
+		return dberr(q, rc);
+	}
+	sqlite3_bind_int64(cur->st, 1, after_id);
+	cur->q = q;
+	cur->kind = kind;
+	*out = cur;
+	return 0;
+}
+
+static int sq_cursor_next(struct store_cursor *cur, void *row)
+{
+	sqlite3_stmt *st = cur->st;
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return dberr(cur->q, rc);
+	switch (cur->kind) {
+	case STORE_CUR_REDEMPTIONS:
+		read_redemption(st, row);
+		break;
+	case STORE_CUR_STAFF: {
+		struct store_staff_action *a = row;
+
+		a->id = sqlite3_column_int64(st, 0);
+		a->ts = sqlite3_column_int64(st, 1);
+		a->uid = (uint32_t)sqlite3_column_int64(st, 2);
+		col_text(st, 3, a->role, sizeof(a->role));
+		col_text(st, 4, a->cmd, sizeof(a->cmd));
+		a->args = (const char *)sqlite3_column_text(st, 5);
+		if (!a->args)
+			a->args = "";
+		a->ref_id = sqlite3_column_int64(st, 6);
+		a->ok = sqlite3_column_int(st, 7);
+		col_blob(st, 8, a->prev_hash, STORE_HASH_LEN);
+		col_blob(st, 9, a->hash, STORE_HASH_LEN);
+		break;
+	}
+	case STORE_CUR_CHECKPOINTS:
+		read_checkpoint(st, row);
+		break;
+	}
+	return 1;
+}
+
+static void sq_cursor_close(struct store_cursor *cur)
+{
+	if (!cur)
+		return;
+	sqlite3_finalize(cur->st);
+	free(cur);
+}
+
+static int sq_count(struct store *s, int kind, int64_t *n)
+{
+	struct sq *q = Q(s);
+	const char *qs;
+	sqlite3_stmt *st;
+	int rc;
+
+	switch (kind) {
+	case STORE_CUR_REDEMPTIONS:
+		qs = "SELECT coalesce(max(id), 0) FROM redemptions";
+		break;
+	case STORE_CUR_STAFF:
+		qs = "SELECT coalesce(max(id), 0) FROM staff_actions";
+		break;
+	case STORE_CUR_CHECKPOINTS:
+		qs = "SELECT coalesce(max(id), 0) FROM checkpoints";
+		break;
+	default:
+		return fail(q, STORE_EINVALID, "unknown table");
+	}
+	rc = sqlite3_prepare_v2(q->db, qs, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return dberr(q, rc);
+	rc = sqlite3_step(st);
+	*n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : dberr(q, rc);
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+static void sq_close(struct store *s)
+{
+	struct sq *q = Q(s);
+
+	if (q->in_txn)
+		sq_rollback(s);
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	sqlite3_close_v2(q->db);
+	free(q);
+}
+
+static const struct store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.errmsg = sq_errmsg,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.savepoint = sq_savepoint,
+	.release = sq_release,
+	.rollback_to = sq_rollback_to,
+	.generation = sq_generation,
+	.kiosk_get = sq_kiosk_get,
+	.kiosk_touch = sq_kiosk_touch,
+	.card_find = sq_card_find,
+	.card_set_ctr = sq_card_set_ctr,
+	.benefit_get = sq_benefit_get,
+	.usage = sq_usage,
+	.redemption_by_request = sq_red_by_request,
+	.redemption_by_seq = sq_red_by_seq,
+	.redemption_append = sq_red_append,
+	.security_add = sq_security_add,
+	.member_import = sq_member_import,
+	.member_add = sq_member_add,
+	.member_get = sq_member_get,
+	.member_get_id = sq_member_get_id,
+	.member_set_status = sq_member_set_status,
+	.member_count = sq_member_count,
+	.benefit_add = sq_benefit_add,
+	.benefit_list = sq_benefit_list,
+	.kiosk_add = sq_kiosk_add,
+	.kiosk_revoke = sq_kiosk_revoke,
+	.kiosk_list = sq_kiosk_list,
+	.card_register = sq_card_register,
+	.card_revoke = sq_card_revoke,
+	.card_replace = sq_card_replace,
+	.card_get = sq_card_get,
+	.card_list = sq_card_list,
+	.log_query = sq_log_query,
+	.redemption_void = sq_red_void,
+	.redemption_get = sq_red_get,
+	.report = sq_report,
+	.security_list = sq_security_list,
+	.staff_append = sq_staff_append,
+	.chain_heads = sq_chain_heads,
+	.checkpoint_last = sq_checkpoint_last,
+	.checkpoint_add = sq_checkpoint_add,
+	.cursor_open = sq_cursor_open,
+	.cursor_next = sq_cursor_next,
+	.cursor_close = sq_cursor_close,
+	.count = sq_count,
+};
+
+static int exec_sql(struct sq *q, const char *text)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(q->db, text, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		int err = dberr(q, rc);
+
+		if (msg)
+			snprintf(q->err, sizeof(q->err), "database: %s", msg);
+		sqlite3_free(msg);
+		return err;
+	}
+	return 0;
+}
+
+/* Brings the schema to STORE_SCHEMA_VERSION, one migration a transaction. */
+static int migrate(struct sq *q)
+{
+	sqlite3_stmt *st;
+	int version, rc, err;
+	char set[64];
+
+	rc = sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return dberr(q, rc);
+	rc = sqlite3_step(st);
+	version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (version < 0)
+		return dberr(q, rc);
+	if (version > STORE_SCHEMA_VERSION)
+		return fail(q, STORE_ESCHEMA,
+			    "database schema version %d is newer than this "
+			    "program (%d)",
+			    version, STORE_SCHEMA_VERSION);
+	for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+		if ((err = exec_sql(q, "BEGIN IMMEDIATE")))
+			return err;
+		snprintf(set, sizeof(set), "PRAGMA user_version = %d", v + 1);
+		if ((err = exec_sql(q, migrations[v])) ||
+		    (err = exec_sql(q, set)) || (err = exec_sql(q, "COMMIT"))) {
+			char keep[sizeof(q->err)];
+
+			memcpy(keep, q->err, sizeof(keep));
+			exec_sql(q, "ROLLBACK");
+			memcpy(q->err, keep, sizeof(keep));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static char open_err[256];
+
+int store_sqlite_open(const char *path, struct store **out)
+{
+	struct sq *q;
+	int rc, err;
+
+	*out = NULL;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return STORE_ENOMEM;
+	q->base.ops = &sqlite_ops;
+	rc = sqlite3_open_v2(path, &q->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		err = dberr(q, rc);
+		snprintf(open_err, sizeof(open_err), "%.100s: %.140s", path, q->err);
+		sqlite3_close_v2(q->db);
+		free(q);
+		return err;
+	}
+	sqlite3_extended_result_codes(q->db, 1);
+	sqlite3_busy_timeout(q->db, 5000);
+	/* WAL + FULL: a COMMIT is on disk when it returns.  The page cache
+	 * is bounded (32 MiB) to keep the daemon well under its RSS goal. */
+	if ((err = exec_sql(q, "PRAGMA journal_mode = WAL")) ||
+	    (err = exec_sql(q, "PRAGMA synchronous = FULL")) ||
+	    (err = exec_sql(q, "PRAGMA cache_size = -32768")) ||
+	    (err = exec_sql(q, "PRAGMA temp_store = MEMORY")) ||
+	    (err = exec_sql(q, "PRAGMA foreign_keys = OFF")) ||
+	    (err = migrate(q))) {
+		snprintf(open_err, sizeof(open_err), "%.100s: %.140s", path, q->err);
+		sqlite3_close_v2(q->db);
+		free(q);
+		return err;
+	}
+	*out = &q->base;
+	return 0;
+}
+
+const char *store_sqlite_open_error(void)
+{
+	return open_err;
+}
+
+void *store_sqlite_handle(struct store *s)
+{
+	return Q(s)->db;
+}

@@ -1,0 +1,489 @@
+/*
+ * bench_host.c - tapaidd under load: granted, durably committed taps per
+ * second and the answer time (p50/p99) with many kiosk sessions open on
+ * loopback, beside the floor measured in the same run.
+ *
+ *   bench_host [DATA_DIR [SECONDS [SESSIONS]]]
+ *
+ * DATA_DIR is the generated bench database (hostcore's gen-bench-db:
+ * 400,000 members, 150,000 cards, 2,000,000 past redemptions); default
+ * $TAPAID_BUILD/bench-db.  The bench adds a host key, a config, its own
+ * kiosks (keys kept in DATA_DIR/bench-kiosks/) and a benefit with a quota
+ * no tap will exhaust, then:
+ *
+ *   1. floor: engine_decide_batch() in this process on the same database,
+ *      batches of SESSIONS taps (the per-tap cost of deciding and storing,
+ *      no network, no session crypto), and one durable commit of 1 tap;
+ *   2. tapaidd -c DATA_DIR/tapaidd.conf: SESSIONS kiosk sessions, each with
+ *      one tap in flight (a kiosk waits for its answer), for SECONDS.
+ *
+ * A tap of card n uses the generator's UID and key version 1, with a
+ * counter above anything the generator wrote.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "tapaid/crypto.h"
+#include "tapaid/proto.h"
+
+#include "../../host/engine.h"
+#include "../../host/store.h"
+#include "../integration/hostd_harness.h"
+#include "../kioskclient.h"
+
+#define BENEFIT "BENCH"
+#define CTR_BASE 200000u
+
+/* SUN generation needs ntag.h, which no file may include with proto.h. */
+int bench_sun(const uint8_t meta[16], const uint8_t master[16], int card,
+	      uint32_t ctr, char *out, size_t cap);
+
+static struct hd H;
+static long why[TP_REASON__COUNT];
+static struct engine_keys K;
+static long ncards;    /* usable cards: active, member active */
+static int *cards;     /* their generator numbers (= card ids) */
+static uint32_t *ctrs; /* by card number */
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void die(const char *what) __attribute__((noreturn));
+
+static int next_card(void)
+{
+	static long c;
+
+	c = (c + 1) % ncards;
+	return cards[c];
+}
+
+/* Cards a tap can be granted on: active, of an active member. */
+static long load_cards(void)
+{
+	char path[PATH_MAX + 64];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long n = 0, cap = 0, maxid = 0;
+
+	snprintf(path, sizeof(path), "%s/tapaid.db", H.dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT c.id FROM cards c JOIN members m ON "
+			       "m.id = c.member_id WHERE c.status = 0 AND "
+			       "m.status = 0 AND c.key_version = 1 ORDER BY "
+			       "c.id",
+			       -1, &st, NULL))
+		die("cannot read the cards");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 4096;
+			cards = realloc(cards, (size_t)cap * sizeof(*cards));
+		}
+		cards[n] = sqlite3_column_int(st, 0);
+		if (cards[n] > maxid)
+			maxid = cards[n];
+		n++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	ctrs = calloc((size_t)maxid + 1, sizeof(*ctrs));
+	return n;
+}
+
+static void mk_tap(struct engine_tap *t, const char *kiosk)
+{
+	int card = next_card();
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->kiosk, sizeof(t->kiosk), "%s", kiosk);
+	tp_random(t->request_id, sizeof(t->request_id));
+	snprintf(t->benefit, sizeof(t->benefit), "%s", BENEFIT);
+	bench_sun(K.meta, K.master, card, ++ctrs[card], t->sun,
+		  sizeof(t->sun));
+	t->kiosk_time = (int64_t)time(NULL);
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_host: %s\n", what);
+	h_stop(&H, SIGKILL);
+	exit(1);
+}
+
+/* Kiosk keys persist across runs: the kiosks table keeps their pubkeys. */
+static struct tp_key *kiosk_key(struct store *s, int i)
+{
+	char path[PATH_MAX + 64], id[16];
+	struct tp_key *k = NULL;
+	struct store_kiosk sk;
+	FILE *f;
+	size_t n;
+	int rc;
+
+	snprintf(id, sizeof(id), "B%04d", i);
+	snprintf(path, sizeof(path), "%s/bench-kiosks/%s.key", H.dir, id);
+	if (tp_key_load_private(path, &k) == TP_OK)
+		return k;
+	if (tp_key_generate(&k) != TP_OK || tp_key_save_private(k, path))
+		die("cannot make a kiosk key");
+	snprintf(path, sizeof(path), "%s/bench-kiosks/%s.pub", H.dir, id);
+	if (tp_key_save_public(k, path) != TP_OK)
+		die("cannot save a kiosk key");
+	memset(&sk, 0, sizeof(sk));
+	f = fopen(path, "r");
+	if (!f)
+		die("cannot read a kiosk key");
+	n = fread(sk.pubkey_pem, 1, sizeof(sk.pubkey_pem) - 1, f);
+	fclose(f);
+	sk.pubkey_pem[n] = '\0';
+	snprintf(sk.id, sizeof(sk.id), "%s", id);
+	snprintf(sk.point, sizeof(sk.point), "P%03d", i % 100 + 1);
+	snprintf(sk.tz, sizeof(sk.tz), "Asia/Shanghai");
+	sk.added = (int64_t)time(NULL);
+	rc = s->ops->kiosk_add(s, &sk);
+	if (rc < 0)
+		die(store_errmsg(s));
+	return k;
+}
+
+static void write_conf(void)
+{
+	char path[PATH_MAX + 64], text[2048];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/host.key", H.dir);
+	if (tp_key_load_private(path, &H.host_key) != TP_OK) {
+		if (tp_key_generate(&H.host_key) != TP_OK ||
+		    tp_key_save_private(H.host_key, path) != TP_OK)
+			die("cannot make the host key");
+	}
+	H.port = h_free_port();
+	snprintf(text, sizeof(text),
+		 "[host]\ndata_dir = %s\nlisten = 127.0.0.1:%d\n"
+		 "host_key = %s/host.key\nlog_level = warn\n"
+		 "max_sessions = 4096\nmax_halfopen = 2048\n"
+		 "max_sessions_per_kiosk = 2\nidle_timeout_s = 600\n"
+		 "[roles]\nadmin = root\n",
+		 H.dir, H.port, H.dir);
+	snprintf(H.conf, sizeof(H.conf), "%s/tapaidd.conf", H.dir);
+	snprintf(H.log, sizeof(H.log), "%s/tapaidd.log", H.dir);
+	f = fopen(H.conf, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		die("cannot write the config");
+}
+
+struct sess {
+	struct kc c;
+	uint8_t rid[16];
+	uint64_t sent_us;
+	int busy;
+};
+
+static long read_rss_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, strlen(field)) == 0)
+			v = atol(line + strlen(field) + 1);
+	fclose(f);
+	return v;
+}
+
+static void send_tap(struct sess *s)
+{
+	char sun[TP_SUN_MAX + 1];
+	int card = next_card();
+
+	bench_sun(K.meta, K.master, card, ++ctrs[card], sun, sizeof(sun));
+	tp_random(s->rid, 16);
+	s->sent_us = now_us();
+	s->busy = 1;
+	if (kc_send_tap(&s->c, s->rid, BENEFIT, sun) < 0)
+		die("a session failed to send");
+}
+
+int main(int argc, char **argv)
+{
+	const char *b = getenv("TAPAID_BUILD");
+	char bdir[PATH_MAX];
+	double seconds = argc > 2 ? atof(argv[2]) : 10;
+	int nsess = argc > 3 ? atoi(argv[3]) : 1000;
+	char path[PATH_MAX + 64];
+	struct store *s;
+	struct engine *e;
+	struct store_benefit bf;
+	struct tp_key **kkeys;
+	struct engine_tap *taps;
+	struct engine_decision *dec;
+	struct sess *ss;
+	uint32_t *lat;
+	size_t nlat = 0, cap_lat;
+	double floor_us, commit_ms;
+	uint64_t t0, t_end, t_warm;
+	long granted = 0, denied = 0;
+	int ep, rc;
+	struct rlimit rl = { 8192, 8192 };
+
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (!b) {
+		/* make bench runs BUILD/tests/bench_host: BUILD is two up. */
+		char *p;
+
+		snprintf(bdir, sizeof(bdir), "%s", argv[0]);
+		for (int up = 0; up < 2 && (p = strrchr(bdir, '/')); up++)
+			*p = '\0';
+		b = strchr(argv[0], '/') ? bdir : "build";
+	}
+	memset(&H, 0, sizeof(H));
+	H.pid = -1;
+	if (argc > 1)
+		snprintf(H.dir, sizeof(H.dir), "%s", argv[1]);
+	else
+		snprintf(H.dir, sizeof(H.dir), "%s/bench-db", b);
+	snprintf(H.bin, sizeof(H.bin), "%s/bin/tapaidd", b);
+	snprintf(path, sizeof(path), "%s/tapaid.db", H.dir);
+	if (access(path, R_OK) != 0) {
+		fprintf(stderr,
+			"bench_host: no generated database in %s (make bench "
+			"builds it with gen-bench-db)\n",
+			H.dir);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/bench-kiosks", H.dir);
+	mkdir(path, 0700);
+	if (engine_load_keys(H.dir, &K) != TP_OK)
+		die("cannot load the card keys of the bench data dir");
+	write_conf();
+
+	/* ---- set up and measure the floor in-process -------------------- */
+	snprintf(path, sizeof(path), "%s/tapaid.db", H.dir);
+	if (store_sqlite_open(path, &s) != STORE_OK)
+		die("cannot open the database");
+	ncards = load_cards();
+	if (ncards <= 0)
+		die("no usable cards in the database");
+	/* Counters above the generator's and every earlier run's. */
+	{
+		long long m = h_sql(&H, "SELECT max(last_ctr) FROM cards",
+				    NULL);
+		uint32_t base = m >= (long long)CTR_BASE ? (uint32_t)m + 1
+							 : CTR_BASE;
+
+		for (long i = 0; i < ncards; i++)
+			ctrs[cards[i]] = base;
+	}
+	memset(&bf, 0, sizeof(bf));
+	snprintf(bf.code, sizeof(bf.code), BENEFIT);
+	snprintf(bf.name, sizeof(bf.name), "bench benefit");
+	bf.kind = STORE_QUOTA;
+	bf.per = STORE_DAY;
+	bf.quota = 1000000000;
+	bf.hours_from = bf.hours_to = -1;
+	rc = s->ops->benefit_add(s, &bf);
+	if (rc < 0 && rc != STORE_EEXISTS)
+		die(store_errmsg(s));
+	kkeys = calloc((size_t)nsess, sizeof(*kkeys));
+	for (int i = 0; i < nsess; i++)
+		kkeys[i] = kiosk_key(s, i + 1);
+	if (engine_new(s, &K, "Asia/Shanghai", &e) != 0)
+		die("cannot start the engine");
+	taps = calloc((size_t)nsess, sizeof(*taps));
+	dec = calloc((size_t)nsess, sizeof(*dec));
+	{
+		uint64_t best = UINT64_MAX, one = UINT64_MAX;
+
+		for (int round = 0; round < 4; round++) {
+			uint64_t t;
+
+			for (int i = 0; i < nsess; i++)
+				mk_tap(&taps[i], "B0001");
+			t = now_us();
+			if (engine_decide_batch(e, taps, (size_t)nsess, dec,
+						(int64_t)time(NULL)) != 0)
+				die("floor batch failed");
+			t = now_us() - t;
+			if (dec[0].reason != TP_REASON_GRANTED)
+				die("floor tap not granted: wrong keys or "
+				    "cards?");
+			if (t < best)
+				best = t;
+		}
+		for (int round = 0; round < 5; round++) {
+			uint64_t t;
+
+			mk_tap(&taps[0], "B0001");
+			t = now_us();
+			engine_decide_batch(e, taps, 1, dec,
+					    (int64_t)time(NULL));
+			t = now_us() - t;
+			if (t < one)
+				one = t;
+		}
+		floor_us = (double)best / nsess;
+		commit_ms = (double)one / 1000.0;
+	}
+	/* The daemon starts counters from the database, not from ours. */
+	engine_free(e);
+	store_close(s);
+
+	/* ---- the daemon under load --------------------------------------- */
+	H.syslog = 1;
+	if (h_start(&H) != 0)
+		die("tapaidd did not start (see DATA_DIR/tapaidd.log)");
+	ss = calloc((size_t)nsess, sizeof(*ss));
+	ep = epoll_create1(0);
+	t0 = now_us();
+	{
+		/* Kiosks come up in waves of 64 handshakes, not all at once. */
+		int up = 0, opened = 0;
+
+		while (up < nsess) {
+			struct epoll_event evs[256];
+			int n;
+
+			while (opened < nsess && opened - up < 64) {
+				char id[16];
+				struct epoll_event ev = { .events = EPOLLIN,
+							  .data.u32 = opened };
+
+				snprintf(id, sizeof(id), "B%04d", opened + 1);
+				if (kc_open(&ss[opened].c, "127.0.0.1", H.port,
+					    kkeys[opened], H.host_key,
+					    id) < 0)
+					die("cannot connect");
+				epoll_ctl(ep, EPOLL_CTL_ADD, ss[opened].c.fd,
+					  &ev);
+				opened++;
+			}
+			n = epoll_wait(ep, evs, 256, 5000);
+			if (n <= 0)
+				die("handshakes stalled");
+			for (int j = 0; j < n; j++) {
+				struct sess *x = &ss[evs[j].data.u32];
+				struct tp_msg m;
+				int was = x->c.established;
+
+				while ((rc = kc_poll(&x->c, &m)) > 0)
+					;
+				if (rc < 0)
+					die("a handshake failed");
+				if (!was && tp_session_established(&x->c.s)) {
+					x->c.established = 1;
+					up++;
+				}
+			}
+		}
+	}
+	fflush(stdout);
+	printf("bench_host: %d sessions up in %.2f s (%.2f ms per "
+	       "handshake)\n",
+	       nsess, (double)(now_us() - t0) / 1e6,
+	       (double)(now_us() - t0) / 1e3 / nsess);
+	fflush(stdout);
+	cap_lat = (size_t)(seconds * 60000) + 100000;
+	lat = malloc(cap_lat * sizeof(*lat));
+	t0 = now_us();
+	t_warm = t0 + 1000000;
+	t_end = t_warm + (uint64_t)(seconds * 1e6);
+	for (int i = 0; i < nsess; i++)
+		send_tap(&ss[i]);
+	while (now_us() < t_end) {
+		struct epoll_event evs[512];
+		int n = epoll_wait(ep, evs, 512, 1000);
+
+		for (int j = 0; j < n; j++) {
+			struct sess *x = &ss[evs[j].data.u32];
+			struct tp_msg m;
+
+			while ((rc = kc_poll(&x->c, &m)) > 0) {
+				uint64_t now;
+
+				if (m.type != TP_MSG_DECISION ||
+				    memcmp(m.u.decision.request_id, x->rid,
+					   16) != 0)
+					continue;
+				now = now_us();
+				if (x->sent_us >= t_warm && now <= t_end) {
+					if (m.u.decision.reason ==
+					    TP_REASON_GRANTED)
+						granted++;
+					else
+						denied++,
+							why[m.u.decision.reason %
+							    TP_REASON__COUNT]++;
+					if (nlat < cap_lat)
+						lat[nlat++] = (uint32_t)(
+							now - x->sent_us);
+				} else if (m.u.decision.reason !=
+					   TP_REASON_GRANTED) {
+					denied++;
+					why[m.u.decision.reason %
+					    TP_REASON__COUNT]++;
+				}
+				send_tap(x);
+			}
+			if (rc < 0)
+				die("a session failed under load");
+		}
+	}
+	{
+		double secs = seconds, rate = granted / secs;
+		double floor_rate = 1e6 / floor_us;
+		long hwm = read_rss_kb(H.pid, "VmHWM:");
+
+		qsort(lat, nlat, sizeof(*lat), cmp_u32);
+		printf("bench_host: %ld granted durable taps in %.1f s = %.0f "
+		       "taps/s (%ld denied), answer p50 %.2f ms, p99 %.2f ms, "
+		       "tapaidd peak RSS %.1f MB, %d sessions, %ld cards\n",
+		       granted, secs, rate, denied,
+		       nlat ? lat[nlat / 2] / 1000.0 : 0,
+		       nlat ? lat[nlat * 99 / 100] / 1000.0 : 0, hwm / 1024.0,
+		       nsess, ncards);
+		printf("bench_host: floor in this run: engine %.1f us/tap in "
+		       "batches of %d = %.0f taps/s on one core; one durable "
+		       "commit of 1 tap %.2f ms; measured/floor = %.2f\n",
+		       floor_us, nsess, floor_rate, commit_ms,
+		       rate / floor_rate);
+		for (int i = 0; i < TP_REASON__COUNT; i++)
+			if (why[i])
+				printf("bench_host: denied %s: %ld\n",
+				       tp_reason_name(i), why[i]);
+		printf("bench_host: goal >= 10000 taps/s, p99 < 20 ms, RSS < "
+		       "128 MB\n");
+	}
+	for (int i = 0; i < nsess; i++)
+		kc_close(&ss[i].c);
+	h_stop(&H, SIGTERM);
+	return denied ? 1 : 0;
+}
