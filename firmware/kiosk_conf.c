@@ -58,8 +58,7 @@ static int word(char *dst, size_t max, const char *v, const char *extra)
 	return 0;
 }
 
-static int handler(void *user, const char *sec, const char *key,
-		   const char *v)
+static int handler(void *user, const char *sec, const char *key, const char *v)
 {
 	struct pctx *p = user;
 	struct kiosk_conf *c = p->c;
@@ -84,8 +83,8 @@ static int handler(void *user, const char *sec, const char *key,
 	} else if (IS("kiosk", "key")) {
 		bad = copy(c->key_path, sizeof(c->key_path), v);
 	} else if (IS("kiosk", "point")) {
-		bad = copy(k->service_point, sizeof(k->service_point), v) ||
-		      !*v;
+		bad =
+		    copy(k->service_point, sizeof(k->service_point), v) || !*v;
 	} else if (IS("kiosk", "benefit")) {
 		bad = word(k->benefit, TP_BENEFIT_MAX, v, "_.-");
 	} else if (IS("kiosk", "lang")) {
@@ -137,7 +136,8 @@ static int handler(void *user, const char *sec, const char *key,
 #undef IS
 	if (bad && !p->why[0])
 		snprintf(p->why, sizeof(p->why),
-			 "bad value for [%.40s] %.40s: \"%.100s\"", sec, key, v);
+			 "bad value for [%.40s] %.40s: \"%.100s\"", sec, key,
+			 v);
 	return !bad;
 }
 
@@ -180,9 +180,10 @@ static int finish(struct kiosk_conf *c, const char *name)
 		if (tp_key_load_public(c->host_key_file, &hk) != 0 ||
 		    tp_key_public_raw(hk, c->core.host_pub) != 0) {
 			tp_key_free(hk);
-			snprintf(c->err, sizeof(c->err),
-				 "%.200s: cannot read the host public key %.250s",
-				 name, c->host_key_file);
+			snprintf(
+			    c->err, sizeof(c->err),
+			    "%.200s: cannot read the host public key %.250s",
+			    name, c->host_key_file);
 			return -1;
 		}
 		tp_key_free(hk);
@@ -203,7 +204,7 @@ static int finish(struct kiosk_conf *c, const char *name)
 
 int kiosk_conf_parse(struct kiosk_conf *c, const char *text, const char *name)
 {
-	struct pctx p = { c, name, "" };
+	struct pctx p = {c, name, ""};
 	int rc;
 
 	defaults(c);
@@ -216,7 +217,7 @@ int kiosk_conf_parse(struct kiosk_conf *c, const char *text, const char *name)
 
 int kiosk_conf_load(struct kiosk_conf *c, const char *path)
 {
-	struct pctx p = { c, path, "" };
+	struct pctx p = {c, path, ""};
 	int rc;
 
 	defaults(c);

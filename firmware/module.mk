@@ -92,3 +92,17 @@ $(KIOSK_BENCH): $(B)/tests/bench/bench_kiosk.o $(B)/tests/emu_helper.o \
 		$(LIBPROTO) $(LDLIBS_CRYPTO)
 $(B)/tests/bench/bench_kiosk.o: CPPFLAGS += -Ifirmware -Itests -Itests/unit
 BENCHES += $(KIOSK_BENCH)
+
+# The same chain against the real tapaidd (when the host is in the tree).
+ifneq ($(wildcard host/engine.c),)
+KIOSK_HD_ITEST := $(B)/tests/kiosk_tapaidd_itest
+$(KIOSK_HD_ITEST): $(B)/tests/integration/kiosk_tapaidd_itest.o \
+		$(B)/tests/integration/hostd_harness.o $(B)/tests/emu_helper.o \
+		$(LIBPROTO) | $(B)/bin/tapaid-kiosk $(B)/bin/tapaid-pn532emu $(TAPAIDD)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBPROTO) \
+		$(LDLIBS_SQLITE) $(LDLIBS_CRYPTO)
+$(B)/tests/integration/kiosk_tapaidd_itest.o: CPPFLAGS += -Itests -Itests/integration
+ITESTS += $(KIOSK_HD_ITEST)
+all-tests: $(KIOSK_HD_ITEST)
+endif

@@ -37,16 +37,17 @@ static void on_signal(int sig)
 }
 
 static const char usage[] =
-	"usage: tapaid-kiosk -c FILE [--events PATH|-] [-n]\n"
-	"       tapaid-kiosk --enroll --dir KDIR\n"
-	"  -c, --config FILE   the kiosk's configuration (INI, see tapaid-kiosk(1))\n"
-	"      --events PATH   append one JSON line per tap to PATH ('-': stdout;\n"
-	"                      the screen then goes to stderr)\n"
-	"  -n, --check         check the configuration and the keys, then exit\n"
-	"      --enroll        make a kiosk key pair in --dir KDIR\n"
-	"      --dir KDIR      where --enroll writes kiosk.key and kiosk.pub\n"
-	"  -h, --help          this text\n"
-	"  -V, --version       the firmware version\n";
+    "usage: tapaid-kiosk -c FILE [--events PATH|-] [-n]\n"
+    "       tapaid-kiosk --enroll --dir KDIR\n"
+    "  -c, --config FILE   the kiosk's configuration (INI, see "
+    "tapaid-kiosk(1))\n"
+    "      --events PATH   append one JSON line per tap to PATH ('-': stdout;\n"
+    "                      the screen then goes to stderr)\n"
+    "  -n, --check         check the configuration and the keys, then exit\n"
+    "      --enroll        make a kiosk key pair in --dir KDIR\n"
+    "      --dir KDIR      where --enroll writes kiosk.key and kiosk.pub\n"
+    "  -h, --help          this text\n"
+    "  -V, --version       the firmware version\n";
 
 static int enroll(const char *dir)
 {
@@ -60,23 +61,26 @@ static int enroll(const char *dir)
 		return 1;
 	}
 	if ((size_t)snprintf(key, sizeof(key), "%s/kiosk.key", dir) >=
-		    sizeof(key) ||
+		sizeof(key) ||
 	    (size_t)snprintf(pub, sizeof(pub), "%s/kiosk.pub", dir) >=
-		    sizeof(pub)) {
+		sizeof(pub)) {
 		fprintf(stderr, "tapaid-kiosk: %s: path too long\n", dir);
 		return 1;
 	}
 	if (access(key, F_OK) == 0) {
-		fprintf(stderr,
-			"tapaid-kiosk: %s already exists; a kiosk keeps its key "
-			"(remove it first to make a new one, then enrol the kiosk again)\n",
-			key);
+		fprintf(
+		    stderr,
+		    "tapaid-kiosk: %s already exists; a kiosk keeps its key "
+		    "(remove it first to make a new one, then enrol the kiosk "
+		    "again)\n",
+		    key);
 		return 1;
 	}
 	if ((rc = tp_key_generate(&k)) != 0 ||
 	    (rc = tp_key_save_private(k, key)) != 0 ||
 	    (rc = tp_key_save_public(k, pub)) != 0) {
-		fprintf(stderr, "tapaid-kiosk: cannot make the kiosk key in %s: %s\n",
+		fprintf(stderr,
+			"tapaid-kiosk: cannot make the kiosk key in %s: %s\n",
 			dir, tp_strerror(rc));
 		tp_key_free(k);
 		return 1;
@@ -86,7 +90,8 @@ static int enroll(const char *dir)
 		snprintf(abs, sizeof(abs), "%s", pub);
 	printf("kiosk key: %s/kiosk.key (mode 0600, stays on this kiosk)\n"
 	       "public key: %s\n"
-	       "enrol it on the host: tapaidctl kiosk add --id ID --point POINT --pubkey %s\n",
+	       "enrol it on the host: tapaidctl kiosk add --id ID --point "
+	       "POINT --pubkey %s\n",
 	       dir, abs, abs);
 	return 0;
 }
@@ -98,7 +103,8 @@ static void log_changes(struct kiosk *k, struct kiosk_stats *prev)
 
 	kiosk_get_stats(k, &st);
 	if (st.reader != prev->reader)
-		fprintf(stderr, "tapaid-kiosk: reader %s (resets %u, reopens %u)\n",
+		fprintf(stderr,
+			"tapaid-kiosk: reader %s (resets %u, reopens %u)\n",
 			kiosk_reader_state_name(st.reader), st.reader_resets,
 			st.reader_reopens);
 	if (st.host_up != prev->host_up)
@@ -111,15 +117,14 @@ static void log_changes(struct kiosk *k, struct kiosk_stats *prev)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "events", required_argument, NULL, 'e' },
-		{ "check", no_argument, NULL, 'n' },
-		{ "enroll", no_argument, NULL, 'E' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 }
-	};
+	    {"config", required_argument, NULL, 'c'},
+	    {"events", required_argument, NULL, 'e'},
+	    {"check", no_argument, NULL, 'n'},
+	    {"enroll", no_argument, NULL, 'E'},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0}};
 	const char *cfg_path = NULL, *events = NULL, *dir = NULL;
 	int o, do_enroll = 0, check = 0, rc = 1;
 	static struct kiosk_conf conf;
@@ -130,14 +135,30 @@ int main(int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "c:nhV", lo, NULL)) != -1) {
 		switch (o) {
-		case 'c': cfg_path = optarg; break;
-		case 'e': events = optarg; break;
-		case 'n': check = 1; break;
-		case 'E': do_enroll = 1; break;
-		case 'd': dir = optarg; break;
-		case 'h': fputs(usage, stdout); return 0;
-		case 'V': puts("tapaid-kiosk " KIOSK_VERSION); return 0;
-		default: fputs(usage, stderr); return 2;
+		case 'c':
+			cfg_path = optarg;
+			break;
+		case 'e':
+			events = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'E':
+			do_enroll = 1;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			puts("tapaid-kiosk " KIOSK_VERSION);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -146,7 +167,8 @@ int main(int argc, char **argv)
 	}
 	if (do_enroll) {
 		if (!dir || cfg_path || events) {
-			fputs("tapaid-kiosk: --enroll needs --dir KDIR (and nothing else)\n",
+			fputs("tapaid-kiosk: --enroll needs --dir KDIR (and "
+			      "nothing else)\n",
 			      stderr);
 			return 2;
 		}
@@ -168,7 +190,8 @@ int main(int argc, char **argv)
 	}
 	conf.core.kiosk_key = kkey;
 	if (check) {
-		printf("configuration ok: kiosk %s, benefit %s, reader %s, host %s\n",
+		printf("configuration ok: kiosk %s, benefit %s, reader %s, "
+		       "host %s\n",
 		       conf.core.kiosk_id, conf.core.benefit, conf.connstring,
 		       conf.host_addr);
 		tp_key_free(kkey);
@@ -192,9 +215,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (conf.usb_auto) {
-		if (hal_usb_libusb_new(&hal.usb, &hal.reader, conf.connstring) != 0)
-			fprintf(stderr, "tapaid-kiosk: libusb unavailable: the reader "
-					"will be reopened but not reset\n");
+		if (hal_usb_libusb_new(&hal.usb, &hal.reader,
+				       conf.connstring) != 0)
+			fprintf(stderr,
+				"tapaid-kiosk: libusb unavailable: the reader "
+				"will be reopened but not reset\n");
 	} else {
 		hal_usb_libusb_new(&hal.usb, &hal.reader, "");
 	}
@@ -203,18 +228,23 @@ int main(int argc, char **argv)
 			conf.host_addr);
 		goto out;
 	}
-	rc = hal_store_file_open(&hal.store, conf.state_dir, KIOSK_JREC_HDR_MAX);
+	rc =
+	    hal_store_file_open(&hal.store, conf.state_dir, KIOSK_JREC_HDR_MAX);
 	if (rc == HAL_ERR_CORRUPT) {
 		fprintf(stderr,
-			"tapaid-kiosk: the offline queue %s/queue.log is damaged in the "
-			"middle; nothing was removed. Copy it aside for the staff, then "
+			"tapaid-kiosk: the offline queue %s/queue.log is "
+			"damaged in the "
+			"middle; nothing was removed. Copy it aside for the "
+			"staff, then "
 			"move it away to start an empty queue\n",
 			conf.state_dir);
 		rc = 1;
 		goto out;
 	} else if (rc != 0) {
-		fprintf(stderr, "tapaid-kiosk: cannot open the offline queue in %s: %s\n",
-			conf.state_dir, strerror(errno));
+		fprintf(
+		    stderr,
+		    "tapaid-kiosk: cannot open the offline queue in %s: %s\n",
+		    conf.state_dir, strerror(errno));
 		rc = 1;
 		goto out;
 	}
@@ -235,7 +265,8 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	fprintf(stderr, "tapaid-kiosk %s: kiosk %s, benefit %s, reader %s, host %s\n",
+	fprintf(stderr,
+		"tapaid-kiosk %s: kiosk %s, benefit %s, reader %s, host %s\n",
 		KIOSK_VERSION, conf.core.kiosk_id, conf.core.benefit,
 		conf.connstring, conf.host_addr);
 	struct kiosk_stats prev;

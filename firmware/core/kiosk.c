@@ -12,9 +12,9 @@
 
 #include "kiosk_int.h"
 
-#define IDLE_POLL_MS 50
-#define PRESENT_POLL_MS 100
-#define REQUEST_POLL_MS 5
+#define IDLE_POLL_MS	    50
+#define PRESENT_POLL_MS	    100
+#define REQUEST_POLL_MS	    5
 #define READER_RETRY_MIN_MS 500
 #define READER_RETRY_MAX_MS 10000
 
@@ -84,7 +84,7 @@ int kiosk_setup(const struct kiosk_config *cfg, const struct hal *hal,
 	k->jrec = calloc(1, KIOSK_JREC_HDR + KIOSK_REC_MAX);
 	k->head = calloc(3, KIOSK_TEXT_MAX);
 	k->deny_blob = calloc(1, KIOSK_DENY_HDR +
-					 (size_t)KIOSK_DENY_MAX * KIOSK_LOOKUP_LEN);
+				     (size_t)KIOSK_DENY_MAX * KIOSK_LOOKUP_LEN);
 	k->off = calloc(KIOSK_OFFLINE_CARDS, sizeof(*k->off));
 	if (!k->apdu || !k->ndef || !k->jrec || !k->head || !k->deny_blob ||
 	    !k->off) {
@@ -222,8 +222,7 @@ static void reader_retry(struct kiosk *k)
 /* --- the tap --- */
 
 /* Shows a decision, writes its event line, and waits for the card to go. */
-static void finish(struct kiosk *k, const struct kiosk_decision *d,
-		   int offline)
+static void finish(struct kiosk *k, const struct kiosk_decision *d, int offline)
 {
 	int granted = d->reason == KIOSK_R_GRANTED;
 
@@ -291,7 +290,8 @@ static void on_card(struct kiosk *k)
 		return;
 	case KIOSK_READ_GONE:
 	case KIOSK_READ_READER_ERROR:
-		/* Not a tap: ask for another one and wait for the card to go. */
+		/* Not a tap: ask for another one and wait for the card to go.
+		 */
 		k->st.read_aborts++;
 		show(k, HAL_IND_DENIED,
 		     kiosk_msg_text(k->cfg.lang, KIOSK_MSG_HOLD_STILL),
@@ -411,9 +411,9 @@ int kiosk_step(struct kiosk *k)
 		if (now >= k->reader_retry_at)
 			reader_retry(k);
 		if (k->state == KIOSK_STATE_READER_DOWN)
-			return (int)(k->reader_retry_at > now ?
-					     k->reader_retry_at - now :
-					     IDLE_POLL_MS);
+			return (int)(k->reader_retry_at > now
+					 ? k->reader_retry_at - now
+					 : IDLE_POLL_MS);
 		return 0;
 	}
 	return IDLE_POLL_MS;

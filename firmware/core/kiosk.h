@@ -87,16 +87,19 @@ struct kiosk_config {
 	char service_point[KIOSK_ID_MAX];
 	char benefit[KIOSK_ID_MAX];
 	enum kiosk_lang lang;
-	unsigned offline_per_day;    /* offline grants per card per day; 0: none */
-	unsigned offline_queue_max;  /* refuse offline grants beyond this depth */
-	unsigned reader_max_errors;  /* consecutive errors before a reset */
-	unsigned decision_timeout_ms; /* wait for the host before going offline */
+	unsigned offline_per_day; /* offline grants per card per day; 0: none */
+	unsigned
+	    offline_queue_max; /* refuse offline grants beyond this depth */
+	unsigned reader_max_errors; /* consecutive errors before a reset */
+	unsigned
+	    decision_timeout_ms; /* wait for the host before going offline */
 	unsigned heartbeat_ms;
 	unsigned backoff_min_ms, backoff_max_ms;
-	unsigned result_hold_ms;     /* keep the answer on screen at least this */
+	unsigned result_hold_ms; /* keep the answer on screen at least this */
 	unsigned apdu_timeout_ms;
-	const struct tp_key *kiosk_key; /* signs handshakes and offline records */
-	uint8_t host_pub[65];	     /* the pinned host key, raw P-256 point */
+	const struct tp_key
+	    *kiosk_key;	      /* signs handshakes and offline records */
+	uint8_t host_pub[65]; /* the pinned host key, raw P-256 point */
 	const char *fw_version;
 };
 

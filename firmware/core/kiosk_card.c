@@ -12,13 +12,13 @@
 #include "kiosk_int.h"
 
 /* AN12196 §3.14 / NT4H2421Gx data sheet. */
-static const uint8_t apdu_getversion[] = { 0x90, 0x60, 0x00, 0x00, 0x00 };
-static const uint8_t apdu_more[] = { 0x90, 0xAF, 0x00, 0x00, 0x00 };
-static const uint8_t apdu_select_app[] = { 0x00, 0xA4, 0x04, 0x0C, 0x07, 0xD2,
-					   0x76, 0x00, 0x00, 0x85, 0x01, 0x01,
-					   0x00 };
-static const uint8_t apdu_select_ndef[] = { 0x00, 0xA4, 0x00, 0x0C, 0x02,
-					    0xE1, 0x04, 0x00 };
+static const uint8_t apdu_getversion[] = {0x90, 0x60, 0x00, 0x00, 0x00};
+static const uint8_t apdu_more[] = {0x90, 0xAF, 0x00, 0x00, 0x00};
+static const uint8_t apdu_select_app[] = {0x00, 0xA4, 0x04, 0x0C, 0x07,
+					  0xD2, 0x76, 0x00, 0x00, 0x85,
+					  0x01, 0x01, 0x00};
+static const uint8_t apdu_select_ndef[] = {0x00, 0xA4, 0x00, 0x0C,
+					   0x02, 0xE1, 0x04, 0x00};
 
 enum xfer { X_OK, X_GONE, X_READER };
 
@@ -61,8 +61,8 @@ int kiosk_is_ntag424(const uint8_t *v, size_t len)
 /* URI identifier codes (NFC Forum URI RTD, table 3), the common ones. */
 static const char *uri_prefix(uint8_t code)
 {
-	static const char *const p[] = { "", "http://www.", "https://www.",
-					 "http://", "https://" };
+	static const char *const p[] = {"", "http://www.", "https://www.",
+					"http://", "https://"};
 	return code < sizeof(p) / sizeof(p[0]) ? p[code] : NULL;
 }
 
@@ -155,7 +155,7 @@ enum kiosk_read kiosk_card_read(struct kiosk *k)
 		return KIOSK_READ_NOT_SERVICE_CARD;
 
 	/* ISOReadBinary: NLEN first, then the message in chunks. */
-	const uint8_t rd_len[] = { 0x00, 0xB0, 0x00, 0x00, 0x02 };
+	const uint8_t rd_len[] = {0x00, 0xB0, 0x00, 0x00, 0x02};
 	if ((x = xfer(k, rd_len, sizeof(rd_len), &rlen)) != X_OK)
 		return to_read(x);
 	if (sw(k, rlen) != 0x9000 || rlen != 4)

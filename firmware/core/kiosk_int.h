@@ -24,7 +24,7 @@ struct kiosk_tap {
 struct kiosk_decision {
 	uint8_t request_id[16];
 	enum kiosk_reason reason;
-	int left; /* -1 when the host did not say */
+	int left;      /* -1 when the host did not say */
 	char name[64]; /* masked name, UTF-8, may be empty */
 };
 
@@ -61,9 +61,9 @@ struct kiosk {
 	struct kiosk_decision dec;
 
 	/* Buffers, allocated once in kiosk_setup(). */
-	uint8_t *apdu;	/* KIOSK_APDU_MAX */
-	uint8_t *ndef;	/* KIOSK_URL_MAX + 16 */
-	uint8_t *jrec;	/* KIOSK_JREC_HDR + KIOSK_REC_MAX */
+	uint8_t *apdu;		     /* KIOSK_APDU_MAX */
+	uint8_t *ndef;		     /* KIOSK_URL_MAX + 16 */
+	uint8_t *jrec;		     /* KIOSK_JREC_HDR + KIOSK_REC_MAX */
 	char *head, *detail, *event; /* KIOSK_TEXT_MAX each */
 
 	/* Deny list: a blob (header + sorted lookup ids), kept in the store. */

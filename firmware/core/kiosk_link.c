@@ -198,8 +198,9 @@ static bool send_status(struct kiosk *k)
 	m.u.status.usb_resets = k->st.reader_resets;
 	m.u.status.denylist_version = (uint32_t)k->deny_version;
 	m.u.status.kiosk_time_ms =
-		(uint64_t)k->hal.clock.wall(k->hal.clock.ctx) * 1000;
-	scopy(m.u.status.firmware, sizeof(m.u.status.firmware), k->cfg.fw_version);
+	    (uint64_t)k->hal.clock.wall(k->hal.clock.ctx) * 1000;
+	scopy(m.u.status.firmware, sizeof(m.u.status.firmware),
+	      k->cfg.fw_version);
 	return send_msg(k, &m);
 }
 
@@ -246,7 +247,7 @@ static void on_deny_chunk(struct kiosk *k, const struct tp_denylist *d)
 	if (l->deny_seen[d->chunk_index])
 		return;
 	memcpy(l->deny_stage + (size_t)d->chunk_index * TP_DENY_CHUNK_MAX *
-				       KIOSK_LOOKUP_LEN,
+				   KIOSK_LOOKUP_LEN,
 	       d->ids, (size_t)d->n * KIOSK_LOOKUP_LEN);
 	l->deny_n[d->chunk_index] = d->n;
 	l->deny_seen[d->chunk_index] = 1;
@@ -256,8 +257,8 @@ static void on_deny_chunk(struct kiosk *k, const struct tp_denylist *d)
 	size_t n = 0;
 	for (unsigned i = 0; i < l->deny_count; i++) {
 		memmove(l->deny_stage + n * KIOSK_LOOKUP_LEN,
-			l->deny_stage + (size_t)i * TP_DENY_CHUNK_MAX *
-						KIOSK_LOOKUP_LEN,
+			l->deny_stage +
+			    (size_t)i * TP_DENY_CHUNK_MAX * KIOSK_LOOKUP_LEN,
 			l->deny_n[i] * KIOSK_LOOKUP_LEN);
 		n += l->deny_n[i];
 	}
@@ -276,23 +277,24 @@ static bool on_msg(struct kiosk *k, const struct tp_msg *m)
 	switch (m->type) {
 	case TP_MSG_DECISION:
 		memcpy(d.request_id, m->u.decision.request_id, 16);
-		d.reason = m->u.decision.reason < KIOSK_R__COUNT ?
-				   (enum kiosk_reason)m->u.decision.reason :
-				   KIOSK_R_HOST_UNAVAILABLE;
+		d.reason = m->u.decision.reason < KIOSK_R__COUNT
+			       ? (enum kiosk_reason)m->u.decision.reason
+			       : KIOSK_R_HOST_UNAVAILABLE;
 		d.left = m->u.decision.left;
 		scopy(d.name, sizeof(d.name), m->u.decision.name);
 		kiosk_on_decision(k, &d);
 		return true;
 	case TP_MSG_STATUS_ACK:
 		k->st.clock_offset_s =
-			(int64_t)(m->u.status_ack.host_time_ms / 1000) -
-			k->hal.clock.wall(k->hal.clock.ctx);
+		    (int64_t)(m->u.status_ack.host_time_ms / 1000) -
+		    k->hal.clock.wall(k->hal.clock.ctx);
 		return true;
 	case TP_MSG_DENYLIST:
 		on_deny_chunk(k, &m->u.deny);
 		return true;
 	case TP_MSG_RECORD_ACK:
-		if (!l->rec_inflight || m->u.record_ack.record_seq != l->rec_seq)
+		if (!l->rec_inflight ||
+		    m->u.record_ack.record_seq != l->rec_seq)
 			return true; /* not ours to ack: ignore */
 		/* Applied, conflict, duplicate or rejected: the host has
 		 * it or never will; either way it is not sent again. */
@@ -332,7 +334,8 @@ static bool receive(struct kiosk *k, uint64_t now)
 			rc = tp_session_recv(&l->s, l->rx, fl, &l->msg,
 					     l->frame, TP_FRAME_MAX, &rn);
 			if (rc == TP_ERR_REFUSED &&
-			    tp_session_peer_error(&l->s) == -TP_ERR_UNKNOWN_PEER)
+			    tp_session_peer_error(&l->s) ==
+				-TP_ERR_UNKNOWN_PEER)
 				l->refused = true;
 			if (rc != 0)
 				return false;

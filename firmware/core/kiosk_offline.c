@@ -57,7 +57,7 @@ bool kiosk_deny_has(const struct kiosk *k, const uint8_t id[KIOSK_LOOKUP_LEN])
 				       KIOSK_LOOKUP_LEN, cmp_id) != NULL;
 }
 
-static const uint8_t deny_magic[8] = { 'T', 'P', 'K', 'D', 'E', 'N', 'Y', '1' };
+static const uint8_t deny_magic[8] = {'T', 'P', 'K', 'D', 'E', 'N', 'Y', '1'};
 
 int kiosk_deny_set(struct kiosk *k, uint64_t version, const uint8_t *ids,
 		   size_t n)
@@ -65,7 +65,8 @@ int kiosk_deny_set(struct kiosk *k, uint64_t version, const uint8_t *ids,
 	struct hal_store *s = &k->hal.store;
 
 	if (n > KIOSK_DENY_MAX)
-		n = KIOSK_DENY_MAX; /* keep the first ones: fail towards denial */
+		n = KIOSK_DENY_MAX; /* keep the first ones: fail towards denial
+				     */
 	memmove(deny_ids(k), ids, n * KIOSK_LOOKUP_LEN);
 	qsort(deny_ids(k), n, KIOSK_LOOKUP_LEN, cmp_id);
 	k->ndeny = n;
@@ -81,7 +82,8 @@ int kiosk_deny_set(struct kiosk *k, uint64_t version, const uint8_t *ids,
 void kiosk_deny_load(struct kiosk *k)
 {
 	struct hal_store *s = &k->hal.store;
-	size_t len = 0, cap = KIOSK_DENY_HDR + KIOSK_DENY_MAX * KIOSK_LOOKUP_LEN;
+	size_t len = 0,
+	       cap = KIOSK_DENY_HDR + KIOSK_DENY_MAX * KIOSK_LOOKUP_LEN;
 	uint64_t n;
 
 	k->ndeny = 0;
@@ -110,16 +112,15 @@ static void off_roll(struct kiosk *k, int64_t wall)
 }
 
 /* Open addressing over a fixed table; the id is a hash already. */
-static struct kiosk_offcount *off_slot(struct kiosk *k,
-				       const uint8_t id[KIOSK_LOOKUP_LEN],
-				       bool create)
+static struct kiosk_offcount *
+off_slot(struct kiosk *k, const uint8_t id[KIOSK_LOOKUP_LEN], bool create)
 {
 	uint32_t h = (uint32_t)id[0] | (uint32_t)id[1] << 8 |
 		     (uint32_t)id[2] << 16 | (uint32_t)id[3] << 24;
 
 	for (size_t i = 0; i < KIOSK_OFFLINE_CARDS; i++) {
 		struct kiosk_offcount *o =
-			&k->off[(h + i) % KIOSK_OFFLINE_CARDS];
+		    &k->off[(h + i) % KIOSK_OFFLINE_CARDS];
 		if (o->in_use && memcmp(o->lookup, id, KIOSK_LOOKUP_LEN) == 0)
 			return o;
 		if (!o->in_use) {
@@ -161,8 +162,7 @@ int kiosk_off_note(struct kiosk *k, const uint8_t id[KIOSK_LOOKUP_LEN],
 }
 
 /* The journal entry header: lookup id, wall time (LE), request id. */
-static int rebuild_one(void *arg, uint64_t seq, const uint8_t *rec,
-		       size_t len)
+static int rebuild_one(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
 {
 	struct kiosk *k = arg;
 	int64_t wall;

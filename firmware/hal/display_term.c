@@ -60,7 +60,9 @@ static void term_show(void *ctx, enum hal_indicator ind, const char *head,
 	if (!t->out)
 		return;
 	if (t->tty) {
-		fprintf(t->out, "\033[H\033[2J\n  %s  %-8s  \033[0m\n\n  \033[1m%s\033[0m\n\n  %s\n",
+		fprintf(t->out,
+			"\033[H\033[2J\n  %s  %-8s  \033[0m\n\n  "
+			"\033[1m%s\033[0m\n\n  %s\n",
 			ind_colour(ind), ind_name(ind), head,
 			detail ? detail : "");
 		if (ind == HAL_IND_GRANTED)

@@ -26,9 +26,9 @@ struct fake_reader {
 	uint8_t uid[7];
 	char url_base[200]; /* the URL is url_base + read counter */
 	unsigned sun_ctr;   /* bumped at every NDEF read, like SDMReadCtr */
-	long pull_after;    /* card leaves after this many more APDUs; -1 never */
+	long pull_after; /* card leaves after this many more APDUs; -1 never */
 	unsigned apdus;
-	int selected;	    /* 0 none, 1 app, 2 NDEF file */
+	int selected; /* 0 none, 1 app, 2 NDEF file */
 };
 void fake_reader_init(struct hal_reader *r, struct fake_reader *f);
 void fake_reader_tap(struct fake_reader *f, const uint8_t uid[7]);
@@ -71,11 +71,11 @@ void fake_clock_init(struct hal_clock *c, struct hal_rng *r,
 struct fake_store {
 	uint8_t recs[FAKE_STORE_MAX][1024];
 	size_t lens[FAKE_STORE_MAX];
-	size_t n;	/* records appended (seq 1..n) */
-	size_t acked;	/* records acknowledged */
+	size_t n;     /* records appended (seq 1..n) */
+	size_t acked; /* records acknowledged */
 	uint8_t *blob;
 	size_t blob_len;
-	bool full;	/* append fails with HAL_ERR_FULL */
+	bool full; /* append fails with HAL_ERR_FULL */
 };
 void fake_store_init(struct hal_store *s, struct fake_store *f);
 void fake_store_free(struct fake_store *f);
@@ -84,13 +84,14 @@ void fake_store_free(struct fake_store *f);
 #define FAKE_HOST_REQ_MAX 64
 struct fake_host {
 	/* Steering. */
-	bool down;	      /* connect() fails */
-	bool silent;	      /* takes taps but never answers them */
-	bool refuse;	      /* the kiosk id is unknown */
+	bool down;	       /* connect() fails */
+	bool silent;	       /* takes taps but never answers them */
+	bool refuse;	       /* the kiosk id is unknown */
 	enum tp_reason reason; /* the next decisions */
 	int32_t left;
 	char name[TP_NAME_MAX + 1];
-	uint32_t deny_version; /* > 0: sent after STATUS if the kiosk is older */
+	uint32_t
+	    deny_version; /* > 0: sent after STATUS if the kiosk is older */
 	uint8_t deny_ids[200][16];
 	unsigned ndeny;
 	int64_t host_time_ms;

@@ -20,14 +20,14 @@
 
 enum hal_err {
 	HAL_OK = 0,
-	HAL_ERR_IO = -1,	/* the device did not answer or answered garbage */
-	HAL_ERR_TIMEOUT = -2,	/* no answer within the timeout */
-	HAL_ERR_GONE = -3,	/* the card (or peer) left mid-operation */
-	HAL_ERR_NODEV = -4,	/* the device is not there (unplugged, closed) */
-	HAL_ERR_FULL = -5,	/* no space (disk, buffer) */
-	HAL_ERR_AGAIN = -6,	/* nothing yet; try again later */
-	HAL_ERR_ARG = -7,	/* bad argument */
-	HAL_ERR_CORRUPT = -8,	/* stored data failed its check */
+	HAL_ERR_IO = -1, /* the device did not answer or answered garbage */
+	HAL_ERR_TIMEOUT = -2, /* no answer within the timeout */
+	HAL_ERR_GONE = -3,    /* the card (or peer) left mid-operation */
+	HAL_ERR_NODEV = -4,   /* the device is not there (unplugged, closed) */
+	HAL_ERR_FULL = -5,    /* no space (disk, buffer) */
+	HAL_ERR_AGAIN = -6,   /* nothing yet; try again later */
+	HAL_ERR_ARG = -7,     /* bad argument */
+	HAL_ERR_CORRUPT = -8, /* stored data failed its check */
 };
 
 #define HAL_UID_MAX 10
@@ -68,7 +68,7 @@ struct hal_reader {
  * last call (HAL_USB_* bits), without waiting.  reset() resets the device.
  */
 #define HAL_USB_ARRIVED 1
-#define HAL_USB_LEFT 2
+#define HAL_USB_LEFT	2
 struct hal_usb {
 	void *ctx;
 	int (*applies)(void *ctx);
@@ -127,8 +127,7 @@ struct hal_net {
  */
 struct hal_store {
 	void *ctx;
-	int (*append)(void *ctx, const uint8_t *rec, size_t len,
-		      uint64_t *seq);
+	int (*append)(void *ctx, const uint8_t *rec, size_t len, uint64_t *seq);
 	int (*peek)(void *ctx, uint64_t *seq, uint8_t *rec, size_t cap,
 		    size_t *len);
 	int (*ack)(void *ctx, uint64_t seq);

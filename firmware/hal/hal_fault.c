@@ -87,7 +87,8 @@ static int r_xfer(void *c, const uint8_t *a, size_t n, uint8_t *r, size_t cap,
 {
 	struct wrap *w = c;
 	int e = hit(w->f);
-	return e ? e : w->in.reader.transceive(w->in.reader.ctx, a, n, r, cap, t);
+	return e ? e
+		 : w->in.reader.transceive(w->in.reader.ctx, a, n, r, cap, t);
 }
 static const char *r_name(void *c)
 {
@@ -117,8 +118,7 @@ static int s_append(void *c, const uint8_t *rec, size_t len, uint64_t *seq)
 	int e = hit(w->f);
 	return e ? e : w->in.store.append(w->in.store.ctx, rec, len, seq);
 }
-static int s_peek(void *c, uint64_t *seq, uint8_t *rec, size_t cap,
-		  size_t *len)
+static int s_peek(void *c, uint64_t *seq, uint8_t *rec, size_t cap, size_t *len)
 {
 	struct wrap *w = c;
 	return w->in.store.peek(w->in.store.ctx, seq, rec, cap, len);

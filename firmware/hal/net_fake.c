@@ -61,7 +61,8 @@ static void remember(struct fake_host *h, const uint8_t id[16], int reason)
 static void send_deny(struct fake_host *h)
 {
 	struct tp_msg m;
-	unsigned chunks = (h->ndeny + TP_DENY_CHUNK_MAX - 1) / TP_DENY_CHUNK_MAX;
+	unsigned chunks =
+	    (h->ndeny + TP_DENY_CHUNK_MAX - 1) / TP_DENY_CHUNK_MAX;
 
 	if (chunks == 0)
 		chunks = 1;
@@ -98,7 +99,7 @@ static void on_msg(struct fake_host *h, const struct tp_msg *in)
 		m.type = TP_MSG_DECISION;
 		memcpy(m.u.decision.request_id, in->u.tap.request_id, 16);
 		m.u.decision.reason =
-			(uint8_t)(i >= 0 ? h->seen_reason[i] : h->reason);
+		    (uint8_t)(i >= 0 ? h->seen_reason[i] : h->reason);
 		if (i < 0)
 			remember(h, in->u.tap.request_id, h->reason);
 		m.u.decision.result = m.u.decision.reason == TP_REASON_GRANTED;
@@ -123,8 +124,9 @@ static void on_msg(struct fake_host *h, const struct tp_msg *in)
 	case TP_MSG_RECORD:
 		h->records++;
 		m.type = TP_MSG_RECORD_ACK;
-		if (tp_record_decode_verify(in->u.record.bytes, in->u.record.len,
-					    h->kiosk_pub, &rec) != 0) {
+		if (tp_record_decode_verify(in->u.record.bytes,
+					    in->u.record.len, h->kiosk_pub,
+					    &rec) != 0) {
 			m.u.record_ack.status = TP_RECORD_REJECTED;
 			m.u.record_ack.reason = TP_REASON_BAD_SIGNATURE;
 			tp_record_decode(in->u.record.bytes, in->u.record.len,

@@ -1,11 +1,10 @@
 /*
  * net_tcp.c - the host connection as a non-blocking TCP socket.
  *
- * connect() resolves "host:port" (getaddrinfo, numeric first so a bad DNS
- * server cannot stall the kiosk: names are resolved once, at the first
- * connect, then cached), starts a non-blocking connect and reports
- * progress on later calls.  send()/recv() never block.  TCP keep-alive
- * and TCP_NODELAY are set: taps are small and must not wait for Nagle.
+ * connect() starts a non-blocking connect to "host:port" and reports
+ * progress on later calls (see resolve() for names).  send()/recv() never
+ * block.  TCP keep-alive and TCP_NODELAY are set: taps are small and must not
+ * wait for Nagle.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hal/backends.h"
 
 struct net_tcp {
+	time_t resolve_failed; /* when name resolution last failed */
 	char host[256];
 	char port[16];
 	struct sockaddr_storage addr;
@@ -30,16 +31,33 @@ struct net_tcp {
 	int connecting;
 };
 
+/*
+ * getaddrinfo() blocks, and a name server that does not answer would hold
+ * up the reader loop: a numeric address is parsed without any lookup, a
+ * name is resolved at start-up (hal_net_tcp_new) and then at most once a
+ * minute until it resolves, after which the address is kept.
+ */
 static int resolve(struct net_tcp *t)
 {
 	struct addrinfo hints, *res = NULL;
+	time_t now = time(NULL);
 
 	if (t->addrlen)
 		return 0;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(t->host, t->port, &hints, &res) != 0 || !res)
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	if (getaddrinfo(t->host, t->port, &hints, &res) != 0) {
+		if (t->resolve_failed && now - t->resolve_failed < 60)
+			return HAL_ERR_IO;
+		hints.ai_flags = 0;
+		if (getaddrinfo(t->host, t->port, &hints, &res) != 0 || !res) {
+			t->resolve_failed = now;
+			return HAL_ERR_IO;
+		}
+	}
+	if (!res)
 		return HAL_ERR_IO;
 	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
 	t->addrlen = res->ai_addrlen;
@@ -64,7 +82,8 @@ static int tcp_connect(void *ctx)
 			return HAL_ERR_IO;
 		setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		setsockopt(t->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-		if (connect(t->fd, (struct sockaddr *)&t->addr, t->addrlen) == 0) {
+		if (connect(t->fd, (struct sockaddr *)&t->addr, t->addrlen) ==
+		    0) {
 			t->connecting = 0;
 			return 0;
 		}
@@ -75,7 +94,7 @@ static int tcp_connect(void *ctx)
 		}
 		t->connecting = 1;
 	}
-	struct pollfd p = { .fd = t->fd, .events = POLLOUT };
+	struct pollfd p = {.fd = t->fd, .events = POLLOUT};
 	if (poll(&p, 1, 0) == 0)
 		return HAL_ERR_AGAIN;
 	if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err) {
@@ -135,7 +154,7 @@ static void tcp_close(void *ctx)
 static void tcp_wait(void *ctx, int ms)
 {
 	struct net_tcp *t = ctx;
-	struct pollfd p = { .fd = t->fd, .events = POLLIN };
+	struct pollfd p = {.fd = t->fd, .events = POLLIN};
 
 	if (ms <= 0)
 		return;
@@ -178,6 +197,7 @@ int hal_net_tcp_new(struct hal_net *n, const char *hostport)
 	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(t->port))
 		goto bad;
 	snprintf(t->port, sizeof(t->port), "%s", colon + 1);
+	resolve(t); /* now, before the reader loop runs */
 	n->ctx = t;
 	n->connect = tcp_connect;
 	n->send = tcp_send;

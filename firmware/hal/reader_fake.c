@@ -94,9 +94,9 @@ static int fr_xfer(void *ctx, const uint8_t *a, size_t n, uint8_t *r,
 		   size_t cap, int timeout_ms)
 {
 	struct fake_reader *f = ctx;
-	static const uint8_t v1[] = { 0x04, 0x04, 0x02, 0x30, 0x00, 0x11, 0x05 };
-	static const uint8_t v2[] = { 0x04, 0x04, 0x02, 0x01, 0x02, 0x11, 0x05 };
-	static const uint8_t app[] = { 0xD2, 0x76, 0x00, 0x00, 0x85, 0x01, 0x01 };
+	static const uint8_t v1[] = {0x04, 0x04, 0x02, 0x30, 0x00, 0x11, 0x05};
+	static const uint8_t v2[] = {0x04, 0x04, 0x02, 0x01, 0x02, 0x11, 0x05};
+	static const uint8_t app[] = {0xD2, 0x76, 0x00, 0x00, 0x85, 0x01, 0x01};
 	uint8_t file[300];
 	char url[256];
 
@@ -122,7 +122,7 @@ static int fr_xfer(void *ctx, const uint8_t *a, size_t n, uint8_t *r,
 			f->selected = 11;
 			return put(r, cap, v2, sizeof(v2), 0x91AF);
 		}
-		uint8_t v3[14] = { 0 };
+		uint8_t v3[14] = {0};
 		memcpy(v3, f->uid, 7);
 		f->selected = 0;
 		return put(r, cap, v3, sizeof(v3), 0x9100);
@@ -164,7 +164,8 @@ void fake_reader_init(struct hal_reader *r, struct fake_reader *f)
 	f->pull_after = -1;
 	f->kind = FAKE_NTAG424;
 	snprintf(f->url_base, sizeof(f->url_base),
-		 "https://tap.example/c?p=00112233445566778899AABBCCDDEEFF&c=0011223344556677");
+		 "https://tap.example/"
+		 "c?p=00112233445566778899AABBCCDDEEFF&c=0011223344556677");
 	r->ctx = f;
 	r->open = fr_open;
 	r->close = fr_close;

@@ -69,8 +69,10 @@ static int rn_open(void *ctx)
 	if (!r->dev)
 		return HAL_ERR_NODEV;
 	if (nfc_initiator_init(r->dev) < 0 ||
-	    nfc_device_set_property_bool(r->dev, NP_INFINITE_SELECT, false) < 0 ||
-	    nfc_device_set_property_bool(r->dev, NP_AUTO_ISO14443_4, true) < 0) {
+	    nfc_device_set_property_bool(r->dev, NP_INFINITE_SELECT, false) <
+		0 ||
+	    nfc_device_set_property_bool(r->dev, NP_AUTO_ISO14443_4, true) <
+		0) {
 		rn_close(r);
 		return HAL_ERR_IO;
 	}
@@ -80,7 +82,7 @@ static int rn_open(void *ctx)
 static int rn_poll(void *ctx, struct hal_card *c)
 {
 	struct reader_nfc *r = ctx;
-	const nfc_modulation nm = { .nmt = NMT_ISO14443A, .nbr = NBR_106 };
+	const nfc_modulation nm = {.nmt = NMT_ISO14443A, .nbr = NBR_106};
 	int rc;
 
 	if (!r->dev)

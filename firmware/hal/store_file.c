@@ -31,8 +31,8 @@
 
 #include "hal/backends.h"
 
-#define REC_HDR 16
-#define CUR_SLOT 32
+#define REC_HDR	      16
+#define CUR_SLOT      32
 #define COMPACT_BYTES (4u << 20)
 
 struct store_file {
@@ -49,7 +49,7 @@ struct store_file {
 	uint64_t head_seq; /* its seq, 0 if none */
 };
 
-static const uint8_t cur_magic[8] = { 'T', 'P', 'K', 'Q', 'C', 'U', 'R', '1' };
+static const uint8_t cur_magic[8] = {'T', 'P', 'K', 'Q', 'C', 'U', 'R', '1'};
 
 static uint32_t crc32_upd(uint32_t c, const uint8_t *p, size_t n)
 {
@@ -150,7 +150,8 @@ static int load_cursor(struct store_file *s)
 	uint64_t best = 0;
 
 	for (int i = 0; i < 2; i++) {
-		if (full_pread(s->cur_fd, slot, CUR_SLOT, (off_t)i * CUR_SLOT) != 0)
+		if (full_pread(s->cur_fd, slot, CUR_SLOT,
+			       (off_t)i * CUR_SLOT) != 0)
 			continue;
 		if (memcmp(slot, cur_magic, 8) != 0 ||
 		    crc32_upd(0, slot, 16) != get32(slot + 16))
@@ -164,7 +165,7 @@ static int load_cursor(struct store_file *s)
 
 static int save_cursor(struct store_file *s, uint64_t acked)
 {
-	uint8_t slot[CUR_SLOT] = { 0 };
+	uint8_t slot[CUR_SLOT] = {0};
 
 	memcpy(slot, cur_magic, 8);
 	put64(slot + 8, acked);
@@ -363,8 +364,8 @@ static int sf_put_blob(void *ctx, const uint8_t *buf, size_t len)
 	if (full_pwrite(fd, buf, len, 0) == 0 && fsync(fd) == 0)
 		rc = 0;
 	close(fd);
-	if (rc == 0 && renameat(s->dir_fd, "deny.bin.tmp", s->dir_fd,
-				"deny.bin") != 0)
+	if (rc == 0 &&
+	    renameat(s->dir_fd, "deny.bin.tmp", s->dir_fd, "deny.bin") != 0)
 		rc = HAL_ERR_IO;
 	if (rc == 0)
 		fsync(s->dir_fd);
@@ -381,7 +382,8 @@ static int sf_get_blob(void *ctx, uint8_t *buf, size_t cap, size_t *len)
 	if (fd < 0)
 		return HAL_ERR_AGAIN;
 	if (fstat(fd, &st) == 0 && (size_t)st.st_size <= cap &&
-	    (st.st_size == 0 || full_pread(fd, buf, (size_t)st.st_size, 0) == 0)) {
+	    (st.st_size == 0 ||
+	     full_pread(fd, buf, (size_t)st.st_size, 0) == 0)) {
 		*len = (size_t)st.st_size;
 		rc = 0;
 	}
@@ -424,10 +426,10 @@ int hal_store_file_open(struct hal_store *h, const char *dir, size_t max_rec)
 	s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dir_fd < 0)
 		goto out;
-	s->log_fd = openat(s->dir_fd, "queue.log",
-			   O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	s->cur_fd = openat(s->dir_fd, "queue.cur",
-			   O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	s->log_fd =
+	    openat(s->dir_fd, "queue.log", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	s->cur_fd =
+	    openat(s->dir_fd, "queue.cur", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (s->log_fd < 0 || s->cur_fd < 0)
 		goto out;
 	/* Make the new directory entries themselves durable. */

@@ -26,23 +26,23 @@ static const struct {
 	const char *driver;
 	uint16_t vid, pid;
 } known[] = {
-	{ "pn53x_usb", 0x04cc, 0x0531 }, /* Philips PN531 */
-	{ "pn53x_usb", 0x04cc, 0x2533 }, /* NXP PN533 */
-	{ "pn53x_usb", 0x04e6, 0x5591 }, /* SCM SCL3711 */
-	{ "pn53x_usb", 0x04e6, 0x5594 }, /* SCM SCL3712 */
-	{ "pn53x_usb", 0x054c, 0x0193 }, /* Sony PN531 */
-	{ "pn53x_usb", 0x054c, 0x02e1 }, /* Sony RC-S360 */
-	{ "pn53x_usb", 0x1fd3, 0x0608 }, /* ASK LoGO */
-	{ "acr122_usb", 0x072f, 0x2200 }, /* ACS ACR122U */
-	{ "acr122_usb", 0x072f, 0x90cc }, /* Touchatag */
+    {"pn53x_usb", 0x04cc, 0x0531},  /* Philips PN531 */
+    {"pn53x_usb", 0x04cc, 0x2533},  /* NXP PN533 */
+    {"pn53x_usb", 0x04e6, 0x5591},  /* SCM SCL3711 */
+    {"pn53x_usb", 0x04e6, 0x5594},  /* SCM SCL3712 */
+    {"pn53x_usb", 0x054c, 0x0193},  /* Sony PN531 */
+    {"pn53x_usb", 0x054c, 0x02e1},  /* Sony RC-S360 */
+    {"pn53x_usb", 0x1fd3, 0x0608},  /* ASK LoGO */
+    {"acr122_usb", 0x072f, 0x2200}, /* ACS ACR122U */
+    {"acr122_usb", 0x072f, 0x90cc}, /* Touchatag */
 };
 
 struct usb_watch {
 	libusb_context *usb;
 	struct hal_reader *reader;
 	char driver[32];
-	int has_loc;	/* the connstring named bus:address */
-	int bus, addr;	/* where the reader is now; 0 when not found */
+	int has_loc;   /* the connstring named bus:address */
+	int bus, addr; /* where the reader is now; 0 when not found */
 	uint16_t vid, pid;
 	int pending;
 	int hotplug;
@@ -177,7 +177,7 @@ static int uw_applies(void *ctx)
 static int uw_poll(void *ctx)
 {
 	struct usb_watch *w = ctx;
-	struct timeval zero = { 0, 0 };
+	struct timeval zero = {0, 0};
 	int ev;
 
 	if (!w->usb)
@@ -260,11 +260,11 @@ int hal_usb_libusb_new(struct hal_usb *u, struct hal_reader *reader,
 	scan(w);
 	if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) &&
 	    libusb_hotplug_register_callback(
-		    w->usb,
-		    LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
-			    LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
-		    0, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
-		    LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, w, &w->cb) == 0)
+		w->usb,
+		LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
+		    LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+		0, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
+		LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, w, &w->cb) == 0)
 		w->hotplug = 1;
 	return 0;
 }

@@ -49,12 +49,12 @@ static struct hal_reader in_reader;
 static struct hal_net in_net;
 static struct hal_store in_store;
 
-#define TIMED(expr)                                                          \
-	({                                                                   \
-		uint64_t t0_ = ns();                                         \
-		__typeof__(expr) r_ = (expr);                                \
-		excluded_ns += ns() - t0_;                                   \
-		r_;                                                          \
+#define TIMED(expr)                                                            \
+	({                                                                     \
+		uint64_t t0_ = ns();                                           \
+		__typeof__(expr) r_ = (expr);                                  \
+		excluded_ns += ns() - t0_;                                     \
+		r_;                                                            \
 	})
 
 static int t_poll(void *c, struct hal_card *card)
@@ -183,13 +183,16 @@ static uint64_t floor_ns(struct rig *r)
 		m.u.decision.reason = 0;
 		m.u.decision.result = 1;
 		m.u.decision.left = 3;
-		snprintf(m.u.decision.benefit, sizeof(m.u.decision.benefit), "MEAL");
+		snprintf(m.u.decision.benefit, sizeof(m.u.decision.benefit),
+			 "MEAL");
 		tp_session_seal(&host, &m, f2, sizeof(f2), &n2);
 		memset(&m, 0, sizeof(m));
 		m.type = TP_MSG_TAP_REQUEST;
 		snprintf(m.u.tap.benefit, sizeof(m.u.tap.benefit), "MEAL");
-		snprintf(m.u.tap.sun, sizeof(m.u.tap.sun),
-			 "https://tap.example.org/t?p=00112233445566778899AABBCCDDEEFF&c=0011223344556677");
+		snprintf(
+		    m.u.tap.sun, sizeof(m.u.tap.sun),
+		    "https://tap.example.org/"
+		    "t?p=00112233445566778899AABBCCDDEEFF&c=0011223344556677");
 		uint64_t t0 = ns();
 		tp_session_seal(&ks, &m, f1, sizeof(f1), &n1);
 		tp_session_recv(&ks, f2, n2, &got, buf, sizeof(buf), &rn);
@@ -242,11 +245,12 @@ static void time_per_tap(void)
 	qsort(v, N, sizeof(v[0]), cmp_u64);
 	uint64_t med = v[N / 2], p99 = v[N * 99 / 100];
 	uint64_t fl = floor_ns(&r);
-	printf("kiosk processing per online tap: median %.1f us, p90 %.1f us, "
-	       "p99 %.1f us (goal < 2000 us); floor (seal TAP_REQUEST + open "
-	       "DECISION) median %.1f us, p99 %.1f us; ratio of medians %.1fx\n",
-	       med / 1e3, v[N * 9 / 10] / 1e3, p99 / 1e3, fl / 1e3,
-	       floor_p99 / 1e3, (double)med / (double)fl);
+	printf(
+	    "kiosk processing per online tap: median %.1f us, p90 %.1f us, "
+	    "p99 %.1f us (goal < 2000 us); floor (seal TAP_REQUEST + open "
+	    "DECISION) median %.1f us, p99 %.1f us; ratio of medians %.1fx\n",
+	    med / 1e3, v[N * 9 / 10] / 1e3, p99 / 1e3, fl / 1e3,
+	    floor_p99 / 1e3, (double)med / (double)fl);
 	printf("  upper bound, CPU time per tap with nothing subtracted (fake "
 	       "card and the host's protocol work included): %.1f us\n"
 	       "  (wall clock minus reader and network calls; a p99 in "
@@ -283,7 +287,8 @@ static void time_per_tap(void)
 	qsort(vo, NO, sizeof(vo[0]), cmp_u64);
 	printf("kiosk processing per offline tap (ECDSA-signed record): median "
 	       "%.1f us, p99 %.1f us (goal < 2000 us); the store's write+fsync "
-	       "apart: mean %.1f us; CPU time per offline tap, all included: %.1f us\n",
+	       "apart: mean %.1f us; CPU time per offline tap, all included: "
+	       "%.1f us\n",
 	       vo[NO / 2] / 1e3, vo[NO * 99 / 100] / 1e3, fsync_ns / 1e3 / NO,
 	       cpu_off / 1e3);
 	kiosk_teardown(r.k);
@@ -313,15 +318,16 @@ static long run_rss(const char *bin, const char *conf, const char *events,
 		dup2(fd, 1);
 		dup2(fd, 2);
 		if (check)
-			execl(bin, "tapaid-kiosk", "-c", conf, "-n", (char *)NULL);
-		else
-			execl(bin, "tapaid-kiosk", "-c", conf, "--events", events,
+			execl(bin, "tapaid-kiosk", "-c", conf, "-n",
 			      (char *)NULL);
+		else
+			execl(bin, "tapaid-kiosk", "-c", conf, "--events",
+			      events, (char *)NULL);
 		_exit(127);
 	}
 	if (!check) {
 		char reply[128];
-		struct timespec d = { 0, 400 * 1000000 };
+		struct timespec d = {0, 400 * 1000000};
 		nanosleep(&d, NULL);
 		for (int i = 0; i < taps; i++) {
 			emu_cmd(e, reply, sizeof(reply), "tap %s", card);
@@ -355,7 +361,8 @@ static void memory(void)
 	snprintf(conf, sizeof(conf), "%s/kiosk.conf", dir);
 	snprintf(events, sizeof(events), "%s/events", dir);
 	snprintf(card, sizeof(card), "%s/card", dir);
-	snprintf(cmd, sizeof(cmd), "%s --enroll --dir %s >/dev/null", bin, kdir);
+	snprintf(cmd, sizeof(cmd), "%s --enroll --dir %s >/dev/null", bin,
+		 kdir);
 	if (system(cmd) != 0 || tp_key_generate(&hk) != 0 ||
 	    tp_key_public_raw(hk, raw) != 0)
 		exit(1);
@@ -366,10 +373,11 @@ static void memory(void)
 	/* A card with a URL in its NDEF file is all the kiosk reads. */
 	emu_cmd(e, reply, sizeof(reply), "blank %s", card);
 	{
-		uint8_t file[256] = { 0 };
+		uint8_t file[256] = {0};
 		size_t fl = fake_ndef_file(
-			"https://tap.example.org/t?p=00112233445566778899AABBCCDDEEFF&c=0011223344556677",
-			file, sizeof(file));
+		    "https://tap.example.org/"
+		    "t?p=00112233445566778899AABBCCDDEEFF&c=0011223344556677",
+		    file, sizeof(file));
 		char hx[600], line[1200], out[16384] = "";
 		FILE *f = fopen(card, "r");
 		(void)fl;
@@ -377,7 +385,8 @@ static void memory(void)
 			if (strncmp(line, "file2.data =", 12) == 0) {
 				tp_hex_encode(file, sizeof(file), hx, 1);
 				hx[512] = '\0';
-				snprintf(line, sizeof(line), "file2.data = %s\n", hx);
+				snprintf(line, sizeof(line),
+					 "file2.data = %s\n", hx);
 			}
 			strncat(out, line, sizeof(out) - strlen(out) - 1);
 		}
@@ -390,12 +399,13 @@ static void memory(void)
 	tp_hex_encode(raw, 65, h, 1);
 	h[130] = '\0';
 	FILE *f = fopen(conf, "w");
-	fprintf(f,
-		"[host]\naddress = 127.0.0.1:1\nkey = %s\n"
-		"[kiosk]\nid = K-B\nkey = %s/kiosk.key\nbenefit = MEAL\n"
-		"[reader]\nconnstring = %s\n[offline]\nper_card_per_day = 1000\n"
-		"[timing]\nresult_hold_ms = 50\n",
-		h, kdir, emu_connstring(e));
+	fprintf(
+	    f,
+	    "[host]\naddress = 127.0.0.1:1\nkey = %s\n"
+	    "[kiosk]\nid = K-B\nkey = %s/kiosk.key\nbenefit = MEAL\n"
+	    "[reader]\nconnstring = %s\n[offline]\nper_card_per_day = 1000\n"
+	    "[timing]\nresult_hold_ms = 50\n",
+	    h, kdir, emu_connstring(e));
 	fclose(f);
 	long floor_kb = run_rss(bin, conf, events, 1, e, card, 0);
 	long kb = run_rss(bin, conf, events, 0, e, card, 40);
@@ -408,7 +418,8 @@ static void memory(void)
 	printf("tapaid-kiosk peak RSS over %d taps through libnfc + emulator: "
 	       "%.2f MB (goal < 8 MB); floor (same binary, -n: libraries, "
 	       "config, key) %.2f MB; ratio %.2fx\n",
-	       n, kb / 1024.0, floor_kb / 1024.0, (double)kb / (double)floor_kb);
+	       n, kb / 1024.0, floor_kb / 1024.0,
+	       (double)kb / (double)floor_kb);
 	emu_stop(e);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)

@@ -1,9 +1,9 @@
 /*
  * kiosk_itest.c - tapaid-kiosk end to end through real libnfc.
  *
- *   tapaid-pn532emu (pty) <-- libnfc pn532_uart --> tapaid-kiosk --TCP--> test host
- *        virtual NTAG 424 DNA cards                  --events FILE        (this program)
- *        personalised for SUN here
+ *   tapaid-pn532emu (pty) <-- libnfc pn532_uart --> tapaid-kiosk --TCP--> test
+ * host virtual NTAG 424 DNA cards                  --events FILE        (this
+ * program) personalised for SUN here
  *
  * The test host runs in a thread of this program: real protocol code
  * (tp_session_init_host, the kiosk's enrolled key, sealed frames,
@@ -72,7 +72,7 @@ static uint64_t now_ms(void)
 
 static void msleep(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
 }
 
@@ -80,9 +80,9 @@ static void msleep(int ms)
 
 static int listen_on(int p)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)p),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)p),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
 	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -118,11 +118,11 @@ static void *host_thread(void *arg)
 		int n = 0, li = -1, ci = -1;
 		if (lfd >= 0) {
 			li = n;
-			p[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+			p[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
 		}
 		if (cfd >= 0) {
 			ci = n;
-			p[n++] = (struct pollfd){ .fd = cfd, .events = POLLIN };
+			p[n++] = (struct pollfd){.fd = cfd, .events = POLLIN};
 		}
 		if (poll(p, (nfds_t)n, 20) <= 0)
 			continue;
@@ -173,27 +173,27 @@ static void *host_thread(void *arg)
 }
 
 /* Reads a host counter under the lock. */
-#define HGET(field)                                                          \
-	({                                                                   \
-		pthread_mutex_lock(&M);                                      \
-		__typeof__(H.field) v_ = H.field;                            \
-		pthread_mutex_unlock(&M);                                    \
-		v_;                                                          \
+#define HGET(field)                                                            \
+	({                                                                     \
+		pthread_mutex_lock(&M);                                        \
+		__typeof__(H.field) v_ = H.field;                              \
+		pthread_mutex_unlock(&M);                                      \
+		v_;                                                            \
 	})
 
 /* Waits up to ms for cond (an expression over H, read under the lock). */
-#define HWAIT(cond, ms)                                                      \
-	({                                                                   \
-		uint64_t end_ = now_ms() + (ms);                             \
-		int ok_ = 0;                                                 \
-		while (!ok_ && now_ms() < end_) {                            \
-			pthread_mutex_lock(&M);                              \
-			ok_ = (cond);                                        \
-			pthread_mutex_unlock(&M);                            \
-			if (!ok_)                                            \
-				msleep(20);                                  \
-		}                                                            \
-		ok_;                                                         \
+#define HWAIT(cond, ms)                                                        \
+	({                                                                     \
+		uint64_t end_ = now_ms() + (ms);                               \
+		int ok_ = 0;                                                   \
+		while (!ok_ && now_ms() < end_) {                              \
+			pthread_mutex_lock(&M);                                \
+			ok_ = (cond);                                          \
+			pthread_mutex_unlock(&M);                              \
+			if (!ok_)                                              \
+				msleep(20);                                    \
+		}                                                              \
+		ok_;                                                           \
 	})
 
 /* --- files --- */
@@ -270,7 +270,7 @@ static void hex(const uint8_t *b, size_t n, char *out)
 static int make_card(const char *path)
 {
 	char reply[256], line[1200], out[16384] = "", h[600];
-	uint8_t file[256] = { 0 }, set[64];
+	uint8_t file[256] = {0}, set[64];
 	size_t fl, sl;
 	struct tp_sdm_settings sdm;
 	FILE *f;
@@ -321,7 +321,8 @@ static void start_kiosk(void)
 		const char *b = getenv("TAPAID_BUILD");
 		char bin[256];
 		int fd = open(klog, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		snprintf(bin, sizeof(bin), "%s/bin/tapaid-kiosk", b ? b : "build");
+		snprintf(bin, sizeof(bin), "%s/bin/tapaid-kiosk",
+			 b ? b : "build");
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execl(bin, "tapaid-kiosk", "-c", cfgarg, "--events", events,
@@ -426,7 +427,8 @@ int main(void)
 
 	/* Enrolment makes the key pair, private part 0600. */
 	const char *b = getenv("TAPAID_BUILD");
-	snprintf(cmd, sizeof(cmd), "%s/bin/tapaid-kiosk --enroll --dir %s/k >%s/enroll.out",
+	snprintf(cmd, sizeof(cmd),
+		 "%s/bin/tapaid-kiosk --enroll --dir %s/k >%s/enroll.out",
 		 b ? b : "build", dir, dir);
 	int rc = system(cmd);
 	snprintf(cmd, sizeof(cmd), "%s/k/kiosk.key", dir);
@@ -434,9 +436,11 @@ int main(void)
 	   "--enroll makes kiosk.key with mode 0600");
 	snprintf(cmd, sizeof(cmd), "%s/k/kiosk.pub", dir);
 	ok(tp_key_load_public(cmd, &kpub) == 0, "--enroll makes kiosk.pub");
-	snprintf(cmd, sizeof(cmd), "%s/bin/tapaid-kiosk --enroll --dir %s/k 2>/dev/null",
+	snprintf(cmd, sizeof(cmd),
+		 "%s/bin/tapaid-kiosk --enroll --dir %s/k 2>/dev/null",
 		 b ? b : "build", dir);
-	ok(WEXITSTATUS(system(cmd)) == 1, "--enroll refuses to overwrite a key");
+	ok(WEXITSTATUS(system(cmd)) == 1,
+	   "--enroll refuses to overwrite a key");
 
 	if (tp_key_generate(&hkey) || tp_key_public_raw(hkey, hpub) || !kpub) {
 		printf("Bail out! keys\n");
@@ -458,7 +462,7 @@ int main(void)
 	}
 	point_link();
 	ok(make_card(card1) == 0 && make_card(card2) == 0 &&
-		   emu_cmd(E, reply, sizeof(reply), "blank %s", blank) == 0,
+	       emu_cmd(E, reply, sizeof(reply), "blank %s", blank) == 0,
 	   "personalised two virtual cards for SUN, one left blank");
 	write_conf(hpub, 2);
 	snprintf(cmd, sizeof(cmd), "%s/bin/tapaid-kiosk -c %s -n >/dev/null",
@@ -471,8 +475,9 @@ int main(void)
 
 	/* granted */
 	tap(card1, ev, sizeof(ev));
-	ok(strcmp(ev, "{\"result\":\"granted\",\"reason\":\"granted\","
-		      "\"benefit\":\"MEAL\",\"left\":4,\"offline\":false}") == 0,
+	ok(strcmp(ev,
+		  "{\"result\":\"granted\",\"reason\":\"granted\","
+		  "\"benefit\":\"MEAL\",\"left\":4,\"offline\":false}") == 0,
 	   "granted: %s", ev);
 	FILE *cf = fopen(card1, "r");
 	if (cf) {
@@ -503,7 +508,8 @@ int main(void)
 	   "the tap carried the card's lookup id, not its UID");
 
 	/* each denial reason the host can give */
-	for (int r = TP_REASON_UNKNOWN_CARD; r <= TP_REASON_BAD_SIGNATURE; r++) {
+	for (int r = TP_REASON_UNKNOWN_CARD; r <= TP_REASON_BAD_SIGNATURE;
+	     r++) {
 		char want[256];
 		pthread_mutex_lock(&M);
 		H.reason = (enum tp_reason)r;
@@ -511,24 +517,26 @@ int main(void)
 		pthread_mutex_unlock(&M);
 		tap(card1, ev, sizeof(ev));
 		snprintf(want, sizeof(want),
-			 "{\"result\":\"denied\",\"reason\":\"%s\",\"benefit\":\"MEAL\","
+			 "{\"result\":\"denied\",\"reason\":\"%s\",\"benefit\":"
+			 "\"MEAL\","
 			 "\"left\":null,\"offline\":false}",
 			 tp_reason_name(r));
-		ok(strcmp(ev, want) == 0, "denied %s: %s", tp_reason_name(r), ev);
+		ok(strcmp(ev, want) == 0, "denied %s: %s", tp_reason_name(r),
+		   ev);
 	}
 	pthread_mutex_lock(&M);
 	H.reason = TP_REASON_GRANTED;
 	H.left = 3;
 	pthread_mutex_unlock(&M);
 	ok(count_in_file(klog, "This card has been cancelled") >= 1 &&
-		   count_in_file(klog, "[DENIED] Not granted") >= 10,
+	       count_in_file(klog, "[DENIED] Not granted") >= 10,
 	   "each denial shows its sentence on the screen");
 
 	/* not a service card */
 	unsigned taps_before = HGET(taps);
 	tap(blank, ev, sizeof(ev));
 	ok(strstr(ev, "\"not_a_service_card\"") != NULL &&
-		   HGET(taps) == taps_before,
+	       HGET(taps) == taps_before,
 	   "a blank NTAG 424 DNA is not a service card: %s", ev);
 
 	/* card held in the field: one tap */
@@ -546,7 +554,8 @@ int main(void)
 	uint32_t c2 = 0;
 	tap(card1, ev, sizeof(ev));
 	sok = sun_ok(uid1, &c2);
-	ok(sok && c2 > ctr1, "a new tap reads a new SUN (ctr %u > %u)", c2, ctr1);
+	ok(sok && c2 > ctr1, "a new tap reads a new SUN (ctr %u > %u)", c2,
+	   ctr1);
 
 	/* card pulled mid-read */
 	n0 = nevents();
@@ -575,7 +584,7 @@ int main(void)
 	ok(wait_screen("[READY]", ready + 1, 15000),
 	   "reader plugged back: reopened through libnfc");
 	ok(HWAIT(H.last_status.reader_state == TP_READER_OK, 5000) &&
-		   HGET(last_status.usb_resets) == 0,
+	       HGET(last_status.usb_resets) == 0,
 	   "status back to ok; no USB reset for a UART reader");
 	tap(card1, ev, sizeof(ev));
 	ok(strstr(ev, "\"granted\"") != NULL, "tap after replug: %s", ev);
@@ -589,7 +598,7 @@ int main(void)
 	   "host restarted: the kiosk reconnects with a new handshake");
 	tap(card1, ev, sizeof(ev));
 	ok(strstr(ev, "\"granted\"") != NULL &&
-		   strstr(ev, "\"offline\":false") != NULL,
+	       strstr(ev, "\"offline\":false") != NULL,
 	   "tap after the host restart: %s", ev);
 
 	/* host down: offline grant, upload, no double count */
@@ -604,9 +613,10 @@ int main(void)
 	ok(HWAIT(H.records >= 1, 8000), "host back: the record is uploaded");
 	msleep(1500);
 	ok(HGET(records) == 1 && HGET(redemptions) == red0 + 1 &&
-		   HGET(dup_records) == 0,
+	       HGET(dup_records) == 0,
 	   "uploaded once, counted once (records %u)", HGET(records));
-	ok(HWAIT(H.last_status.queue_depth == 0, 4000), "queue empty after upload");
+	ok(HWAIT(H.last_status.queue_depth == 0, 4000),
+	   "queue empty after upload");
 
 	/* kill -9 with a non-empty queue */
 	host_up = 0;
@@ -627,10 +637,11 @@ int main(void)
 	   "after kill -9: the day's offline count survived: %s", ev);
 	unsigned rec0 = HGET(records);
 	host_up = 1;
-	ok(HWAIT(H.records >= rec0 + 2, 8000), "after kill -9: the queue is uploaded");
+	ok(HWAIT(H.records >= rec0 + 2, 8000),
+	   "after kill -9: the queue is uploaded");
 	msleep(2000);
 	ok(HGET(records) == rec0 + 2 && HGET(dup_records) == 0 &&
-		   HGET(redemptions) == red0 + 3,
+	       HGET(redemptions) == red0 + 3,
 	   "after kill -9: nothing lost, nothing doubled (records %u, dups %u)",
 	   HGET(records) - rec0, HGET(dup_records));
 

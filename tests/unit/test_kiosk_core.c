@@ -66,9 +66,10 @@ static void granted_online(void **state)
 	assert_int_equal(r->disp.ind, HAL_IND_IDLE);
 	assert_int_equal(r->host.handshakes, 1);
 	tap(r, rig_uid);
-	assert_string_equal(last_event(r),
-			    "{\"result\":\"granted\",\"reason\":\"granted\","
-			    "\"benefit\":\"MEAL\",\"left\":3,\"offline\":false}");
+	assert_string_equal(
+	    last_event(r),
+	    "{\"result\":\"granted\",\"reason\":\"granted\","
+	    "\"benefit\":\"MEAL\",\"left\":3,\"offline\":false}");
 	assert_int_equal(r->host.taps, 1);
 	assert_int_equal(r->host.redemptions, 1);
 	kiosk_get_stats(r->k, &st);
@@ -116,10 +117,11 @@ static void each_denial_reason(void **state)
 		assert_true(strlen(d_en) > 20 && strlen(d_zh) > 10);
 		fake_reader_remove(&r->rd);
 		rig_run(r, 500);
-		snprintf(want, sizeof(want),
-			 "{\"result\":\"denied\",\"reason\":\"%s\","
-			 "\"benefit\":\"MEAL\",\"left\":null,\"offline\":false}",
-			 tp_reason_name(reason));
+		snprintf(
+		    want, sizeof(want),
+		    "{\"result\":\"denied\",\"reason\":\"%s\","
+		    "\"benefit\":\"MEAL\",\"left\":null,\"offline\":false}",
+		    tp_reason_name(reason));
 		assert_string_equal(last_event(r), want);
 	}
 	assert_int_equal(r->host.taps, 10);
@@ -291,15 +293,16 @@ static void offline_grant_upload_no_double(void **state)
 	assert_int_equal(rig_start(r), 0);
 	rig_run(r, 200);
 	tap(r, rig_uid);
-	assert_string_equal(last_event(r),
-			    "{\"result\":\"granted\",\"reason\":\"granted\","
-			    "\"benefit\":\"MEAL\",\"left\":1,\"offline\":true}");
+	assert_string_equal(
+	    last_event(r), "{\"result\":\"granted\",\"reason\":\"granted\","
+			   "\"benefit\":\"MEAL\",\"left\":1,\"offline\":true}");
 	tap(r, rig_uid);
 	assert_non_null(strstr(last_event(r), "\"left\":0"));
 	tap(r, rig_uid);
-	assert_string_equal(last_event(r),
-			    "{\"result\":\"denied\",\"reason\":\"offline_limit\","
-			    "\"benefit\":\"MEAL\",\"left\":0,\"offline\":true}");
+	assert_string_equal(
+	    last_event(r),
+	    "{\"result\":\"denied\",\"reason\":\"offline_limit\","
+	    "\"benefit\":\"MEAL\",\"left\":0,\"offline\":true}");
 	tap(r, rig_uid2); /* another card has its own allowance */
 	assert_non_null(strstr(last_event(r), "\"granted\""));
 	assert_int_equal(r->st.n, 3);
@@ -344,9 +347,10 @@ static void offline_not_allowed(void **state)
 	r->host.down = true;
 	assert_int_equal(rig_start(r), 0);
 	tap(r, rig_uid);
-	assert_string_equal(last_event(r),
-			    "{\"result\":\"denied\",\"reason\":\"host_unavailable\","
-			    "\"benefit\":\"MEAL\",\"left\":null,\"offline\":true}");
+	assert_string_equal(
+	    last_event(r),
+	    "{\"result\":\"denied\",\"reason\":\"host_unavailable\","
+	    "\"benefit\":\"MEAL\",\"left\":null,\"offline\":true}");
 	assert_int_equal(r->st.n, 0);
 }
 
@@ -376,7 +380,8 @@ static void offline_checks_deny_list(void **state)
 	assert_non_null(strstr(last_event(r), "\"revoked_card\""));
 	/* And the offline count of the other card too (rebuilt from the
 	 * queue). */
-	assert_int_equal(kiosk_off_used(r->k, r->k->tap.lookup, r->clk.wall), 0);
+	assert_int_equal(kiosk_off_used(r->k, r->k->tap.lookup, r->clk.wall),
+			 0);
 	uint8_t id2[16];
 	tp_kiosk_lookup_id(rig_uid2, id2);
 	assert_int_equal(kiosk_off_used(r->k, id2, r->clk.wall), 1);
@@ -513,7 +518,8 @@ static void no_allocation_after_setup(void **state)
 	tap(r, rig_uid);
 	before = kiosk_mallocs;
 	for (int i = 0; i < 50; i++) {
-		r->host.reason = i % 3 ? TP_REASON_GRANTED : TP_REASON_QUOTA_USED_UP;
+		r->host.reason =
+		    i % 3 ? TP_REASON_GRANTED : TP_REASON_QUOTA_USED_UP;
 		tap(r, i % 2 ? rig_uid : rig_uid2);
 	}
 	rig_run(r, 3 * r->cfg.heartbeat_ms); /* heartbeats too */
@@ -526,29 +532,29 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-		T(granted_online),
-		T(granted_screen_zh),
-		T(each_denial_reason),
-		T(not_a_service_card),
-		T(card_held_is_one_tap),
-		T(card_pulled_mid_read),
-		T(reader_stops_answering_usb_reset),
-		T(reader_not_on_usb_reopens),
-		T(reader_hotplug),
-		T(host_restart_mid_session),
-		T(backoff_grows_with_jitter),
-		T(offline_grant_upload_no_double),
-		T(lost_decision_goes_offline_once),
-		T(offline_not_allowed),
-		T(offline_checks_deny_list),
-		T(offline_allowance_is_per_day),
-		T(kiosk_not_enrolled),
-		T(heartbeat_status),
-		T(store_failure_is_not_a_grant),
-		T(net_fault_reconnects),
-		T(reader_transient_faults),
+	    T(granted_online),
+	    T(granted_screen_zh),
+	    T(each_denial_reason),
+	    T(not_a_service_card),
+	    T(card_held_is_one_tap),
+	    T(card_pulled_mid_read),
+	    T(reader_stops_answering_usb_reset),
+	    T(reader_not_on_usb_reopens),
+	    T(reader_hotplug),
+	    T(host_restart_mid_session),
+	    T(backoff_grows_with_jitter),
+	    T(offline_grant_upload_no_double),
+	    T(lost_decision_goes_offline_once),
+	    T(offline_not_allowed),
+	    T(offline_checks_deny_list),
+	    T(offline_allowance_is_per_day),
+	    T(kiosk_not_enrolled),
+	    T(heartbeat_status),
+	    T(store_failure_is_not_a_grant),
+	    T(net_fault_reconnects),
+	    T(reader_transient_faults),
 #ifndef __SANITIZE_ADDRESS__
-		T(no_allocation_after_setup),
+	    T(no_allocation_after_setup),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,7 +74,8 @@ static void append_peek_ack_reopen(void **state)
 
 	assert_int_equal(hal_store_file_open(&s, dir, 1024), 0);
 	assert_int_equal(s.depth(s.ctx), 0);
-	assert_int_equal(s.peek(s.ctx, &seq, b, sizeof(b), &len), HAL_ERR_AGAIN);
+	assert_int_equal(s.peek(s.ctx, &seq, b, sizeof(b), &len),
+			 HAL_ERR_AGAIN);
 	assert_int_equal(s.next_seq(s.ctx), 1);
 	append_n(&s, 1, 5);
 	assert_int_equal(s.depth(s.ctx), 5);
@@ -93,7 +94,8 @@ static void append_peek_ack_reopen(void **state)
 	assert_int_equal(s.ack(s.ctx, 4), 0);
 	assert_int_equal(s.ack(s.ctx, 5), 0);
 	assert_int_equal(s.depth(s.ctx), 0);
-	assert_int_equal(s.peek(s.ctx, &seq, b, sizeof(b), &len), HAL_ERR_AGAIN);
+	assert_int_equal(s.peek(s.ctx, &seq, b, sizeof(b), &len),
+			 HAL_ERR_AGAIN);
 	append_n(&s, 6, 1);
 	expect_head(&s, 6);
 	hal_store_file_close(&s);
@@ -315,14 +317,15 @@ static void kill9_loses_nothing(void **state)
 				rec_of(seq, b, &len);
 				if (s.append(s.ctx, b, len, &seq) != 0)
 					_exit(4);
-				uint64_t msg[2] = { seq, 0 };
-				if (seq % 3 == 0 && s.peek(s.ctx, &msg[1], b, 64,
-							   &len) == 0 &&
+				uint64_t msg[2] = {seq, 0};
+				if (seq % 3 == 0 &&
+				    s.peek(s.ctx, &msg[1], b, 64, &len) == 0 &&
 				    s.ack(s.ctx, msg[1]) == 0) {
 				} else {
 					msg[1] = 0;
 				}
-				if (write(p[1], msg, sizeof(msg)) != sizeof(msg))
+				if (write(p[1], msg, sizeof(msg)) !=
+				    sizeof(msg))
 					_exit(5);
 			}
 		}
@@ -360,14 +363,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, mkdir_tmp, rm_tmp)
-		T(append_peek_ack_reopen),
-		T(torn_tail_is_cut),
-		T(damaged_record),
-		T(cursor_slot_damage),
-		T(scan_and_blob),
-		T(compaction_keeps_sequence),
-		T(fault_injection),
-		T(kill9_loses_nothing),
+	    T(append_peek_ack_reopen), T(torn_tail_is_cut),
+	    T(damaged_record),	       T(cursor_slot_damage),
+	    T(scan_and_blob),	       T(compaction_keeps_sequence),
+	    T(fault_injection),	       T(kill9_loses_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

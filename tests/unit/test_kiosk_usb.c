@@ -26,21 +26,26 @@ static void locations(void **state)
 {
 	int bus = 0, addr = 0;
 
-	assert_true(hal_usb_connstring_location("pn53x_usb:003:017", &bus, &addr));
+	assert_true(
+	    hal_usb_connstring_location("pn53x_usb:003:017", &bus, &addr));
 	assert_int_equal(bus, 3);
 	assert_int_equal(addr, 17);
 	assert_false(hal_usb_connstring_location("pn53x_usb", &bus, &addr));
 	assert_false(hal_usb_connstring_location("pn53x_usb:003", &bus, &addr));
-	assert_false(hal_usb_connstring_location("pn53x_usb:003:017x", &bus, &addr));
-	assert_false(hal_usb_connstring_location("pn532_uart:/dev/x", &bus, &addr));
-	assert_false(hal_usb_connstring_location("pn53x_usb:000:000", &bus, &addr));
+	assert_false(
+	    hal_usb_connstring_location("pn53x_usb:003:017x", &bus, &addr));
+	assert_false(
+	    hal_usb_connstring_location("pn532_uart:/dev/x", &bus, &addr));
+	assert_false(
+	    hal_usb_connstring_location("pn53x_usb:000:000", &bus, &addr));
 }
 
 static void uart_reader_is_left_alone(void **state)
 {
 	struct hal_usb u;
 
-	assert_int_equal(hal_usb_libusb_new(&u, NULL, "pn532_uart:/dev/pts/3"), 0);
+	assert_int_equal(hal_usb_libusb_new(&u, NULL, "pn532_uart:/dev/pts/3"),
+			 0);
 	assert_int_equal(u.applies(u.ctx), 0);
 	assert_int_equal(u.poll(u.ctx), 0);
 	assert_int_equal(u.reset(u.ctx), HAL_ERR_NODEV);
@@ -72,10 +77,10 @@ static void missing_usb_reader(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(which_are_usb),
-		cmocka_unit_test(locations),
-		cmocka_unit_test(uart_reader_is_left_alone),
-		cmocka_unit_test(missing_usb_reader),
+	    cmocka_unit_test(which_are_usb),
+	    cmocka_unit_test(locations),
+	    cmocka_unit_test(uart_reader_is_left_alone),
+	    cmocka_unit_test(missing_usb_reader),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
