@@ -224,6 +224,13 @@ static int handler(void *user, const char *section, const char *name,
 			if (copy_str(cf->host_key, sizeof(cf->host_key), value))
 				return set_err(p, line, "host_key too long");
 			p->have_key = 1;
+		} else if (strcmp(name, "card_url") == 0) {
+			if ((strncmp(value, "https://", 8) != 0 &&
+			     strncmp(value, "http://", 7) != 0) ||
+			    copy_str(cf->card_url, sizeof(cf->card_url), value))
+				return set_err(p, line,
+					       "card_url must be an http(s) URL "
+					       "of at most 199 characters");
 		} else if (strcmp(name, "log_level") == 0) {
 			int l = log_level_parse(value);
 
@@ -272,6 +279,7 @@ int config_load(const char *path, struct daemon_config *cf, char *err,
 	strcpy(cf->data_dir, "/var/lib/tapaid");
 	strcpy(cf->listen_host, "127.0.0.1");
 	strcpy(cf->listen_port, "7420");
+	strcpy(cf->card_url, "https://tap.tapaid.invalid/t");
 	cf->log_level = LOG_LVL_INFO;
 	cf->max_sessions = 4096;
 	cf->max_halfopen = 2048;

@@ -884,12 +884,13 @@ static void cmd_kiosk_config(struct req *r)
 		 "id = %s\n"
 		 "key = %s\n"
 		 "reader = %s\n"
+		 "point = %s\n"
 		 "benefit = %s\n"
 		 "lang = %s\n"
 		 "[host]\n"
 		 "address = %s:%s\n"
 		 "pubkey = %s\n",
-		 k.id, k.point, k.id, key, reader, benefit, lang,
+		 k.id, k.point, k.id, key, reader, k.point, benefit, lang,
 		 r->d->cf.listen_host, r->d->cf.listen_port, pubhex);
 	cJSON_AddStringToObject(data_obj(r), "config", text);
 }
@@ -941,10 +942,16 @@ static void cmd_card_prepare(struct req *r)
 	}
 	tp_wipe(k, sizeof(k));
 	tp_wipe(hex, sizeof(hex));
-	cJSON_AddStringToObject(data_obj(r), "url_template",
-				"https://tap.tapaid.invalid/t?p=" 
-				"00000000000000000000000000000000"
-				"&c=0000000000000000");
+	{
+		char url[sizeof(r->d->cf.card_url) + 64];
+
+		snprintf(url, sizeof(url),
+			 "%s%sp=00000000000000000000000000000000"
+			 "&c=0000000000000000",
+			 r->d->cf.card_url,
+			 strchr(r->d->cf.card_url, '?') ? "&" : "?");
+		cJSON_AddStringToObject(data_obj(r), "url_template", url);
+	}
 }
 
 static void cmd_card_register(struct req *r)

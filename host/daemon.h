@@ -45,6 +45,7 @@ struct daemon_config {
 	char listen_host[64];		/* numeric IPv4 or IPv6 */
 	char listen_port[8];
 	char host_key[PATH_MAX];
+	char card_url[200];		/* base of the SUN URL cards carry */
 	int log_level;			/* enum log_level */
 	int max_sessions;		/* kiosk connections in all */
 	int max_halfopen;		/* connections before the handshake */

@@ -43,7 +43,7 @@ $(HOSTD_BENCH): $(B)/tests/bench/bench_host.o $(B)/tests/bench/bench_sun.o \
 		$(KIOSKCLIENT_OBJS) $(LIBHOST) $(LIBPROTO)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBHOST) $(LIBPROTO) \
-		$(LDLIBS_HOST)
+		$(LDLIBS_HOST) -lm
 
 ifneq ($(wildcard host/engine.c),)
 ITESTS += $(HOSTD_ITEST)

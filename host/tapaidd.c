@@ -234,6 +234,21 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	raise_nofile(&d->cf);
+	{
+		/* Users with a role must be able to reach admin.sock. */
+		struct stat st;
+		int others = 0;
+
+		for (size_t i = 0; i < d->cf.nroles; i++)
+			others |= d->cf.roles[i].uid != geteuid() &&
+				  d->cf.roles[i].uid != 0;
+		if (others && stat(d->cf.data_dir, &st) == 0 &&
+		    !(st.st_mode & S_IXOTH))
+			log_warnx("%s is not searchable by others (mode %03o): "
+				  "users in [roles] cannot reach admin.sock; "
+				  "chmod 711 it",
+				  d->cf.data_dir, (unsigned)(st.st_mode & 0777));
+	}
 	d->loop = loop_new();
 	if (!d->loop) {
 		fprintf(stderr, "tapaidd: epoll: %s\n", strerror(errno));
