@@ -86,7 +86,7 @@ check-asan: $(B)/.deps-ok
 FUZZ_SECONDS ?= 60
 fuzz: $(B)/.deps-ok
 	@$(MAKE) --no-print-directory B=build-fuzz CC=clang OPT=-O1 \
-		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer" \
 		fuzz-run
 
 bench: $(B)/.deps-ok

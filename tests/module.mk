@@ -44,5 +44,6 @@ fuzz-run: $(FUZZ_BINS)
 		echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
 		$(B)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(B)/fuzz/artifacts/$$n- \
-			tests/fuzz/corpus/$$n 2>&1 | tail -n 12 || exit 1; \
+			tests/fuzz/corpus/$$n >$(B)/fuzz/$$n.log 2>&1; rc=$$?; \
+		tail -n 12 $(B)/fuzz/$$n.log; [ $$rc -eq 0 ] || exit 1; \
 	done

@@ -367,7 +367,8 @@ static int recv_sealed(struct tp_session *s, const uint8_t *frame, size_t len,
 		rc = tp_msg_decode(pt, pt_len, msg);
 	if (!rc)
 		rc = session_accept(s, msg);
-	tp_wipe(pt, sizeof(pt));
+	/* the plaintext is never longer than the frame */
+	tp_wipe(pt, len < sizeof(pt) ? len : sizeof(pt));
 	return rc;
 }
 
@@ -438,7 +439,7 @@ int tp_session_seal(struct tp_session *s, const struct tp_msg *m, uint8_t *out,
 		    size_t cap, size_t *out_len)
 {
 	uint8_t pt[TP_MSG_MAX];
-	size_t pt_len;
+	size_t pt_len = 0;
 	int rc;
 
 	if (!s || !m || !out || !out_len)
@@ -454,7 +455,7 @@ int tp_session_seal(struct tp_session *s, const struct tp_msg *m, uint8_t *out,
 	if (!rc)
 		rc = tp_frame_seal(s->tx_key, s->version, s->tx_seq, pt, pt_len,
 				   out, cap, out_len);
-	tp_wipe(pt, sizeof(pt));
+	tp_wipe(pt, pt_len);
 	if (rc)
 		return rc; /* nothing was sent: the session is unchanged */
 	s->tx_seq++;

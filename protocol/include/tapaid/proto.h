@@ -439,7 +439,9 @@ int tp_session_start(struct tp_session *s, uint8_t *out, size_t cap,
  *      application message allowed from this peer in this state.
  * OUT: reply[0..*reply_len): bytes to send now (HELLO_REPLY on the host,
  *      AUTH on the kiosk, a plaintext ERROR when the host refuses a
- *      handshake); *reply_len = 0 when nothing is to be sent.
+ *      handshake); *reply_len = 0 when nothing is to be sent.  A reply
+ *      buffer of TP_FRAME_PREAUTH_MAX bytes is always enough; once
+ *      established no reply is ever written (reply may be NULL, cap 0).
  *
  * @retval TP_OK               frame accepted
  * @retval TP_ERR_STATE        frame type not allowed now, message type not
@@ -463,6 +465,10 @@ int tp_session_recv(struct tp_session *s, const uint8_t *frame, size_t len,
  * Seals an application message for the peer (established sessions only;
  * only types this role may send).  Sending BYE closes the session.
  * OUT: out[0..*out_len), at most TP_FRAME_MAX bytes.
+ * Errors about the message itself (TP_ERR_VALUE, TP_ERR_TOO_BIG,
+ * TP_ERR_LENGTH, TP_ERR_ARG for a small buffer, TP_ERR_STATE for a type
+ * this side may not send) leave the session unchanged; TP_ERR_COUNTER
+ * (sequence space spent) is final.
  */
 int tp_session_seal(struct tp_session *s, const struct tp_msg *m, uint8_t *out,
 		    size_t cap, size_t *out_len);
