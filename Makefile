@@ -44,6 +44,7 @@ include $(sort $(wildcard firmware/*.mk))
 include $(sort $(wildcard host/*.mk))
 include $(sort $(wildcard tools/*.mk))
 include tests/module.mk
+include $(filter-out tests/module.mk,$(sort $(wildcard tests/*.mk)))
 
 all: $(PROGRAMS)
 
