@@ -91,6 +91,8 @@ cleanup() {
 		alive "$p" && kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	# A test-owned mount (disk_full.sh) goes before the temp dir.
+	[ -n "${MNT:-}" ] && umount -l "$MNT" 2>/dev/null
 	if [ -n "${TAPAID_KEEP:-}" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
