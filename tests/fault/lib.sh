@@ -262,3 +262,21 @@ ev_grants() { count "$tmp/$1/events" '"result":"granted"'; }
 no_doubles() {
 	[ "$(sq "SELECT count(*) FROM (SELECT kiosk, request_id FROM redemptions GROUP BY 1, 2 HAVING count(*) > 1)")" = 0 ]
 }
+
+# ---- network (tests/fault/tcpproxy between kiosks and the host) ---------------
+# start_proxy: a relay to the host's kiosk port; its port in $PROXY_PORT,
+# commands through proxy CMD (answer in $REPLY_PROXY).
+start_proxy() {
+	mkfifo "$tmp/proxy.in" "$tmp/proxy.out"
+	"$TCPPROXY" "$PORT" <"$tmp/proxy.in" >"$tmp/proxy.out" 2>>"$tmp/proxy.log" &
+	track $!
+	exec {PROXY_IN}>"$tmp/proxy.in"
+	exec {PROXY_OUT}<"$tmp/proxy.out"
+	read -r -t 10 -u "$PROXY_OUT" PROXY_PORT
+}
+proxy() {
+	echo "$*" >&"$PROXY_IN"
+	REPLY_PROXY=
+	read -r -t 10 -u "$PROXY_OUT" REPLY_PROXY
+	case $REPLY_PROXY in ok*) return 0 ;; *) return 1 ;; esac
+}
