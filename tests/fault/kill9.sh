@@ -32,7 +32,7 @@ ok "tapaidd set up by tapaidctl: a benefit, 20 members, 4 kiosks, 64 cards"
 	--out "$tmp/answers.csv" 2>"$tmp/loadgen.log" &
 lg=$!
 track $lg
-answered() { [ "$(wc -l <"$tmp/answers.csv" 2>/dev/null || echo 0)" -ge "$1" ]; }
+answered() { [ -f "$tmp/answers.csv" ] && [ "$(wc -l <"$tmp/answers.csv")" -ge "$1" ]; }
 if wait_for 30000 answered $((TAPS / 4)); then
 	before=$(wc -l <"$tmp/answers.csv")
 	stop_daemon KILL
