@@ -99,8 +99,7 @@ int tp_frame_parse(const uint8_t *frame, size_t len, struct tp_frame_hdr *h)
 	return TP_OK;
 }
 
-void frame_hdr(struct wbuf *w, uint8_t version, uint8_t type,
-	       uint16_t body_len)
+void frame_hdr(struct wbuf *w, uint8_t version, uint8_t type, uint16_t body_len)
 {
 	wb_u8(w, TP_FRAME_MAGIC0);
 	wb_u8(w, TP_FRAME_MAGIC1);
@@ -182,8 +181,8 @@ int tp_frame_open(const uint8_t key[static 32], uint64_t expect_seq,
 	ct_len = h.body_len - TP_SEALED_OVERHEAD;
 	if (cap < ct_len)
 		return TP_ERR_ARG;
-	rc = tp_aead_open(key, seq, frame, TP_FRAME_HDR_LEN + 8,
-			  h.body + 8, ct_len, h.body + 8 + ct_len, pt);
+	rc = tp_aead_open(key, seq, frame, TP_FRAME_HDR_LEN + 8, h.body + 8,
+			  ct_len, h.body + 8 + ct_len, pt);
 	if (rc)
 		return rc == TP_ERR_MAC ? TP_ERR_MAC : rc;
 	*pt_len = ct_len;

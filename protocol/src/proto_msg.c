@@ -10,7 +10,7 @@
  */
 #include "proto_int.h"
 
-/* --- strings ------------------------------------------------------------ */
+/* --- strings --- */
 
 /* Well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF), no C0/DEL. */
 static int utf8_ok(const uint8_t *s, size_t n)
@@ -100,7 +100,7 @@ int rb_str8(struct rbuf *r, char *out, size_t min, size_t max,
 	return str_ok(out, min, max, cls);
 }
 
-/* --- value checks shared by encoder and decoder --------------------------- */
+/* --- value checks shared by encoder and decoder --- */
 
 static int msg_check(const struct tp_msg *m)
 {
@@ -117,7 +117,7 @@ static int msg_check(const struct tp_msg *m)
 		if (d->result > TP_RESULT_GRANTED ||
 		    d->reason >= TP_REASON__COUNT ||
 		    (d->result == TP_RESULT_GRANTED) !=
-			    (d->reason == TP_REASON_GRANTED) ||
+			(d->reason == TP_REASON_GRANTED) ||
 		    d->left < -1)
 			return TP_ERR_VALUE;
 		if ((rc = str_ok(d->benefit, 0, TP_BENEFIT_MAX, STR_BENEFIT)))
@@ -156,7 +156,7 @@ static int msg_check(const struct tp_msg *m)
 	}
 }
 
-/* --- decode ---------------------------------------------------------------- */
+/* --- decode --- */
 
 int tp_msg_decode(const uint8_t *buf, size_t len, struct tp_msg *m)
 {
@@ -192,8 +192,7 @@ int tp_msg_decode(const uint8_t *buf, size_t len, struct tp_msg *m)
 		rb_bytes(&r, d->request_id, sizeof(d->request_id));
 		d->result = rb_u8(&r);
 		d->reason = rb_u8(&r);
-		if ((rc = rb_str8(&r, d->benefit, 0, TP_BENEFIT_MAX,
-				  STR_UTF8)))
+		if ((rc = rb_str8(&r, d->benefit, 0, TP_BENEFIT_MAX, STR_UTF8)))
 			goto out;
 		d->left = (int32_t)rb_u32(&r);
 		if ((rc = rb_str8(&r, d->name, 0, TP_NAME_MAX, STR_UTF8)))
@@ -277,7 +276,7 @@ out:
 	return rc;
 }
 
-/* --- encode ---------------------------------------------------------------- */
+/* --- encode --- */
 
 int tp_msg_encode(const struct tp_msg *m, uint8_t *out, size_t cap,
 		  size_t *out_len)
@@ -355,17 +354,28 @@ int tp_msg_encode(const struct tp_msg *m, uint8_t *out, size_t cap,
 const char *tp_msg_type_name(int type)
 {
 	switch (type) {
-	case TP_MSG_NONE: return "NONE";
-	case TP_MSG_TAP_REQUEST: return "TAP_REQUEST";
-	case TP_MSG_DECISION: return "DECISION";
-	case TP_MSG_STATUS: return "STATUS";
-	case TP_MSG_STATUS_ACK: return "STATUS_ACK";
-	case TP_MSG_DENYLIST: return "DENYLIST";
-	case TP_MSG_RECORD: return "RECORD";
-	case TP_MSG_RECORD_ACK: return "RECORD_ACK";
-	case TP_MSG_ERROR: return "ERROR";
-	case TP_MSG_BYE: return "BYE";
-	default: return "?";
+	case TP_MSG_NONE:
+		return "NONE";
+	case TP_MSG_TAP_REQUEST:
+		return "TAP_REQUEST";
+	case TP_MSG_DECISION:
+		return "DECISION";
+	case TP_MSG_STATUS:
+		return "STATUS";
+	case TP_MSG_STATUS_ACK:
+		return "STATUS_ACK";
+	case TP_MSG_DENYLIST:
+		return "DENYLIST";
+	case TP_MSG_RECORD:
+		return "RECORD";
+	case TP_MSG_RECORD_ACK:
+		return "RECORD_ACK";
+	case TP_MSG_ERROR:
+		return "ERROR";
+	case TP_MSG_BYE:
+		return "BYE";
+	default:
+		return "?";
 	}
 }
 

@@ -8,20 +8,20 @@
 #include "tapaid/proto.h"
 
 static const char *const reason_names[TP_REASON__COUNT] = {
-	[TP_REASON_GRANTED] = "granted",
-	[TP_REASON_UNKNOWN_CARD] = "unknown_card",
-	[TP_REASON_REVOKED_CARD] = "revoked_card",
-	[TP_REASON_REPLAYED_TAP] = "replayed_tap",
-	[TP_REASON_MEMBER_SUSPENDED] = "member_suspended",
-	[TP_REASON_NOT_ELIGIBLE] = "not_eligible",
-	[TP_REASON_QUOTA_USED_UP] = "quota_used_up",
-	[TP_REASON_WRONG_SERVICE_POINT] = "wrong_service_point",
-	[TP_REASON_OUTSIDE_HOURS] = "outside_hours",
-	[TP_REASON_KIOSK_NOT_ENROLLED] = "kiosk_not_enrolled",
-	[TP_REASON_BAD_SIGNATURE] = "bad_signature",
-	[TP_REASON_NOT_A_SERVICE_CARD] = "not_a_service_card",
-	[TP_REASON_OFFLINE_LIMIT] = "offline_limit",
-	[TP_REASON_HOST_UNAVAILABLE] = "host_unavailable",
+    [TP_REASON_GRANTED] = "granted",
+    [TP_REASON_UNKNOWN_CARD] = "unknown_card",
+    [TP_REASON_REVOKED_CARD] = "revoked_card",
+    [TP_REASON_REPLAYED_TAP] = "replayed_tap",
+    [TP_REASON_MEMBER_SUSPENDED] = "member_suspended",
+    [TP_REASON_NOT_ELIGIBLE] = "not_eligible",
+    [TP_REASON_QUOTA_USED_UP] = "quota_used_up",
+    [TP_REASON_WRONG_SERVICE_POINT] = "wrong_service_point",
+    [TP_REASON_OUTSIDE_HOURS] = "outside_hours",
+    [TP_REASON_KIOSK_NOT_ENROLLED] = "kiosk_not_enrolled",
+    [TP_REASON_BAD_SIGNATURE] = "bad_signature",
+    [TP_REASON_NOT_A_SERVICE_CARD] = "not_a_service_card",
+    [TP_REASON_OFFLINE_LIMIT] = "offline_limit",
+    [TP_REASON_HOST_UNAVAILABLE] = "host_unavailable",
 };
 
 const char *tp_reason_name(int reason)

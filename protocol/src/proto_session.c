@@ -185,8 +185,8 @@ static void plain_error(int err, const char *text, uint8_t *out, size_t cap,
 
 /* Host: HELLO in, HELLO_REPLY out. */
 static int host_hello(struct tp_session *s, const uint8_t *frame, size_t len,
-		      const struct tp_frame_hdr *fh, uint8_t *reply,
-		      size_t cap, size_t *reply_len)
+		      const struct tp_frame_hdr *fh, uint8_t *reply, size_t cap,
+		      size_t *reply_len)
 {
 	struct tp_hello h;
 	const struct tp_key *pub = NULL;
@@ -199,8 +199,8 @@ static int host_hello(struct tp_session *s, const uint8_t *frame, size_t len,
 	/* The highest version both speak. */
 	v = h.version_max < TP_VERSION_MAX ? h.version_max : TP_VERSION_MAX;
 	if (v < h.version_min || v < TP_VERSION_MIN) {
-		plain_error(TP_ERR_VERSION, "no common protocol version",
-			    reply, cap, reply_len);
+		plain_error(TP_ERR_VERSION, "no common protocol version", reply,
+			    cap, reply_len);
 		return TP_ERR_VERSION;
 	}
 	rc = s->lookup(s->lookup_ctx, h.kiosk_id, &pub);
@@ -227,8 +227,7 @@ static int host_hello(struct tp_session *s, const uint8_t *frame, size_t len,
 	wb_bytes(&w, nonce, 32);
 	if (w.err)
 		return w.err;
-	if ((rc = th_start(s)) ||
-	    (rc = tp_sha256_update(&s->th, frame, len)) ||
+	if ((rc = th_start(s)) || (rc = tp_sha256_update(&s->th, frame, len)) ||
 	    (rc = tp_sha256_update(&s->th, reply, w.len)) ||
 	    (rc = th_peek(s, t1)) || (rc = tp_sign(s->own_key, t1, sig)))
 		return rc;
@@ -260,8 +259,8 @@ static int kiosk_reply(struct tp_session *s, const uint8_t *frame,
 	if (cap < TP_FRAME_HDR_LEN + TP_AUTH_LEN)
 		return TP_ERR_ARG;
 	/* T1: everything up to the host's signature. */
-	if ((rc = tp_sha256_update(&s->th, frame,
-				   TP_FRAME_HDR_LEN + TP_HELLO_REPLY_LEN - 64)) ||
+	if ((rc = tp_sha256_update(
+		 &s->th, frame, TP_FRAME_HDR_LEN + TP_HELLO_REPLY_LEN - 64)) ||
 	    (rc = th_peek(s, t)))
 		return rc;
 	if (tp_verify(s->peer_key, t, rp.sig) != TP_OK)
@@ -408,8 +407,8 @@ int tp_session_recv(struct tp_session *s, const uint8_t *frame, size_t len,
 		break;
 	case TP_SS_HELLO_SENT:
 		rc = fh.type == TP_FRAME_HELLO_REPLY
-			     ? kiosk_reply(s, frame, &fh, reply, cap, reply_len)
-			     : TP_ERR_STATE;
+			 ? kiosk_reply(s, frame, &fh, reply, cap, reply_len)
+			 : TP_ERR_STATE;
 		break;
 	case TP_SS_REPLY_SENT:
 		rc = fh.type == TP_FRAME_AUTH ? host_auth(s, frame, &fh)
@@ -417,16 +416,16 @@ int tp_session_recv(struct tp_session *s, const uint8_t *frame, size_t len,
 		break;
 	case TP_SS_ESTABLISHED:
 		rc = fh.type == TP_FRAME_SEALED
-			     ? recv_sealed(s, frame, len, &fh, msg)
-			     : TP_ERR_STATE;
+			 ? recv_sealed(s, frame, len, &fh, msg)
+			 : TP_ERR_STATE;
 		break;
 	default:
 		rc = TP_ERR_STATE;
 	}
 	if (rc) {
 		/* Only a host's plaintext refusal may stay in reply. */
-		if (!(s->role == TP_ROLE_HOST && (rc == TP_ERR_UNKNOWN_PEER ||
-						  rc == TP_ERR_VERSION) &&
+		if (!(s->role == TP_ROLE_HOST &&
+		      (rc == TP_ERR_UNKNOWN_PEER || rc == TP_ERR_VERSION) &&
 		      s->state == TP_SS_INIT))
 			*reply_len = 0;
 		memset(msg, 0, sizeof(*msg));

@@ -25,7 +25,7 @@
 #include "tapaid/proto.h"
 #include "../unit/test_proto_samples.h"
 
-#define ROUNDS 5
+#define ROUNDS	 5
 #define ROUND_NS 200000000.0
 
 static struct tp_key *host_key, *kiosk_key;
@@ -89,7 +89,7 @@ static int lookup(void *ctx, const char *id, const struct tp_key **pub)
 	return 0;
 }
 
-/* --- frames ------------------------------------------------------------ */
+/* --- frames --- */
 
 struct frames {
 	struct tp_session ks, hs;
@@ -140,13 +140,13 @@ static void one_raw_aead(void *ctx)
 
 	if ((rc = tp_aead_seal(r->key, r->seq, r->ad, 14, r->pt, r->len, r->ct,
 			       r->tag)) ||
-	    (rc = tp_aead_open(r->key, r->seq, r->ad, 14, r->ct, r->len,
-			       r->tag, r->out)))
+	    (rc = tp_aead_open(r->key, r->seq, r->ad, 14, r->ct, r->len, r->tag,
+			       r->out)))
 		die("aead", rc);
 	r->seq++;
 }
 
-/* --- handshakes ---------------------------------------------------------- */
+/* --- handshakes --- */
 
 static void one_handshake(void *ctx)
 {
@@ -239,7 +239,7 @@ int main(void)
 {
 	static struct frames f;
 	static struct raw_aead ra;
-	struct host_hs hh = { 0, 0 };
+	struct host_hs hh = {0, 0};
 	struct tp_record r;
 	struct rec rec;
 	uint8_t pt[TP_MSG_MAX];
@@ -265,14 +265,14 @@ int main(void)
 		die("record", rc);
 	{
 		struct bench b[] = {
-			{ .fn = one_frame, .ctx = &f },
-			{ .fn = one_raw_aead, .ctx = &ra },
-			{ .fn = one_sign },
-			{ .fn = one_verify },
-			{ .fn = one_x25519 },
-			{ .fn = one_handshake },
-			{ .fn = one_host_handshake, .ctx = &hh },
-			{ .fn = one_record, .ctx = &rec },
+		    {.fn = one_frame, .ctx = &f},
+		    {.fn = one_raw_aead, .ctx = &ra},
+		    {.fn = one_sign},
+		    {.fn = one_verify},
+		    {.fn = one_x25519},
+		    {.fn = one_handshake},
+		    {.fn = one_host_handshake, .ctx = &hh},
+		    {.fn = one_record, .ctx = &rec},
 		};
 
 		run_all(b, sizeof(b) / sizeof(b[0]));

@@ -11,9 +11,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const uint8_t key[32] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-				 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-				 24, 25, 26, 27, 28, 29, 30, 31 };
+static const uint8_t key[32] = {0,  1,	2,  3,	4,  5,	6,  7,	8,  9,	10,
+				11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+				22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -53,10 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t seq = size % 1000;
 
 		if (tp_frame_seal(key, 1, seq, data, size, f, sizeof(f), &fn) !=
-			    TP_OK ||
+			TP_OK ||
 		    tp_frame_split(f, fn, &fl) != TP_OK || fl != fn ||
 		    tp_frame_open(key, seq, f, fn, pt, sizeof(pt), &pn) !=
-			    TP_OK ||
+			TP_OK ||
 		    pn != size || memcmp(pt, data, size) != 0)
 			abort();
 		/* one flipped bit anywhere must be refused */

@@ -14,11 +14,13 @@
 static void reason_names(void **state)
 {
 	static const char *const want[] = {
-		"granted",	       "unknown_card",	    "revoked_card",
-		"replayed_tap",	       "member_suspended",  "not_eligible",
-		"quota_used_up",       "wrong_service_point", "outside_hours",
-		"kiosk_not_enrolled",  "bad_signature",	    "not_a_service_card",
-		"offline_limit",       "host_unavailable",
+	    "granted",		"unknown_card",
+	    "revoked_card",	"replayed_tap",
+	    "member_suspended", "not_eligible",
+	    "quota_used_up",	"wrong_service_point",
+	    "outside_hours",	"kiosk_not_enrolled",
+	    "bad_signature",	"not_a_service_card",
+	    "offline_limit",	"host_unavailable",
 	};
 
 	assert_int_equal(TP_REASON__COUNT, 14);
@@ -43,7 +45,7 @@ static void card_lookup_id(void **state)
 	assert_hex_equal(id, 16, "9DA709C5756F54FC67377E9F3D0AC87E");
 }
 
-/* --- frame split: a numbered table ------------------------------------ */
+/* --- frame split: a numbered table --- */
 
 struct split_case {
 	int n;
@@ -55,41 +57,41 @@ struct split_case {
 static void frame_split_table(void **state)
 {
 	static const struct split_case t[] = {
-		{ 1, "", TP_ERR_NEED_MORE, 0 },
-		{ 2, "54", TP_ERR_NEED_MORE, 0 },
-		{ 3, "58", TP_ERR_FRAME, 0 },	     /* bad first magic byte */
-		{ 4, "5458", TP_ERR_FRAME, 0 },	     /* bad second byte */
-		{ 5, "545001", TP_ERR_NEED_MORE, 0 },
-		{ 6, "545000", TP_ERR_VERSION, 0 },  /* version 0 */
-		{ 7, "545002", TP_ERR_VERSION, 0 },  /* version 2 unknown */
-		{ 8, "5450FF", TP_ERR_VERSION, 0 },
-		{ 9, "54500100", TP_ERR_TYPE, 0 },   /* type 0 */
-		{ 10, "54500106", TP_ERR_TYPE, 0 },  /* type 6 */
-		{ 11, "545001FF", TP_ERR_TYPE, 0 },
-		{ 12, "5450010518", TP_ERR_NEED_MORE, 0 },
-		/* SEALED: body 24 is under seq + tag + type byte */
-		{ 13, "545001051800", TP_ERR_LENGTH, 0 },
-		/* SEALED: body 1058 = TP_SEALED_MAX, waits for it */
-		{ 14, "545001052204", TP_ERR_NEED_MORE, 0 },
-		/* SEALED: body 1059 > TP_SEALED_MAX: refused at once */
-		{ 15, "545001052304", TP_ERR_TOO_BIG, 0 },
-		{ 16, "54500105FFFF", TP_ERR_TOO_BIG, 0 },
-		{ 17, "545001050004", TP_ERR_NEED_MORE, 0 },
-		/* HELLO: 67 < 68, 100 > 99 */
-		{ 18, "545001014300", TP_ERR_LENGTH, 0 },
-		{ 19, "545001016400", TP_ERR_TOO_BIG, 0 },
-		/* HELLO_REPLY exactly 129, AUTH exactly 64 */
-		{ 20, "545001028000", TP_ERR_LENGTH, 0 },
-		{ 21, "545001028200", TP_ERR_TOO_BIG, 0 },
-		{ 22, "545001033F00", TP_ERR_LENGTH, 0 },
-		{ 23, "545001034100", TP_ERR_TOO_BIG, 0 },
-		/* plaintext ERROR: 3..131 */
-		{ 24, "545001040200", TP_ERR_LENGTH, 0 },
-		{ 25, "545001048400", TP_ERR_TOO_BIG, 0 },
-		{ 26, "545001040300000000", TP_OK, 9 },
-		{ 27, "54500104030000000054", TP_OK, 9 }, /* next frame begins */
-		{ 28, "5450010403000000", TP_ERR_NEED_MORE, 0 },
-		/* HELLO must keep version 1 even when 2 exists (only 1 here) */
+	    {1, "", TP_ERR_NEED_MORE, 0},
+	    {2, "54", TP_ERR_NEED_MORE, 0},
+	    {3, "58", TP_ERR_FRAME, 0},	  /* bad first magic byte */
+	    {4, "5458", TP_ERR_FRAME, 0}, /* bad second byte */
+	    {5, "545001", TP_ERR_NEED_MORE, 0},
+	    {6, "545000", TP_ERR_VERSION, 0}, /* version 0 */
+	    {7, "545002", TP_ERR_VERSION, 0}, /* version 2 unknown */
+	    {8, "5450FF", TP_ERR_VERSION, 0},
+	    {9, "54500100", TP_ERR_TYPE, 0},  /* type 0 */
+	    {10, "54500106", TP_ERR_TYPE, 0}, /* type 6 */
+	    {11, "545001FF", TP_ERR_TYPE, 0},
+	    {12, "5450010518", TP_ERR_NEED_MORE, 0},
+	    /* SEALED: body 24 is under seq + tag + type byte */
+	    {13, "545001051800", TP_ERR_LENGTH, 0},
+	    /* SEALED: body 1058 = TP_SEALED_MAX, waits for it */
+	    {14, "545001052204", TP_ERR_NEED_MORE, 0},
+	    /* SEALED: body 1059 > TP_SEALED_MAX: refused at once */
+	    {15, "545001052304", TP_ERR_TOO_BIG, 0},
+	    {16, "54500105FFFF", TP_ERR_TOO_BIG, 0},
+	    {17, "545001050004", TP_ERR_NEED_MORE, 0},
+	    /* HELLO: 67 < 68, 100 > 99 */
+	    {18, "545001014300", TP_ERR_LENGTH, 0},
+	    {19, "545001016400", TP_ERR_TOO_BIG, 0},
+	    /* HELLO_REPLY exactly 129, AUTH exactly 64 */
+	    {20, "545001028000", TP_ERR_LENGTH, 0},
+	    {21, "545001028200", TP_ERR_TOO_BIG, 0},
+	    {22, "545001033F00", TP_ERR_LENGTH, 0},
+	    {23, "545001034100", TP_ERR_TOO_BIG, 0},
+	    /* plaintext ERROR: 3..131 */
+	    {24, "545001040200", TP_ERR_LENGTH, 0},
+	    {25, "545001048400", TP_ERR_TOO_BIG, 0},
+	    {26, "545001040300000000", TP_OK, 9},
+	    {27, "54500104030000000054", TP_OK, 9}, /* next frame begins */
+	    {28, "5450010403000000", TP_ERR_NEED_MORE, 0},
+	    /* HELLO must keep version 1 even when 2 exists (only 1 here) */
 	};
 	uint8_t buf[64];
 
@@ -128,23 +130,23 @@ static void seq_table(void **state)
 		uint64_t expected, got;
 		int rc;
 	} t[] = {
-		{ 1, 0, 0, TP_OK },
-		{ 2, 0, 1, TP_ERR_REPLAY },  /* skipped one */
-		{ 3, 1, 0, TP_ERR_REPLAY },  /* replayed */
-		{ 4, 1, 1, TP_OK },
-		{ 5, 5, 4, TP_ERR_REPLAY },  /* one behind */
-		{ 6, 5, 6, TP_ERR_REPLAY },  /* one ahead: reordered */
-		{ 7, 5, 5, TP_OK },
-		{ 8, 5, UINT64_MAX, TP_ERR_REPLAY },
-		{ 9, 0xFFFFFFFFu, 0xFFFFFFFFu, TP_OK },
-		{ 10, 0x100000000ull, 0, TP_ERR_REPLAY }, /* no 32-bit wrap */
-		{ 11, 0, 0x100000000ull, TP_ERR_REPLAY },
-		{ 12, 0x100000000ull, 0x100000000ull, TP_OK },
-		{ 13, TP_SEQ_LIMIT - 1, TP_SEQ_LIMIT - 1, TP_OK }, /* last */
-		{ 14, TP_SEQ_LIMIT - 1, TP_SEQ_LIMIT, TP_ERR_REPLAY },
-		{ 15, TP_SEQ_LIMIT, TP_SEQ_LIMIT, TP_ERR_COUNTER }, /* spent */
-		{ 16, UINT64_MAX, UINT64_MAX, TP_ERR_COUNTER },
-		{ 17, UINT64_MAX, 0, TP_ERR_COUNTER },
+	    {1, 0, 0, TP_OK},
+	    {2, 0, 1, TP_ERR_REPLAY}, /* skipped one */
+	    {3, 1, 0, TP_ERR_REPLAY}, /* replayed */
+	    {4, 1, 1, TP_OK},
+	    {5, 5, 4, TP_ERR_REPLAY}, /* one behind */
+	    {6, 5, 6, TP_ERR_REPLAY}, /* one ahead: reordered */
+	    {7, 5, 5, TP_OK},
+	    {8, 5, UINT64_MAX, TP_ERR_REPLAY},
+	    {9, 0xFFFFFFFFu, 0xFFFFFFFFu, TP_OK},
+	    {10, 0x100000000ull, 0, TP_ERR_REPLAY}, /* no 32-bit wrap */
+	    {11, 0, 0x100000000ull, TP_ERR_REPLAY},
+	    {12, 0x100000000ull, 0x100000000ull, TP_OK},
+	    {13, TP_SEQ_LIMIT - 1, TP_SEQ_LIMIT - 1, TP_OK}, /* last */
+	    {14, TP_SEQ_LIMIT - 1, TP_SEQ_LIMIT, TP_ERR_REPLAY},
+	    {15, TP_SEQ_LIMIT, TP_SEQ_LIMIT, TP_ERR_COUNTER}, /* spent */
+	    {16, UINT64_MAX, UINT64_MAX, TP_ERR_COUNTER},
+	    {17, UINT64_MAX, 0, TP_ERR_COUNTER},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -158,10 +160,10 @@ static void seq_table(void **state)
 	}
 }
 
-/* --- sealing ------------------------------------------------------------ */
+/* --- sealing --- */
 
-static const uint8_t k1[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
-static const uint8_t k2[32] = { 2 };
+static const uint8_t k1[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+static const uint8_t k2[32] = {2};
 
 static void seal_open_roundtrip(void **state)
 {
@@ -169,9 +171,8 @@ static void seal_open_roundtrip(void **state)
 	size_t fl, ol;
 
 	sample_fill(pt, sizeof(pt), 3);
-	assert_int_equal(tp_frame_seal(k1, 1, 9, pt, sizeof(pt), f, sizeof(f),
-				       &fl),
-			 TP_OK);
+	assert_int_equal(
+	    tp_frame_seal(k1, 1, 9, pt, sizeof(pt), f, sizeof(f), &fl), TP_OK);
 	assert_int_equal(fl, 6 + 8 + 100 + 16);
 	assert_int_equal(tp_frame_open(k1, 9, f, fl, out, sizeof(out), &ol),
 			 TP_OK);
@@ -186,21 +187,19 @@ static void seal_open_roundtrip(void **state)
 	assert_int_equal(tp_frame_open(k1, 10, f, fl, out, sizeof(out), &ol),
 			 TP_ERR_REPLAY);
 	/* truncated or with a byte more: the frame length is a lie */
-	assert_int_equal(tp_frame_open(k1, 9, f, fl - 1, out, sizeof(out),
-				       &ol),
+	assert_int_equal(tp_frame_open(k1, 9, f, fl - 1, out, sizeof(out), &ol),
 			 TP_ERR_LENGTH);
-	assert_int_equal(tp_frame_open(k1, 9, f, fl + 1, out, sizeof(out),
-				       &ol),
+	assert_int_equal(tp_frame_open(k1, 9, f, fl + 1, out, sizeof(out), &ol),
 			 TP_ERR_LENGTH);
 	/* limits */
-	assert_int_equal(tp_frame_seal(k1, 1, TP_SEQ_LIMIT, pt, 1, f,
-				       sizeof(f), &fl),
-			 TP_ERR_COUNTER);
+	assert_int_equal(
+	    tp_frame_seal(k1, 1, TP_SEQ_LIMIT, pt, 1, f, sizeof(f), &fl),
+	    TP_ERR_COUNTER);
 	assert_int_equal(tp_frame_seal(k1, 1, 0, pt, 0, f, sizeof(f), &fl),
 			 TP_ERR_LENGTH);
-	assert_int_equal(tp_frame_seal(k1, 1, 0, f, TP_MSG_MAX + 1, out,
-				       sizeof(out), &fl),
-			 TP_ERR_TOO_BIG);
+	assert_int_equal(
+	    tp_frame_seal(k1, 1, 0, f, TP_MSG_MAX + 1, out, sizeof(out), &fl),
+	    TP_ERR_TOO_BIG);
 	assert_int_equal(tp_frame_seal(k1, 1, 0, pt, 100, f, 129, &fl),
 			 TP_ERR_ARG);
 	assert_int_equal(tp_frame_seal(k1, 2, 0, pt, 100, f, sizeof(f), &fl),
@@ -214,9 +213,8 @@ static void seal_every_bit_flip(void **state)
 	size_t fl, ol;
 
 	sample_fill(pt, sizeof(pt), 9);
-	assert_int_equal(tp_frame_seal(k1, 1, 3, pt, sizeof(pt), f, sizeof(f),
-				       &fl),
-			 TP_OK);
+	assert_int_equal(
+	    tp_frame_seal(k1, 1, 3, pt, sizeof(pt), f, sizeof(f), &fl), TP_OK);
 	for (size_t i = 0; i < fl * 8; i++) {
 		f[i / 8] ^= (uint8_t)(1 << (i % 8));
 		int rc = tp_frame_open(k1, 3, f, fl, out, sizeof(out), &ol);
@@ -228,7 +226,7 @@ static void seal_every_bit_flip(void **state)
 			 TP_OK);
 }
 
-/* --- messages --------------------------------------------------------- */
+/* --- messages --- */
 
 static void msg_roundtrip_every_type(void **state)
 {
@@ -264,11 +262,11 @@ static void msg_exact_lengths(void **state)
 		uint8_t type;
 		size_t len;
 	} t[] = {
-		{ TP_MSG_STATUS_ACK, 1 + 12 },
-		{ TP_MSG_RECORD_ACK, 1 + 10 },
-		{ TP_MSG_BYE, 1 },
-		{ TP_MSG_DENYLIST, 1 + 9 + 3 * 16 },
-		{ TP_MSG_TAP_REQUEST, 1 + 16 + 16 + 8 + 1 + 6 + 1 + 77 },
+	    {TP_MSG_STATUS_ACK, 1 + 12},
+	    {TP_MSG_RECORD_ACK, 1 + 10},
+	    {TP_MSG_BYE, 1},
+	    {TP_MSG_DENYLIST, 1 + 9 + 3 * 16},
+	    {TP_MSG_TAP_REQUEST, 1 + 16 + 16 + 8 + 1 + 6 + 1 + 77},
 	};
 	struct tp_msg m;
 	uint8_t b[TP_MSG_MAX];
@@ -283,7 +281,7 @@ static void msg_exact_lengths(void **state)
 
 static void msg_unknown_types(void **state)
 {
-	uint8_t b[64] = { 0 };
+	uint8_t b[64] = {0};
 	struct tp_msg m;
 
 	for (int t = 0; t < 256; t++) {
@@ -299,7 +297,7 @@ static void msg_unknown_types(void **state)
 	}
 	assert_int_equal(tp_msg_decode(b, 0, &m), TP_ERR_LENGTH);
 	m.type = TP_MSG_NONE;
-	assert_int_equal(tp_msg_encode(&m, b, sizeof(b), &(size_t){ 0 }),
+	assert_int_equal(tp_msg_encode(&m, b, sizeof(b), &(size_t){0}),
 			 TP_ERR_TYPE);
 }
 
@@ -323,11 +321,14 @@ static void expect_decode_(uint8_t type, void (*fix)(uint8_t *b, size_t *n),
 }
 
 /* Offsets into the sample encodings (see PROTOCOL.md tables). */
-#define TAP_BEN 41  /* benefit length byte */
-#define DEC_RES 17  /* result */
+#define TAP_BEN	 41 /* benefit length byte */
+#define DEC_RES	 17 /* result */
 #define DEC_NAME 30 /* name length byte: 17+2+1+6+4 */
 
-static void fix_benefit_char(uint8_t *b, size_t *n) { b[TAP_BEN + 1] = '/'; }
+static void fix_benefit_char(uint8_t *b, size_t *n)
+{
+	b[TAP_BEN + 1] = '/';
+}
 static void fix_benefit_empty(uint8_t *b, size_t *n)
 {
 	/* benefit length 0: shift the SUN down over the 6 benefit bytes */
@@ -335,15 +336,30 @@ static void fix_benefit_empty(uint8_t *b, size_t *n)
 	b[TAP_BEN] = 0;
 	*n -= 6;
 }
-static void fix_benefit_long(uint8_t *b, size_t *n) { b[TAP_BEN] = 17; }
-static void fix_sun_nul(uint8_t *b, size_t *n) { b[*n - 3] = 0; }
-static void fix_sun_space(uint8_t *b, size_t *n) { b[*n - 3] = ' '; }
+static void fix_benefit_long(uint8_t *b, size_t *n)
+{
+	b[TAP_BEN] = 17;
+}
+static void fix_sun_nul(uint8_t *b, size_t *n)
+{
+	b[*n - 3] = 0;
+}
+static void fix_sun_space(uint8_t *b, size_t *n)
+{
+	b[*n - 3] = ' ';
+}
 static void fix_granted_reason(uint8_t *b, size_t *n)
 {
 	b[DEC_RES + 1] = TP_REASON_QUOTA_USED_UP;
 }
-static void fix_denied_granted(uint8_t *b, size_t *n) { b[DEC_RES] = 0; }
-static void fix_result_2(uint8_t *b, size_t *n) { b[DEC_RES] = 2; }
+static void fix_denied_granted(uint8_t *b, size_t *n)
+{
+	b[DEC_RES] = 0;
+}
+static void fix_result_2(uint8_t *b, size_t *n)
+{
+	b[DEC_RES] = 2;
+}
 static void fix_reason_14(uint8_t *b, size_t *n)
 {
 	b[DEC_RES] = 0;
@@ -362,18 +378,39 @@ static void fix_name_surrogate(uint8_t *b, size_t *n)
 {
 	memcpy(b + DEC_NAME + 1, "\xed\xa0\x80", 3);
 }
-static void fix_name_cut(uint8_t *b, size_t *n) { b[DEC_NAME + 3] = (uint8_t)0x78; }
-static void fix_name_ctrl(uint8_t *b, size_t *n) { b[DEC_NAME + 4] = '\n'; }
-static void fix_name_65(uint8_t *b, size_t *n) { b[DEC_NAME] = 65; }
-static void fix_reader_4(uint8_t *b, size_t *n) { b[1] = 4; }
+static void fix_name_cut(uint8_t *b, size_t *n)
+{
+	b[DEC_NAME + 3] = (uint8_t)0x78;
+}
+static void fix_name_ctrl(uint8_t *b, size_t *n)
+{
+	b[DEC_NAME + 4] = '\n';
+}
+static void fix_name_65(uint8_t *b, size_t *n)
+{
+	b[DEC_NAME] = 65;
+}
+static void fix_reader_4(uint8_t *b, size_t *n)
+{
+	b[1] = 4;
+}
 static void fix_fw_empty(uint8_t *b, size_t *n)
 {
 	b[1 + 1 + 16 + 8] = 0;
 	*n = 1 + 1 + 16 + 8 + 1;
 }
-static void fix_deny_n65(uint8_t *b, size_t *n) { b[9] = 65; }
-static void fix_deny_n4(uint8_t *b, size_t *n) { b[9] = 4; }
-static void fix_deny_idx(uint8_t *b, size_t *n) { b[5] = 2; }
+static void fix_deny_n65(uint8_t *b, size_t *n)
+{
+	b[9] = 65;
+}
+static void fix_deny_n4(uint8_t *b, size_t *n)
+{
+	b[9] = 4;
+}
+static void fix_deny_idx(uint8_t *b, size_t *n)
+{
+	b[5] = 2;
+}
 static void fix_deny_cnt0(uint8_t *b, size_t *n)
 {
 	b[5] = 0;
@@ -389,9 +426,18 @@ static void fix_record_long(uint8_t *b, size_t *n)
 	b[1] = (TP_RECORD_MAX + 1) & 0xff;
 	b[2] = (TP_RECORD_MAX + 1) >> 8;
 }
-static void fix_rack_status(uint8_t *b, size_t *n) { b[9] = 4; }
-static void fix_rack_reason(uint8_t *b, size_t *n) { b[10] = 200; }
-static void fix_error_text(uint8_t *b, size_t *n) { b[4] = 0xff; }
+static void fix_rack_status(uint8_t *b, size_t *n)
+{
+	b[9] = 4;
+}
+static void fix_rack_reason(uint8_t *b, size_t *n)
+{
+	b[10] = 200;
+}
+static void fix_error_text(uint8_t *b, size_t *n)
+{
+	b[4] = 0xff;
+}
 
 static void msg_value_rejections(void **state)
 {
@@ -452,7 +498,7 @@ static void msg_limits(void **state)
 	assert_int_equal(tp_msg_decode(b, TP_MSG_MAX + 1, &d), TP_ERR_TOO_BIG);
 }
 
-/* --- offline records ---------------------------------------------------- */
+/* --- offline records --- */
 
 static void record_sign_verify(void **state)
 {
@@ -548,19 +594,19 @@ static void record_sign_verify(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(reason_names),
-		cmocka_unit_test(card_lookup_id),
-		cmocka_unit_test(frame_split_table),
-		cmocka_unit_test(frame_parse_exact),
-		cmocka_unit_test(seq_table),
-		cmocka_unit_test(seal_open_roundtrip),
-		cmocka_unit_test(seal_every_bit_flip),
-		cmocka_unit_test(msg_roundtrip_every_type),
-		cmocka_unit_test(msg_exact_lengths),
-		cmocka_unit_test(msg_unknown_types),
-		cmocka_unit_test(msg_value_rejections),
-		cmocka_unit_test(msg_limits),
-		cmocka_unit_test(record_sign_verify),
+	    cmocka_unit_test(reason_names),
+	    cmocka_unit_test(card_lookup_id),
+	    cmocka_unit_test(frame_split_table),
+	    cmocka_unit_test(frame_parse_exact),
+	    cmocka_unit_test(seq_table),
+	    cmocka_unit_test(seal_open_roundtrip),
+	    cmocka_unit_test(seal_every_bit_flip),
+	    cmocka_unit_test(msg_roundtrip_every_type),
+	    cmocka_unit_test(msg_exact_lengths),
+	    cmocka_unit_test(msg_unknown_types),
+	    cmocka_unit_test(msg_value_rejections),
+	    cmocka_unit_test(msg_limits),
+	    cmocka_unit_test(record_sign_verify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

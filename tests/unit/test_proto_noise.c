@@ -30,9 +30,9 @@
 
 #include "tapaid/proto.h"
 
-#define MSGS 8		  /* application messages the kiosk sends */
+#define MSGS	   8	 /* application messages the kiosk sends */
 #define STREAM_MAX 32768 /* bytes one direction carries in a trial */
-#define TRIALS 160
+#define TRIALS	   160
 
 static uint64_t rng_state;
 
@@ -48,7 +48,7 @@ struct end {
 	const char *name;
 	struct tp_session s;
 	int fd;
-	int dead;	/* session failed or connection closed */
+	int dead; /* session failed or connection closed */
 	int failed_rc;
 	/* outgoing: what we meant to send, in order */
 	uint8_t sent[STREAM_MAX];
@@ -119,7 +119,7 @@ static void noisy_send(struct end *e, const uint8_t *b, size_t n)
 static void die(struct end *e, int rc, struct trial_stats *st)
 {
 	struct tp_msg m;
-	uint8_t f[16] = { 0x54, 0x50, 1, 5 }, out[64];
+	uint8_t f[16] = {0x54, 0x50, 1, 5}, out[64];
 	size_t n;
 
 	e->dead = 1;
@@ -173,8 +173,8 @@ static int pump(struct end *e, struct end *peer, struct trial_stats *st)
 	if (e->dead)
 		return 0;
 	for (;;) {
-		ssize_t r = read(e->fd, e->got + e->got_len,
-				 STREAM_MAX - e->got_len);
+		ssize_t r =
+		    read(e->fd, e->got + e->got_len, STREAM_MAX - e->got_len);
 
 		if (r > 0) {
 			e->got_len += (size_t)r;
@@ -203,8 +203,8 @@ static int pump(struct end *e, struct end *peer, struct trial_stats *st)
 			die(e, rc, st);
 			break;
 		}
-		rc = tp_session_recv(&e->s, e->got + e->consumed, fl, &m,
-				     reply, sizeof(reply), &rl);
+		rc = tp_session_recv(&e->s, e->got + e->consumed, fl, &m, reply,
+				     sizeof(reply), &rl);
 		if (rl)
 			noisy_send(e, reply, rl);
 		if (rc) {
@@ -265,9 +265,8 @@ static void run_trial(int t, struct trial_stats *st)
 	/* a quarter of the trials are clean, the rest increasingly noisy */
 	k.noise = t % 4 == 0 ? 0 : (unsigned)(20 + rnd() % 300);
 	h.noise = t % 4 == 0 ? 0 : (unsigned)(20 + rnd() % 300);
-	assert_int_equal(tp_session_init_kiosk(&k.s, kiosk_key, host_key,
-					       "K-noise"),
-			 TP_OK);
+	assert_int_equal(
+	    tp_session_init_kiosk(&k.s, kiosk_key, host_key, "K-noise"), TP_OK);
 	assert_int_equal(tp_session_init_host(&h.s, host_key, lookup, NULL),
 			 TP_OK);
 	assert_int_equal(tp_session_start(&k.s, f, sizeof(f), &n), TP_OK);
@@ -284,8 +283,7 @@ static void run_trial(int t, struct trial_stats *st)
 	}
 	if (k.noise_events || h.noise_events)
 		st->noisy++;
-	if (!k.dead && !h.dead && k.n_accepted == MSGS &&
-	    h.n_accepted == MSGS)
+	if (!k.dead && !h.dead && k.n_accepted == MSGS && h.n_accepted == MSGS)
 		st->clean++;
 	else if (k.failed_rc < 0 || h.failed_rc < 0)
 		st->failed_closed++;
@@ -304,7 +302,7 @@ static void run_trial(int t, struct trial_stats *st)
 
 static void line_noise(void **state)
 {
-	struct trial_stats st = { 0 };
+	struct trial_stats st = {0};
 	const char *seed = getenv("TAPAID_NOISE_SEED");
 
 	rng_state = seed ? strtoull(seed, NULL, 0) : 0x7a9a1d5eedULL;
@@ -333,7 +331,7 @@ static void line_noise(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(line_noise),
+	    cmocka_unit_test(line_noise),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -10,9 +10,9 @@
 #include "tapaid/proto.h"
 
 static const uint8_t sample_types[] = {
-	TP_MSG_TAP_REQUEST, TP_MSG_DECISION,   TP_MSG_STATUS,
-	TP_MSG_STATUS_ACK,  TP_MSG_DENYLIST,   TP_MSG_RECORD,
-	TP_MSG_RECORD_ACK,  TP_MSG_ERROR,      TP_MSG_BYE,
+    TP_MSG_TAP_REQUEST, TP_MSG_DECISION, TP_MSG_STATUS,
+    TP_MSG_STATUS_ACK,	TP_MSG_DENYLIST, TP_MSG_RECORD,
+    TP_MSG_RECORD_ACK,	TP_MSG_ERROR,	 TP_MSG_BYE,
 };
 #define N_SAMPLE_TYPES (sizeof(sample_types) / sizeof(sample_types[0]))
 
@@ -33,9 +33,10 @@ static inline void sample_msg(uint8_t type, struct tp_msg *m)
 		sample_fill(m->u.tap.lookup_id, 16, 0x20);
 		m->u.tap.kiosk_time_ms = 1795000000123ULL;
 		strcpy(m->u.tap.benefit, "MEAL15");
-		strcpy(m->u.tap.sun,
-		       "https://t.example.org/t?p=EF963FF7828658A599F3041510671E88"
-		       "&c=94EED9EE65337086");
+		strcpy(
+		    m->u.tap.sun,
+		    "https://t.example.org/t?p=EF963FF7828658A599F3041510671E88"
+		    "&c=94EED9EE65337086");
 		break;
 	case TP_MSG_DECISION:
 		sample_fill(m->u.decision.request_id, 16, 0x10);
@@ -43,7 +44,8 @@ static inline void sample_msg(uint8_t type, struct tp_msg *m)
 		m->u.decision.reason = TP_REASON_GRANTED;
 		strcpy(m->u.decision.benefit, "MEAL15");
 		m->u.decision.left = 11;
-		strcpy(m->u.decision.name, "\xe7\x8e\x8b*\xe6\x98\x8e"); /* 王*明 */
+		strcpy(m->u.decision.name,
+		       "\xe7\x8e\x8b*\xe6\x98\x8e"); /* 王*明 */
 		m->u.decision.host_time_ms = 1795000000456ULL;
 		break;
 	case TP_MSG_STATUS:

@@ -22,7 +22,7 @@
 
 #include "tapaid/proto.h"
 
-/* --- fixtures ----------------------------------------------------------- */
+/* --- fixtures --- */
 
 struct pair {
 	struct tp_key *host, *kiosk, *other;
@@ -60,12 +60,12 @@ static void pair_init(struct pair *p, const char *seed)
 	p->kiosk = kiosk_key;
 	p->other = other_key;
 	p->lk.kiosk = kiosk_key;
-	assert_int_equal(tp_session_init_kiosk(&p->ks, p->kiosk, p->host,
-					       KAT_KIOSK_ID),
-			 TP_OK);
-	assert_int_equal(tp_session_init_host(&p->hs, p->host, kat_lookup_fn,
-					      &p->lk),
-			 TP_OK);
+	assert_int_equal(
+	    tp_session_init_kiosk(&p->ks, p->kiosk, p->host, KAT_KIOSK_ID),
+	    TP_OK);
+	assert_int_equal(
+	    tp_session_init_host(&p->hs, p->host, kat_lookup_fn, &p->lk),
+	    TP_OK);
 }
 
 /* The full handshake, asserting each step. */
@@ -75,9 +75,9 @@ static void pair_connect(struct pair *p, const char *seed)
 	size_t n;
 
 	pair_init(p, seed);
-	assert_int_equal(tp_session_start(&p->ks, p->hello, sizeof(p->hello),
-					  &p->hello_n),
-			 TP_OK);
+	assert_int_equal(
+	    tp_session_start(&p->ks, p->hello, sizeof(p->hello), &p->hello_n),
+	    TP_OK);
 	assert_int_equal(tp_session_recv(&p->hs, p->hello, p->hello_n, &m,
 					 p->reply, sizeof(p->reply),
 					 &p->reply_n),
@@ -123,7 +123,7 @@ static int all_zero(const void *p, size_t n)
 /* The session failed with rc, gave no message, and is dead and wiped. */
 static void assert_failed(struct tp_session *s, const struct tp_msg *m, int rc)
 {
-	uint8_t f[64] = { 0x54, 0x50, 1, 5 }, out[64];
+	uint8_t f[64] = {0x54, 0x50, 1, 5}, out[64];
 	struct tp_msg m2;
 	size_t n = 99;
 
@@ -133,9 +133,9 @@ static void assert_failed(struct tp_session *s, const struct tp_msg *m, int rc)
 	assert_false(tp_session_established(s));
 	assert_true(all_zero(s->tx_key, 32) && all_zero(s->rx_key, 32) &&
 		    all_zero(s->eph_priv, 32) && all_zero(s->shared, 32));
-	assert_int_equal(tp_session_recv(s, f, sizeof(f), &m2, out,
-					 sizeof(out), &n),
-			 TP_ERR_STATE);
+	assert_int_equal(
+	    tp_session_recv(s, f, sizeof(f), &m2, out, sizeof(out), &n),
+	    TP_ERR_STATE);
 	assert_int_equal(n, 0);
 	sample_msg(TP_MSG_BYE, &m2);
 	assert_int_equal(tp_session_seal(s, &m2, out, sizeof(out), &n),
@@ -160,7 +160,7 @@ static void recv_expect(struct tp_session *s, const uint8_t *f, size_t n,
 		assert_failed(s, &m, rc);
 }
 
-/* --- known-answer vectors ---------------------------------------------- */
+/* --- known-answer vectors --- */
 
 static void kat_reproduced(void **state)
 {
@@ -198,9 +198,8 @@ static void open_raw(const char *hex, const char *key_hex, uint64_t seq,
 		s = s << 8 | f[6 + i];
 	assert_int_equal(s, seq);
 	ct = n - 6 - 8 - 16;
-	assert_int_equal(tp_aead_open(key, seq, f, 14, f + 14, ct,
-				      f + 14 + ct, pt),
-			 TP_OK);
+	assert_int_equal(
+	    tp_aead_open(key, seq, f, 14, f + 14, ct, f + 14 + ct, pt), TP_OK);
 	sample_msg(type, &m);
 	assert_int_equal(tp_msg_encode(&m, want, sizeof(want), &wn), TP_OK);
 	assert_int_equal(wn, ct);
@@ -269,7 +268,7 @@ static void kat_independent(void **state)
 	tp_key_free(kiosk);
 }
 
-/* --- a working session -------------------------------------------------- */
+/* --- a working session --- */
 
 static void session_roundtrip(void **state)
 {
@@ -327,7 +326,7 @@ static void session_roundtrip(void **state)
 	assert_true(all_zero(&p.hs, sizeof(p.hs)));
 }
 
-/* --- handshake rejections ------------------------------------------------ */
+/* --- handshake rejections --- */
 
 static void hs_unknown_kiosk(void **state)
 {
@@ -337,14 +336,13 @@ static void hs_unknown_kiosk(void **state)
 	size_t n;
 
 	pair_init(&p, "unknown kiosk");
-	assert_int_equal(tp_session_init_kiosk(&p.ks, p.kiosk, p.host,
-					       "K-9999"),
-			 TP_OK);
-	assert_int_equal(tp_session_start(&p.ks, p.hello, sizeof(p.hello),
-					  &p.hello_n),
-			 TP_OK);
-	assert_int_equal(tp_session_recv(&p.hs, p.hello, p.hello_n, &m,
-					 p.reply, sizeof(p.reply), &p.reply_n),
+	assert_int_equal(
+	    tp_session_init_kiosk(&p.ks, p.kiosk, p.host, "K-9999"), TP_OK);
+	assert_int_equal(
+	    tp_session_start(&p.ks, p.hello, sizeof(p.hello), &p.hello_n),
+	    TP_OK);
+	assert_int_equal(tp_session_recv(&p.hs, p.hello, p.hello_n, &m, p.reply,
+					 sizeof(p.reply), &p.reply_n),
 			 TP_ERR_UNKNOWN_PEER);
 	assert_failed(&p.hs, &m, TP_ERR_UNKNOWN_PEER);
 	assert_null(tp_session_peer_key(&p.hs));
@@ -366,15 +364,14 @@ static void hs_wrong_kiosk_key(void **state)
 	size_t n;
 
 	pair_init(&p, "wrong kiosk key");
-	assert_int_equal(tp_session_init_kiosk(&p.ks, p.other, p.host,
-					       KAT_KIOSK_ID),
-			 TP_OK);
+	assert_int_equal(
+	    tp_session_init_kiosk(&p.ks, p.other, p.host, KAT_KIOSK_ID), TP_OK);
 	tp_session_start(&p.ks, p.hello, sizeof(p.hello), &p.hello_n);
-	assert_int_equal(tp_session_recv(&p.hs, p.hello, p.hello_n, &m,
-					 p.reply, sizeof(p.reply), &p.reply_n),
+	assert_int_equal(tp_session_recv(&p.hs, p.hello, p.hello_n, &m, p.reply,
+					 sizeof(p.reply), &p.reply_n),
 			 TP_OK);
-	assert_int_equal(tp_session_recv(&p.ks, p.reply, p.reply_n, &m,
-					 p.auth, sizeof(p.auth), &p.auth_n),
+	assert_int_equal(tp_session_recv(&p.ks, p.reply, p.reply_n, &m, p.auth,
+					 sizeof(p.auth), &p.auth_n),
 			 TP_OK);
 	recv_expect(&p.hs, p.auth, p.auth_n, TP_ERR_SIGNATURE);
 	(void)n;
@@ -387,12 +384,12 @@ static void hs_wrong_host_key(void **state)
 	struct tp_msg m;
 
 	pair_init(&p, "wrong host key");
-	assert_int_equal(tp_session_init_kiosk(&p.ks, p.kiosk, p.other,
-					       KAT_KIOSK_ID),
-			 TP_OK);
+	assert_int_equal(
+	    tp_session_init_kiosk(&p.ks, p.kiosk, p.other, KAT_KIOSK_ID),
+	    TP_OK);
 	tp_session_start(&p.ks, p.hello, sizeof(p.hello), &p.hello_n);
-	assert_int_equal(tp_session_recv(&p.hs, p.hello, p.hello_n, &m,
-					 p.reply, sizeof(p.reply), &p.reply_n),
+	assert_int_equal(tp_session_recv(&p.hs, p.hello, p.hello_n, &m, p.reply,
+					 sizeof(p.reply), &p.reply_n),
 			 TP_OK);
 	recv_expect(&p.ks, p.reply, p.reply_n, TP_ERR_SIGNATURE);
 }
@@ -406,8 +403,8 @@ static void hs_no_common_version(void **state)
 	tp_session_start(&p.ks, p.hello, sizeof(p.hello), &p.hello_n);
 	p.hello[6] = 2; /* version_min */
 	p.hello[7] = 3; /* version_max */
-	assert_int_equal(tp_session_recv(&p.hs, p.hello, p.hello_n, &m,
-					 p.reply, sizeof(p.reply), &p.reply_n),
+	assert_int_equal(tp_session_recv(&p.hs, p.hello, p.hello_n, &m, p.reply,
+					 sizeof(p.reply), &p.reply_n),
 			 TP_ERR_VERSION);
 	assert_failed(&p.hs, &m, TP_ERR_VERSION);
 	assert_int_equal(p.reply[3], TP_FRAME_ERROR);
@@ -510,23 +507,23 @@ static void hs_wrong_state(void **state)
 	/* a kiosk cannot start twice, a host cannot start at all */
 	pair_init(&q, "state");
 	tp_session_start(&q.ks, q.hello, sizeof(q.hello), &q.hello_n);
-	assert_int_equal(tp_session_start(&q.ks, q.hello, sizeof(q.hello),
-					  &q.hello_n),
-			 TP_ERR_STATE);
-	assert_int_equal(tp_session_start(&q.hs, q.hello, sizeof(q.hello),
-					  &q.hello_n),
-			 TP_ERR_STATE);
+	assert_int_equal(
+	    tp_session_start(&q.ks, q.hello, sizeof(q.hello), &q.hello_n),
+	    TP_ERR_STATE);
+	assert_int_equal(
+	    tp_session_start(&q.hs, q.hello, sizeof(q.hello), &q.hello_n),
+	    TP_ERR_STATE);
 	/* a second HELLO on an established session */
 	recv_expect(&p.hs, p.hello, p.hello_n, TP_ERR_STATE);
 	/* a plaintext ERROR on an established session is not accepted */
 	{
-		static const uint8_t pe[] = { 0x54, 0x50, 1, 4, 3, 0, 14, 0, 0 };
+		static const uint8_t pe[] = {0x54, 0x50, 1, 4, 3, 0, 14, 0, 0};
 
 		recv_expect(&p.ks, pe, sizeof(pe), TP_ERR_STATE);
 	}
 }
 
-/* --- sealed-frame rejections --------------------------------------------- */
+/* --- sealed-frame rejections --- */
 
 static void sealed_forged(void **state)
 {
@@ -669,13 +666,13 @@ static void sealed_unknown_frame_type_version(void **state)
 static void sealed_unknown_msg_type(void **state)
 {
 	struct pair p;
-	uint8_t f[TP_FRAME_MAX], pt[8] = { 0x55, 1, 2, 3 };
+	uint8_t f[TP_FRAME_MAX], pt[8] = {0x55, 1, 2, 3};
 	size_t n;
 
 	pair_connect(&p, "msg type");
-	assert_int_equal(tp_frame_seal(p.ks.tx_key, 1, 0, pt, sizeof(pt), f,
-				       sizeof(f), &n),
-			 TP_OK);
+	assert_int_equal(
+	    tp_frame_seal(p.ks.tx_key, 1, 0, pt, sizeof(pt), f, sizeof(f), &n),
+	    TP_OK);
 	recv_expect(&p.hs, f, n, TP_ERR_TYPE);
 }
 
@@ -694,16 +691,14 @@ static void sealed_wrong_direction(void **state)
 			 TP_ERR_STATE); /* the API refuses to send it */
 	assert_true(tp_session_established(&p.ks)); /* and stays usable */
 	tp_msg_encode(&m, pt, sizeof(pt), &pn);
-	assert_int_equal(tp_frame_seal(p.ks.tx_key, 1, 0, pt, pn, f, sizeof(f),
-				       &n),
-			 TP_OK);
+	assert_int_equal(
+	    tp_frame_seal(p.ks.tx_key, 1, 0, pt, pn, f, sizeof(f), &n), TP_OK);
 	recv_expect(&p.hs, f, n, TP_ERR_STATE);
 	/* A TAP_REQUEST from the host. */
 	sample_msg(TP_MSG_TAP_REQUEST, &m);
 	tp_msg_encode(&m, pt, sizeof(pt), &pn);
-	assert_int_equal(tp_frame_seal(p.ks.rx_key, 1, 0, pt, pn, f, sizeof(f),
-				       &n),
-			 TP_OK);
+	assert_int_equal(
+	    tp_frame_seal(p.ks.rx_key, 1, 0, pt, pn, f, sizeof(f), &n), TP_OK);
 	recv_expect(&p.ks, f, n, TP_ERR_STATE);
 }
 
@@ -730,7 +725,7 @@ static void sealed_bad_body(void **state)
 	recv_expect(&p.hs, f, n, TP_ERR_LENGTH);
 }
 
-/* --- sequence numbers at the session: a numbered table -------------------- */
+/* --- sequence numbers at the session: a numbered table --- */
 
 static void session_seq_table(void **state)
 {
@@ -745,17 +740,17 @@ static void session_seq_table(void **state)
 		int len;
 		int rc;
 	} t[] = {
-		{ 1, { 0 }, 1, TP_OK },
-		{ 2, { 0, 1, 2, 3, 4 }, 5, TP_OK },
-		{ 3, { 1 }, 1, TP_ERR_REPLAY },	      /* first one lost */
-		{ 4, { 0, 0 }, 2, TP_ERR_REPLAY },    /* replayed at once */
-		{ 5, { 0, 1, 0 }, 3, TP_ERR_REPLAY }, /* replayed later */
-		{ 6, { 0, 2 }, 2, TP_ERR_REPLAY },    /* one skipped */
-		{ 7, { 0, 1, 3 }, 3, TP_ERR_REPLAY }, /* one skipped later */
-		{ 8, { 0, 1, 2, 4 }, 4, TP_ERR_REPLAY },
-		{ 9, { 4 }, 1, TP_ERR_REPLAY },	      /* far ahead */
-		{ 10, { 0, 1, 2, 3, 4, 4 }, 6, TP_ERR_REPLAY },
-		{ 11, { 0, 1, 2, 3, 4, 0 }, 6, TP_ERR_REPLAY },
+	    {1, {0}, 1, TP_OK},
+	    {2, {0, 1, 2, 3, 4}, 5, TP_OK},
+	    {3, {1}, 1, TP_ERR_REPLAY},	      /* first one lost */
+	    {4, {0, 0}, 2, TP_ERR_REPLAY},    /* replayed at once */
+	    {5, {0, 1, 0}, 3, TP_ERR_REPLAY}, /* replayed later */
+	    {6, {0, 2}, 2, TP_ERR_REPLAY},    /* one skipped */
+	    {7, {0, 1, 3}, 3, TP_ERR_REPLAY}, /* one skipped later */
+	    {8, {0, 1, 2, 4}, 4, TP_ERR_REPLAY},
+	    {9, {4}, 1, TP_ERR_REPLAY}, /* far ahead */
+	    {10, {0, 1, 2, 3, 4, 4}, 6, TP_ERR_REPLAY},
+	    {11, {0, 1, 2, 3, 4, 0}, 6, TP_ERR_REPLAY},
 	};
 	struct pair p;
 	uint8_t f[5][TP_FRAME_MAX];
@@ -773,8 +768,8 @@ static void session_seq_table(void **state)
 		for (int k = 0; k < t[r].len; k++) {
 			int j = t[r].order[k];
 
-			rc = tp_session_recv(&hs, f[j], fn[j], &m, NULL, 0,
-					     &on);
+			rc =
+			    tp_session_recv(&hs, f[j], fn[j], &m, NULL, 0, &on);
 			if (k < t[r].len - 1 && rc != TP_OK)
 				break;
 		}
@@ -804,10 +799,10 @@ static void session_seq_limit(void **state)
 	sample_msg(TP_MSG_STATUS, &m);
 	assert_int_equal(tp_session_seal(&p.ks, &m, f, sizeof(f), &n),
 			 TP_ERR_COUNTER);
-	assert_failed(&p.ks, &(struct tp_msg){ 0 }, TP_ERR_COUNTER);
+	assert_failed(&p.ks, &(struct tp_msg){0}, TP_ERR_COUNTER);
 	/* a frame numbered at the limit is refused by the receiver too */
-	tp_frame_seal(p.hs.rx_key, 1, TP_SEQ_LIMIT - 1, (uint8_t[]){ 0x7f },
-		      1, f, sizeof(f), &n);
+	tp_frame_seal(p.hs.rx_key, 1, TP_SEQ_LIMIT - 1, (uint8_t[]){0x7f}, 1, f,
+		      sizeof(f), &n);
 	recv_expect(&p.hs, f, n, TP_ERR_COUNTER);
 }
 
@@ -831,9 +826,9 @@ static void seal_misuse_keeps_session(void **state)
 	/* init refuses bad arguments */
 	assert_int_equal(tp_session_init_kiosk(&p.ks, p.kiosk, p.host, ""),
 			 TP_ERR_ARG);
-	assert_int_equal(tp_session_init_kiosk(&p.ks, p.kiosk, p.host,
-					       "has space"),
-			 TP_ERR_ARG);
+	assert_int_equal(
+	    tp_session_init_kiosk(&p.ks, p.kiosk, p.host, "has space"),
+	    TP_ERR_ARG);
 	assert_int_equal(tp_session_init_host(&p.hs, p.host, NULL, NULL),
 			 TP_ERR_ARG);
 }
@@ -841,31 +836,31 @@ static void seal_misuse_keeps_session(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(kat_reproduced),
-		cmocka_unit_test(kat_independent),
-		cmocka_unit_test(session_roundtrip),
-		cmocka_unit_test(hs_unknown_kiosk),
-		cmocka_unit_test(hs_wrong_kiosk_key),
-		cmocka_unit_test(hs_wrong_host_key),
-		cmocka_unit_test(hs_no_common_version),
-		cmocka_unit_test(hs_reply_altered),
-		cmocka_unit_test(hs_auth_altered),
-		cmocka_unit_test(hs_wrong_state),
-		cmocka_unit_test(sealed_forged),
-		cmocka_unit_test(sealed_altered_every_bit),
-		cmocka_unit_test(sealed_replayed),
-		cmocka_unit_test(sealed_reordered),
-		cmocka_unit_test(sealed_cross_session),
-		cmocka_unit_test(sealed_reflected),
-		cmocka_unit_test(sealed_truncated),
-		cmocka_unit_test(sealed_oversized),
-		cmocka_unit_test(sealed_unknown_frame_type_version),
-		cmocka_unit_test(sealed_unknown_msg_type),
-		cmocka_unit_test(sealed_wrong_direction),
-		cmocka_unit_test(sealed_bad_body),
-		cmocka_unit_test(session_seq_table),
-		cmocka_unit_test(session_seq_limit),
-		cmocka_unit_test(seal_misuse_keeps_session),
+	    cmocka_unit_test(kat_reproduced),
+	    cmocka_unit_test(kat_independent),
+	    cmocka_unit_test(session_roundtrip),
+	    cmocka_unit_test(hs_unknown_kiosk),
+	    cmocka_unit_test(hs_wrong_kiosk_key),
+	    cmocka_unit_test(hs_wrong_host_key),
+	    cmocka_unit_test(hs_no_common_version),
+	    cmocka_unit_test(hs_reply_altered),
+	    cmocka_unit_test(hs_auth_altered),
+	    cmocka_unit_test(hs_wrong_state),
+	    cmocka_unit_test(sealed_forged),
+	    cmocka_unit_test(sealed_altered_every_bit),
+	    cmocka_unit_test(sealed_replayed),
+	    cmocka_unit_test(sealed_reordered),
+	    cmocka_unit_test(sealed_cross_session),
+	    cmocka_unit_test(sealed_reflected),
+	    cmocka_unit_test(sealed_truncated),
+	    cmocka_unit_test(sealed_oversized),
+	    cmocka_unit_test(sealed_unknown_frame_type_version),
+	    cmocka_unit_test(sealed_unknown_msg_type),
+	    cmocka_unit_test(sealed_wrong_direction),
+	    cmocka_unit_test(sealed_bad_body),
+	    cmocka_unit_test(session_seq_table),
+	    cmocka_unit_test(session_seq_limit),
+	    cmocka_unit_test(seal_misuse_keeps_session),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -38,8 +38,7 @@ static void seed(const char *dir, const char *sub, const char *name,
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s/seed-%s", dir, sub, name);
-	if (!(f = fopen(path, "wb")) || fwrite(b, 1, n, f) != n ||
-	    fclose(f)) {
+	if (!(f = fopen(path, "wb")) || fwrite(b, 1, n, f) != n || fclose(f)) {
 		perror(path);
 		exit(1);
 	}
@@ -77,8 +76,8 @@ static int write_seeds(const struct kat *k, const char *dir)
 	seed(dir, "handshake", "hello-auth", b, k->hello.n + k->auth.n);
 	seed(dir, "handshake", "reply", k->reply.b, k->reply.n);
 	{
-		static const uint8_t pe[] = { 0x54, 0x50, 1, 4, 5, 0, 14,
-					      0,    2,	  'n', 'o' };
+		static const uint8_t pe[] = {0x54, 0x50, 1, 4,	 5,  0,
+					     14,   0,	 2, 'n', 'o'};
 
 		seed(dir, "handshake", "plain-error", pe, sizeof(pe));
 	}
@@ -101,7 +100,8 @@ int main(int argc, char **argv)
 	       "gen_proto_vectors.c (make proto-vectors)\n * from the script "
 	       "in proto_kat.h with seed \"%s\".  Do not edit.\n */\n",
 	       KAT_SEED);
-	printf("#ifndef TAPAID_PROTO_VECTORS_H\n#define TAPAID_PROTO_VECTORS_H\n\n");
+	printf("#ifndef TAPAID_PROTO_VECTORS_H\n#define "
+	       "TAPAID_PROTO_VECTORS_H\n\n/* clang-format off */\n");
 	put("HOST_PUB", k.host_pub, 65);
 	put("KIOSK_PUB", k.kiosk_pub, 65);
 	put("HELLO", k.hello.b, k.hello.n);
@@ -114,6 +114,6 @@ int main(int argc, char **argv)
 	put("SEALED_STATUS", k.status.b, k.status.n);
 	put("RECORD", k.record.b, k.record.n);
 	put("FIXED_FRAME", k.fixed.b, k.fixed.n);
-	printf("\n#endif\n");
+	printf("/* clang-format on */\n\n#endif\n");
 	return 0;
 }

@@ -17,7 +17,7 @@
 #include "tapaid/proto.h"
 #include "../unit/test_proto_samples.h"
 
-#define KAT_SEED "tapaid proto KAT v1"
+#define KAT_SEED     "tapaid proto KAT v1"
 #define KAT_KIOSK_ID "K-0001"
 
 void rng_stub_seed(const char *s);
@@ -32,8 +32,8 @@ struct kat {
 	struct kat_buf hello, reply, auth;
 	uint8_t k2h[32], h2k[32];
 	struct kat_buf tap, decision, status; /* sealed: seq 0, 0, 1 */
-	struct kat_buf record;		       /* signed offline record */
-	struct kat_buf fixed;		       /* fixed key, seq 0x010203040506 */
+	struct kat_buf record;		      /* signed offline record */
+	struct kat_buf fixed; /* fixed key, seq 0x010203040506 */
 };
 
 /* The fixed-key frame: key 00 01 .. 1f, STATUS_ACK sample. */
@@ -82,13 +82,12 @@ static inline int kat_run(struct kat *k)
 	    (rc = tp_session_init_host(&hs, host, kat_lookup_fn, &lk)) ||
 	    (rc = tp_session_start(&ks, k->hello.b, sizeof(k->hello.b),
 				   &k->hello.n)) ||
-	    (rc = tp_session_recv(&hs, k->hello.b, k->hello.n, &got,
-				  k->reply.b, sizeof(k->reply.b),
-				  &k->reply.n)) ||
-	    (rc = tp_session_recv(&ks, k->reply.b, k->reply.n, &got,
-				  k->auth.b, sizeof(k->auth.b), &k->auth.n)) ||
-	    (rc = tp_session_recv(&hs, k->auth.b, k->auth.n, &got, NULL, 0,
-				  &n)))
+	    (rc = tp_session_recv(&hs, k->hello.b, k->hello.n, &got, k->reply.b,
+				  sizeof(k->reply.b), &k->reply.n)) ||
+	    (rc = tp_session_recv(&ks, k->reply.b, k->reply.n, &got, k->auth.b,
+				  sizeof(k->auth.b), &k->auth.n)) ||
+	    (rc =
+		 tp_session_recv(&hs, k->auth.b, k->auth.n, &got, NULL, 0, &n)))
 		goto out;
 	memcpy(k->k2h, ks.tx_key, 32);
 	memcpy(k->h2k, ks.rx_key, 32);
@@ -99,10 +98,10 @@ static inline int kat_run(struct kat *k)
 	    (rc = tp_session_recv(&hs, k->tap.b, k->tap.n, &got, NULL, 0, &n)))
 		goto out;
 	sample_msg(TP_MSG_DECISION, &m);
-	if ((rc = tp_session_seal(&hs, &m, k->decision.b,
-				  sizeof(k->decision.b), &k->decision.n)) ||
-	    (rc = tp_session_recv(&ks, k->decision.b, k->decision.n, &got,
-				  NULL, 0, &n)))
+	if ((rc = tp_session_seal(&hs, &m, k->decision.b, sizeof(k->decision.b),
+				  &k->decision.n)) ||
+	    (rc = tp_session_recv(&ks, k->decision.b, k->decision.n, &got, NULL,
+				  0, &n)))
 		goto out;
 	sample_msg(TP_MSG_STATUS, &m);
 	if ((rc = tp_session_seal(&ks, &m, k->status.b, sizeof(k->status.b),

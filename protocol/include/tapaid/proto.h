@@ -49,7 +49,7 @@
 #include "tapaid/err.h"
 #include "tapaid/proto_limits.h"
 
-/* --- reasons (proto_reason.c) ------------------------------------------ */
+/* --- reasons (proto_reason.c) --- */
 
 /*
  * Why a tap was granted or denied: exactly the names of DESIGN.md, which are
@@ -79,7 +79,7 @@ const char *tp_reason_name(int reason);
 /* The enum value for a name, or TP_ERR_VALUE when the name is unknown. */
 int tp_reason_from_name(const char *name);
 
-/* --- frames (proto_frame.c) -------------------------------------------- */
+/* --- frames (proto_frame.c) --- */
 
 /* Frame types: byte 3 of the frame header. */
 enum tp_frame_type {
@@ -147,7 +147,7 @@ int tp_frame_open(const uint8_t key[static 32], uint64_t expect_seq,
  */
 int tp_seq_check(uint64_t expected, uint64_t got);
 
-/* --- handshake bodies (proto_hs.c) -------------------------------------- */
+/* --- handshake bodies (proto_hs.c) --- */
 
 struct tp_hello {
 	uint8_t version_min, version_max;
@@ -181,7 +181,7 @@ int tp_auth_decode(const uint8_t *body, size_t len, struct tp_auth *a);
 int tp_plain_error_decode(const uint8_t *body, size_t len,
 			  struct tp_plain_error *e);
 
-/* --- application messages (proto_msg.c) --------------------------------- */
+/* --- application messages (proto_msg.c) --- */
 
 /* Message types: the first plaintext byte of a SEALED frame. */
 enum tp_msg_type {
@@ -219,7 +219,7 @@ struct tp_decision {
 	uint8_t result; /* enum tp_result; GRANTED iff reason == GRANTED */
 	uint8_t reason; /* enum tp_reason */
 	char benefit[TP_BENEFIT_MAX + 1];
-	int32_t left;		/* what is left (count or cents), -1 = none */
+	int32_t left; /* what is left (count or cents), -1 = none */
 	char name[TP_NAME_MAX + 1]; /* masked name, UTF-8, may be "" */
 	uint64_t host_time_ms;
 };
@@ -233,8 +233,8 @@ enum tp_reader_state {
 };
 
 struct tp_status {
-	uint8_t reader_state; /* enum tp_reader_state */
-	uint32_t queue_depth; /* records in the offline queue */
+	uint8_t reader_state;	  /* enum tp_reader_state */
+	uint32_t queue_depth;	  /* records in the offline queue */
 	uint32_t offline_pending; /* offline grants not yet acknowledged */
 	uint32_t usb_resets;
 	uint32_t denylist_version; /* deny list the kiosk holds, 0 = none */
@@ -244,7 +244,8 @@ struct tp_status {
 
 struct tp_status_ack {
 	uint64_t host_time_ms;
-	uint32_t denylist_version; /* current; kiosk expects DENYLIST if newer */
+	uint32_t
+	    denylist_version; /* current; kiosk expects DENYLIST if newer */
 };
 
 /*
@@ -330,7 +331,7 @@ const char *tp_msg_type_name(int type);
  */
 int tp_kiosk_lookup_id(const uint8_t uid[static 7], uint8_t out[static 16]);
 
-/* --- offline records (proto_record.c) ----------------------------------- */
+/* --- offline records (proto_record.c) --- */
 
 /*
  * A tap the kiosk decided on its own while the host was unreachable.  It is
@@ -345,7 +346,7 @@ struct tp_record {
 	uint8_t lookup_id[TP_LOOKUP_ID_LEN];
 	char benefit[TP_BENEFIT_MAX + 1];
 	uint64_t kiosk_time_ms;
-	uint8_t reason; /* the kiosk's offline decision (enum tp_reason) */
+	uint8_t reason;	 /* the kiosk's offline decision (enum tp_reason) */
 	uint8_t offline; /* always 1 */
 	char sun[TP_SUN_MAX + 1];
 	uint8_t sig[TP_RECORD_SIG_LEN]; /* filled by decode */
@@ -374,7 +375,7 @@ int tp_record_decode_verify(const uint8_t *buf, size_t len,
 			    const struct tp_key *kiosk_pub,
 			    struct tp_record *rec);
 
-/* --- sessions (proto_session.c) ------------------------------------------ */
+/* --- sessions (proto_session.c) --- */
 
 /*
  * Host side: maps a kiosk id from HELLO to that kiosk's enrolled public
@@ -388,12 +389,12 @@ typedef int (*tp_kiosk_lookup_fn)(void *ctx, const char *kiosk_id,
 enum tp_role { TP_ROLE_KIOSK = 1, TP_ROLE_HOST = 2 };
 
 enum tp_session_state {
-	TP_SS_INIT = 0,	     /* initialised, nothing sent or received */
-	TP_SS_HELLO_SENT,    /* kiosk: waiting for HELLO_REPLY */
-	TP_SS_REPLY_SENT,    /* host: waiting for AUTH */
-	TP_SS_ESTABLISHED,   /* sealed frames both ways */
-	TP_SS_CLOSED,	     /* BYE sent or received */
-	TP_SS_FAILED,	     /* an error happened; secrets are wiped */
+	TP_SS_INIT = 0,	   /* initialised, nothing sent or received */
+	TP_SS_HELLO_SENT,  /* kiosk: waiting for HELLO_REPLY */
+	TP_SS_REPLY_SENT,  /* host: waiting for AUTH */
+	TP_SS_ESTABLISHED, /* sealed frames both ways */
+	TP_SS_CLOSED,	   /* BYE sent or received */
+	TP_SS_FAILED,	   /* an error happened; secrets are wiped */
 };
 
 /*
@@ -411,7 +412,7 @@ struct tp_session {
 	void *lookup_ctx;
 	uint8_t eph_priv[TP_X25519_LEN]; /* secret, wiped once used */
 	uint8_t shared[TP_X25519_LEN];	 /* secret, wiped once keys exist */
-	struct tp_sha256_ctx th; /* running transcript hash */
+	struct tp_sha256_ctx th;	 /* running transcript hash */
 	uint8_t tx_key[TP_AEAD_KEY_LEN];
 	uint8_t rx_key[TP_AEAD_KEY_LEN];
 	uint64_t tx_seq, rx_seq; /* next to send, next to accept */

@@ -36,11 +36,11 @@ enum {
 	TP_DENY_CHUNK_MAX = 64, /* card lookup ids per DENYLIST frame */
 
 	/* Handshake bodies (exact lengths, see PROTOCOL.md). */
-	TP_HELLO_MIN = 2 + 1 + 1 + 32 + 32,			/* id of 1 byte */
-	TP_HELLO_MAX = 2 + 1 + TP_KIOSK_ID_MAX + 32 + 32,	/* 99 */
-	TP_HELLO_REPLY_LEN = 1 + 32 + 32 + 64,			/* 129 */
+	TP_HELLO_MIN = 2 + 1 + 1 + 32 + 32,		  /* id of 1 byte */
+	TP_HELLO_MAX = 2 + 1 + TP_KIOSK_ID_MAX + 32 + 32, /* 99 */
+	TP_HELLO_REPLY_LEN = 1 + 32 + 32 + 64,		  /* 129 */
 	TP_AUTH_LEN = 64,
-	TP_PLAIN_ERROR_MAX = 2 + 1 + TP_ERROR_TEXT_MAX,		/* 131 */
+	TP_PLAIN_ERROR_MAX = 2 + 1 + TP_ERROR_TEXT_MAX, /* 131 */
 
 	/*
 	 * Offline record: the signed bytes, signature included.  Layout:
@@ -48,8 +48,9 @@ enum {
 	 * benefit_len, benefit, kiosk_time u64, reason, sun_len, sun, sig.
 	 */
 	TP_RECORD_SIG_LEN = 64,
-	TP_RECORD_FIXED = 1 + 1 + 1 + 8 + 16 + 16 + 1 + 8 + 1 + 1 + 64, /* 118 */
-	TP_RECORD_MIN = TP_RECORD_FIXED + 1 + 1 + 1,			  /* 121 */
+	TP_RECORD_FIXED =
+	    1 + 1 + 1 + 8 + 16 + 16 + 1 + 8 + 1 + 1 + 64, /* 118 */
+	TP_RECORD_MIN = TP_RECORD_FIXED + 1 + 1 + 1,	  /* 121 */
 	TP_RECORD_MAX = TP_RECORD_FIXED + TP_KIOSK_ID_MAX + TP_BENEFIT_MAX +
 			TP_SUN_MAX, /* 421 */
 
@@ -78,9 +79,10 @@ enum {
 
 	/* Timeouts the I/O layers apply (the codec has no clock). */
 	TP_HANDSHAKE_TIMEOUT_MS = 5000,
-	TP_HEARTBEAT_MS = 10000,  /* kiosk sends STATUS at least this often */
+	TP_HEARTBEAT_MS = 10000,    /* kiosk sends STATUS at least this often */
 	TP_IDLE_TIMEOUT_MS = 35000, /* host drops a session silent this long */
-	TP_TAP_TIMEOUT_MS = 3000, /* kiosk gives up on a DECISION, goes offline */
+	TP_TAP_TIMEOUT_MS =
+	    3000, /* kiosk gives up on a DECISION, goes offline */
 };
 
 #define TP_SEQ_LIMIT ((uint64_t)1 << 48)
