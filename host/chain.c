@@ -7,7 +7,8 @@
  *
  * redemption: "tapaid-redemption-v1" 00 || prev_hash(32) || id || ts ||
  *   kiosk_time || card_id || member_id || left || amount || offline_seq ||
- *   ctr || result(1) || reason(1) || offline(1) || has_sig(1) ||
+ *   period_start || ctr || result(1) || reason(1) || offline(1) ||
+ *   has_sig(1) || ctr_set(1) ||
  *   request_id(16) || str kiosk || str point || str benefit ||
  *   str masked || str sun || [kiosk_sig(64) if has_sig]
  *
@@ -75,7 +76,7 @@ int chain_hash_redemption(const uint8_t prev[STORE_HASH_LEN],
 			  const struct store_redemption *r,
 			  uint8_t out[STORE_HASH_LEN])
 {
-	uint8_t buf[sizeof(TAG_RED) + STORE_HASH_LEN + 9 * 8 + 4 +
+	uint8_t buf[sizeof(TAG_RED) + STORE_HASH_LEN + 10 * 8 + 5 +
 		    STORE_REQID_LEN + 5 * 4 + STORE_ID_LEN * 2 +
 		    STORE_CODE_LEN + STORE_NAME_LEN + STORE_SUN_LEN +
 		    STORE_SIG_LEN];
@@ -91,11 +92,13 @@ int chain_hash_redemption(const uint8_t prev[STORE_HASH_LEN],
 	put_u64(&e, (uint64_t)r->left);
 	put_u64(&e, (uint64_t)r->amount);
 	put_u64(&e, (uint64_t)r->offline_seq);
+	put_u64(&e, (uint64_t)r->period_start);
 	put_u64(&e, r->ctr);
 	put_u8(&e, r->result);
 	put_u8(&e, r->reason);
 	put_u8(&e, r->offline);
 	put_u8(&e, r->has_sig ? 1 : 0);
+	put_u8(&e, r->ctr_set ? 1 : 0);
 	put(&e, r->request_id, STORE_REQID_LEN);
 	put_str(&e, r->kiosk, sizeof(r->kiosk));
 	put_str(&e, r->point, sizeof(r->point));
@@ -174,6 +177,10 @@ int chain_checkpoint(struct store *s, int64_t now, chain_sign_fn sign,
 	int err, have_last;
 
 	memset(&c, 0, sizeof(c));
+	/* State kept in memory goes to its tables with every checkpoint. */
+	err = s->ops->flush(s);
+	if (err)
+		return err;
 	err = s->ops->begin(s);
 	if (err)
 		return err;

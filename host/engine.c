@@ -315,7 +315,7 @@ static void period_of(const struct engine_localtime *lt, int per,
 		*name = "year";
 		break;
 	default:
-		*since = INT64_MIN;
+		*since = 0; /* the usage key of the one lifetime period */
 		*until = INT64_MAX;
 		*name = "lifetime";
 	}
@@ -492,6 +492,7 @@ static int decide(struct engine *e, const struct engine_tap *t,
 	}
 	if ((err = s->ops->card_set_ctr(s, c.id, ctr)))
 		return err;
+	r.ctr_set = 1;
 
 	/* 6: card active. */
 	if (c.status != STORE_ACTIVE) {
@@ -544,10 +545,11 @@ static int decide(struct engine *e, const struct engine_tap *t,
 
 	/* 11: quota or balance for the period. */
 	period_of(&lt, b->per, &since, &until, &pname);
-	err = s->ops->usage(s, m.id, b->code, since, until, &used,
-			    &used_amount);
+	err = s->ops->usage(s, m.id, b->code, since, &used, &used_amount);
 	if (err)
 		return err;
+	r.period_start = since;
+	(void)until;
 	if (b->kind == STORE_QUOTA) {
 		if (used >= b->quota) {
 			reason = TP_REASON_QUOTA_USED_UP;
@@ -689,12 +691,13 @@ static int usage_one(void *ctx, const struct store_benefit *b)
 	engine_localtime(w->e, w->e->default_tz, w->now, &lt);
 	memset(&u, 0, sizeof(u));
 	period_of(&lt, b->per, &since, &until, &u.period);
-	w->err = w->e->s->ops->usage(w->e->s, w->m.id, b->code, since, until,
-				     &count, &amount);
+	(void)until;
+	w->err = w->e->s->ops->usage(w->e->s, w->m.id, b->code, since, &count,
+				     &amount);
 	if (w->err)
 		return 1;
 	snprintf(u.benefit, sizeof(u.benefit), "%s", b->code);
-	u.period_start = since == INT64_MIN ? 0 : since;
+	u.period_start = since;
 	if (b->kind == STORE_QUOTA) {
 		u.used = count;
 		u.left = b->quota > count ? b->quota - count : 0;

@@ -17,6 +17,18 @@
  *    to go on or non-zero to stop (the walk then returns that value);
  *  - the store is not thread-safe: one thread (the daemon's loop) uses it.
  *
+ * Write-behind (SQLite backend): a tap appends one redemption row and
+ * nothing else at a random place in a big table.  The card counters and
+ * the per-period usage the engine reads and changes live in memory,
+ * rebuilt at open from the last flushed snapshot plus the redemption rows
+ * after it (each row says whether it stored a counter, and the period a
+ * grant counts in); flush() writes them back.  A committed tap is
+ * therefore durable through its redemption row alone.
+ *
+ * Idempotency: redemption_by_request() finds the last 131,072 to 262,144
+ * requests (an in-memory index, rebuilt from the log tail at open); an
+ * offline record is also found by (kiosk, seq) at any age.
+ *
  * Transactions: the engine opens one write transaction per batch of taps
  * (begin), runs each tap inside a savepoint, and commits once (group
  * commit).  The admin functions that write open their own transaction when
@@ -173,7 +185,11 @@ struct store_redemption {
 	int64_t amount; /* cents taken (balance benefits), else 0 */
 	int64_t offline_seq; /* 0 for online taps */
 	int64_t kiosk_time;
+	int64_t period_start; /* the quota/balance period a grant counts in
+			       * (unix seconds; 0 = lifetime or n/a) */
 	uint32_t ctr; /* SDM read counter of the tap, 0 if not decrypted */
+	uint8_t ctr_set; /* 1: this tap stored ctr as the card's last counter
+			  * (card_set_ctr in the same transaction) */
 	char masked[STORE_NAME_LEN];
 	char sun[STORE_SUN_LEN];	/* card's SUN text (keeps the CMAC) */
 	uint8_t kiosk_sig[STORE_SIG_LEN]; /* offline record signature */
@@ -311,11 +327,11 @@ struct store_ops {
 	int (*card_set_ctr)(struct store *s, int64_t card_id, uint32_t ctr);
 	int (*benefit_get)(struct store *s, const char *code,
 			   struct store_benefit *b);
-	/* Granted, not voided redemptions of member for benefit with
-	 * since <= ts < until: their number and the sum of their amounts. */
+	/* Granted, not voided redemptions of member for benefit in the period
+	 * that starts at period_start (struct store_redemption.period_start):
+	 * their number and the sum of their amounts. */
 	int (*usage)(struct store *s, int64_t member_id, const char *benefit,
-		     int64_t since, int64_t until, int64_t *count,
-		     int64_t *amount);
+		     int64_t period_start, int64_t *count, int64_t *amount);
 	int (*redemption_by_request)(struct store *s, const char *kiosk,
 				     const uint8_t rid[STORE_REQID_LEN],
 				     struct store_redemption *r);
@@ -392,6 +408,12 @@ struct store_ops {
 
 	/* --- staff actions (own transaction unless one is open) --- */
 	int (*staff_append)(struct store *s, struct store_staff_action *a);
+
+	/* Writes state the backend keeps in memory ahead of its tables (the
+	 * SQLite backend: card counters and usage, see store_sqlite.c) in its
+	 * own transaction.  chain_checkpoint() and close call it; calling it
+	 * more often is harmless.  Not inside a transaction. */
+	int (*flush)(struct store *s);
 
 	/* --- chain support --- */
 	int (*chain_heads)(struct store *s, int64_t *r_id,

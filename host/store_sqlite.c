@@ -96,13 +96,28 @@ static const char *const migrations[] = {
 	" sun TEXT NOT NULL,"
 	" kiosk_sig BLOB,"
 	" prev_hash BLOB NOT NULL,"
-	" hash BLOB NOT NULL);"
-	"CREATE UNIQUE INDEX red_request ON redemptions(kiosk, request_id);"
+	" hash BLOB NOT NULL,"
+	" period_start INTEGER NOT NULL,"
+	" ctr_set INTEGER NOT NULL);"
+	/* Only indexes that grow at their end (or only for offline rows):
+	 * an index on a random key (request id, member) would cost a random
+	 * page write per tap; see the write-behind note at the top. */
 	"CREATE UNIQUE INDEX red_seq ON redemptions(kiosk, offline_seq)"
 	" WHERE offline_seq > 0;"
-	/* usage counts and log queries by member */
-	"CREATE INDEX red_member ON redemptions(member_id, benefit, ts, result);"
 	"CREATE INDEX red_ts ON redemptions(ts);"
+	/* Usage per period, written back from memory (flush); keyed by the
+	 * period first so that the current periods stay together. */
+	"CREATE TABLE usage("
+	" period_start INTEGER NOT NULL,"
+	" member_id INTEGER NOT NULL,"
+	" benefit TEXT NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" amount INTEGER NOT NULL,"
+	" PRIMARY KEY(period_start, member_id, benefit)) WITHOUT ROWID;"
+	/* snap_r, snap_s: the last redemption and staff action whose effect
+	 * on counters and usage is in the tables. */
+	"CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+	"INSERT INTO meta VALUES('snap_r', 0), ('snap_s', 0);"
 	"CREATE TABLE staff_actions("
 	" id INTEGER PRIMARY KEY,"
 	" ts INTEGER NOT NULL,"
@@ -153,12 +168,13 @@ _Static_assert(NMIGRATIONS == STORE_SCHEMA_VERSION,
 #define RED_COLS                                                              \
 	"id, ts, kiosk, point, request_id, card_id, member_id, benefit,"     \
 	" result, reason, left_, amount, offline, offline_seq, kiosk_time,"  \
-	" ctr, masked, sun, kiosk_sig, prev_hash, hash"
+	" ctr, masked, sun, kiosk_sig, prev_hash, hash, period_start, ctr_set"
+#define RED_NCOLS 23
 #define RED_COLS_R                                                            \
 	"r.id, r.ts, r.kiosk, r.point, r.request_id, r.card_id, r.member_id," \
 	" r.benefit, r.result, r.reason, r.left_, r.amount, r.offline,"      \
 	" r.offline_seq, r.kiosk_time, r.ctr, r.masked, r.sun, r.kiosk_sig,"  \
-	" r.prev_hash, r.hash"
+	" r.prev_hash, r.hash, r.period_start, r.ctr_set"
 #define KIOSK_COLS                                                           \
 	"id, point, tz, pubkey, status, last_seen, offline_seq, added"
 #define BENEFIT_COLS                                                         \
@@ -185,7 +201,10 @@ enum {
 	ST_CARD_SET_CTR,
 	ST_BENEFIT_GET,
 	ST_USAGE,
-	ST_RED_BY_REQ,
+	ST_USAGE_PUT,
+	ST_META_GET,
+	ST_META_PUT,
+	ST_CTR_ALL,
 	ST_RED_BY_SEQ,
 	ST_RED_INSERT,
 	ST_SEC_INSERT,
@@ -235,20 +254,21 @@ static const char *const sql[ST__COUNT] = {
 			 " WHERE c.lookup = ?1",
 	[ST_CARD_SET_CTR] = "UPDATE cards SET last_ctr = ?2 WHERE id = ?1",
 	[ST_BENEFIT_GET] = "SELECT " BENEFIT_COLS " FROM benefits WHERE code = ?1",
-	[ST_USAGE] = "SELECT count(*), coalesce(sum(r.amount), 0)"
-		     " FROM redemptions r WHERE r.member_id = ?1"
-		     " AND r.benefit = ?2 AND r.ts >= ?3 AND r.ts < ?4"
-		     " AND r.result = 1 AND NOT EXISTS (SELECT 1 FROM"
-		     " staff_actions s WHERE s.ref_id = r.id AND s.cmd = '"
-		     VOIDED_CMD "' AND s.ok = 1)",
-	[ST_RED_BY_REQ] = "SELECT " RED_COLS " FROM redemptions"
-			  " WHERE kiosk = ?1 AND request_id = ?2",
+	[ST_USAGE] = "SELECT count, amount FROM usage WHERE period_start = ?1"
+		     " AND member_id = ?2 AND benefit = ?3",
+	[ST_USAGE_PUT] = "INSERT INTO usage(period_start, member_id, benefit,"
+			 " count, amount) VALUES(?1, ?2, ?3, ?4, ?5)"
+			 " ON CONFLICT DO UPDATE SET count = excluded.count,"
+			 " amount = excluded.amount",
+	[ST_META_GET] = "SELECT v FROM meta WHERE k = ?1",
+	[ST_META_PUT] = "UPDATE meta SET v = ?2 WHERE k = ?1",
+	[ST_CTR_ALL] = "SELECT id, last_ctr FROM cards",
 	[ST_RED_BY_SEQ] = "SELECT " RED_COLS " FROM redemptions"
 			  " WHERE kiosk = ?1 AND offline_seq = ?2"
 			  " AND offline_seq > 0",
 	[ST_RED_INSERT] = "INSERT INTO redemptions(" RED_COLS ") VALUES(?1, ?2,"
 			  " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-			  " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+			  " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
 	[ST_SEC_INSERT] = "INSERT INTO security_events(ts, kind, kiosk,"
 			  " card_id, detail) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[ST_MEMBER_UPSERT] =
@@ -305,6 +325,32 @@ struct head {
 	uint8_t hash[STORE_HASH_LEN];
 };
 
+/* Write-behind tables (sizes: 2^18 x 64 B usage = 16 MiB, 2 x 2^18 x 32 B
+ * requests = 16 MiB). */
+#define USAGE_CAP (1u << 18)
+#define REQ_CAP (1u << 18)
+#define REQ_WINDOW (1u << 17) /* ids per generation; two are kept */
+
+struct usage_ent {
+	int64_t member_id;
+	int64_t period_start;
+	int64_t count, amount;
+	char benefit[STORE_CODE_LEN];
+	uint8_t used, dirty;
+};
+
+struct req_ent {
+	uint8_t rid[16];
+	uint64_t key;
+	int64_t id; /* 0 = empty slot */
+};
+
+struct undo {
+	uint8_t kind, dirty;
+	uint32_t slot;
+	int64_t a, b;
+};
+
 struct sq {
 	struct store base; /* first: a struct store * is a struct sq * */
 	sqlite3 *db;
@@ -315,6 +361,17 @@ struct sq {
 	struct head r_head_sp, s_head_sp; /* saved at the savepoint */
 	uint64_t generation;
 	char err[256];
+	/* write-behind state */
+	uint32_t *ctr;
+	uint8_t *ctr_dirty;
+	size_t ctr_cap;
+	struct usage_ent *usage;
+	size_t nusage;
+	struct req_ent *req[2];
+	uint32_t nreq[2];
+	int req_cur;
+	struct undo *undo;
+	size_t nundo, capundo, undo_sp;
 };
 
 struct store_cursor {
@@ -507,6 +564,281 @@ static void json_str(char *buf, size_t cap, const char *s)
 	buf[n] = '\0';
 }
 
+/* ---- write-behind state ------------------------------------------------ */
+
+/*
+ * Card counters (an array by card id), usage per (period, member, benefit)
+ * (an open-addressing table) and recent request ids (two generations of
+ * open-addressing tables) live in memory.  Every change made inside a
+ * transaction is recorded in an undo list, so that ROLLBACK TO a savepoint
+ * and ROLLBACK put memory back exactly as the database went back.
+ */
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t hash_str(const char *p, uint64_t h)
+{
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return h;
+}
+
+enum { UNDO_CTR = 1, UNDO_USAGE = 2, UNDO_REQ = 3 };
+
+static int undo_push(struct sq *q, int kind, uint32_t slot, int64_t a,
+		     int64_t b, uint8_t dirty)
+{
+	if (!q->in_txn)
+		return 0; /* nothing to undo outside a transaction */
+	if (q->nundo == q->capundo) {
+		size_t cap = q->capundo ? q->capundo * 2 : 1024;
+		struct undo *u = realloc(q->undo, cap * sizeof(*u));
+
+		if (!u)
+			return fail(q, STORE_ENOMEM, "out of memory");
+		q->undo = u;
+		q->capundo = cap;
+	}
+	q->undo[q->nundo++] =
+		(struct undo){ (uint8_t)kind, dirty, slot, a, b };
+	return 0;
+}
+
+static int ctr_reserve(struct sq *q, int64_t id)
+{
+	size_t cap;
+	uint32_t *c;
+	uint8_t *d;
+
+	if (id < 0)
+		return fail(q, STORE_EINVALID, "bad card id");
+	if ((size_t)id < q->ctr_cap)
+		return 0;
+	cap = q->ctr_cap ? q->ctr_cap : 1024;
+	while (cap <= (size_t)id)
+		cap *= 2;
+	c = realloc(q->ctr, cap * sizeof(*c));
+	if (!c)
+		return fail(q, STORE_ENOMEM, "out of memory");
+	q->ctr = c;
+	d = realloc(q->ctr_dirty, cap);
+	if (!d)
+		return fail(q, STORE_ENOMEM, "out of memory");
+	q->ctr_dirty = d;
+	memset(q->ctr + q->ctr_cap, 0, (cap - q->ctr_cap) * sizeof(*c));
+	memset(q->ctr_dirty + q->ctr_cap, 0, cap - q->ctr_cap);
+	q->ctr_cap = cap;
+	return 0;
+}
+
+/* Sets a card's counter in memory; dirty = 1 when the table must learn
+ * it at the next flush. */
+static int ctr_set(struct sq *q, int64_t id, uint32_t v, int dirty)
+{
+	int err = ctr_reserve(q, id);
+
+	if (err)
+		return err;
+	if ((err = undo_push(q, UNDO_CTR, (uint32_t)id, q->ctr[id], 0,
+			     q->ctr_dirty[id])))
+		return err;
+	q->ctr[id] = v;
+	q->ctr_dirty[id] = (uint8_t)(q->ctr_dirty[id] | dirty);
+	return 0;
+}
+
+static uint32_t usage_slot0(int64_t member, const char *benefit, int64_t ps)
+{
+	uint64_t h = mix((uint64_t)member * 31 + (uint64_t)ps);
+
+	return (uint32_t)(hash_str(benefit, h) & (USAGE_CAP - 1));
+}
+
+/*
+ * The usage entry of (member, benefit, period), loaded from the table on
+ * a miss.  Returns its slot or a negative store error.
+ */
+static int64_t usage_find(struct sq *q, int64_t member, const char *benefit,
+			  int64_t ps)
+{
+	uint32_t i = usage_slot0(member, benefit, ps);
+	struct usage_ent *e;
+	sqlite3_stmt *st;
+	int rc;
+
+	for (;; i = (i + 1) & (USAGE_CAP - 1)) {
+		e = &q->usage[i];
+		if (!e->used)
+			break;
+		if (e->member_id == member && e->period_start == ps &&
+		    strcmp(e->benefit, benefit) == 0)
+			return i;
+	}
+	if (q->nusage >= USAGE_CAP - USAGE_CAP / 8)
+		return fail(q, STORE_ENOMEM, "usage cache is full");
+	if (strlen(benefit) >= sizeof(e->benefit))
+		return fail(q, STORE_EINVALID, "benefit code is too long");
+	st = stmt(q, ST_USAGE);
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, ps);
+	sqlite3_bind_int64(st, 2, member);
+	bind_text(st, 3, benefit);
+	rc = sqlite3_step(st);
+	memset(e, 0, sizeof(*e));
+	if (rc == SQLITE_ROW) {
+		e->count = sqlite3_column_int64(st, 0);
+		e->amount = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(q, rc);
+	e->used = 1;
+	e->member_id = member;
+	e->period_start = ps;
+	snprintf(e->benefit, sizeof(e->benefit), "%s", benefit);
+	q->nusage++;
+	/* A freshly loaded entry equals the table: nothing to undo. */
+	return i;
+}
+
+static int usage_add(struct sq *q, int64_t member, const char *benefit,
+		     int64_t ps, int64_t dcount, int64_t damount)
+{
+	int64_t i = usage_find(q, member, benefit, ps);
+	struct usage_ent *e;
+	int err;
+
+	if (i < 0)
+		return (int)i;
+	e = &q->usage[i];
+	if ((err = undo_push(q, UNDO_USAGE, (uint32_t)i, e->count, e->amount,
+			     e->dirty)))
+		return err;
+	e->count += dcount;
+	e->amount += damount;
+	e->dirty = 1;
+	return 0;
+}
+
+/* Drops the clean usage entries (they are in the table), keeping the
+ * dirty ones.  Outside transactions only. */
+static int usage_compact(struct sq *q)
+{
+	struct usage_ent *old = q->usage, *e;
+
+	q->usage = calloc(USAGE_CAP, sizeof(*q->usage));
+	if (!q->usage) {
+		q->usage = old;
+		return fail(q, STORE_ENOMEM, "out of memory");
+	}
+	q->nusage = 0;
+	for (size_t k = 0; k < USAGE_CAP; k++) {
+		uint32_t i;
+
+		if (!old[k].used || !old[k].dirty)
+			continue;
+		i = usage_slot0(old[k].member_id, old[k].benefit,
+				old[k].period_start);
+		while (q->usage[i].used)
+			i = (i + 1) & (USAGE_CAP - 1);
+		e = &q->usage[i];
+		*e = old[k];
+		q->nusage++;
+	}
+	free(old);
+	return 0;
+}
+
+static uint64_t req_key(const char *kiosk, const uint8_t rid[16])
+{
+	uint64_t a, b;
+
+	memcpy(&a, rid, 8);
+	memcpy(&b, rid + 8, 8);
+	return hash_str(kiosk, mix(a ^ mix(b)));
+}
+
+static int64_t req_lookup(struct sq *q, const char *kiosk,
+			  const uint8_t rid[16])
+{
+	uint64_t k = req_key(kiosk, rid);
+
+	for (int t = 0; t < 2; t++) {
+		struct req_ent *tab = q->req[(q->req_cur + t) & 1];
+		uint32_t i = (uint32_t)(k & (REQ_CAP - 1));
+
+		for (; tab[i].id; i = (i + 1) & (REQ_CAP - 1))
+			if (tab[i].key == k &&
+			    memcmp(tab[i].rid, rid, 16) == 0)
+				return tab[i].id;
+	}
+	return 0;
+}
+
+static int req_insert(struct sq *q, const char *kiosk, const uint8_t rid[16],
+		      int64_t id)
+{
+	uint64_t k = req_key(kiosk, rid);
+	struct req_ent *tab = q->req[q->req_cur];
+	uint32_t i = (uint32_t)(k & (REQ_CAP - 1));
+
+	if (q->nreq[q->req_cur] >= REQ_CAP - REQ_CAP / 8)
+		return 0; /* full until the next transaction rotates */
+	while (tab[i].id)
+		i = (i + 1) & (REQ_CAP - 1);
+	memcpy(tab[i].rid, rid, 16);
+	tab[i].key = k;
+	tab[i].id = id;
+	q->nreq[q->req_cur]++;
+	return undo_push(q, UNDO_REQ, i, 0, 0, 0);
+}
+
+/* Starts a new generation when the current one holds REQ_WINDOW ids. */
+static void req_rotate(struct sq *q)
+{
+	if (q->nreq[q->req_cur] < REQ_WINDOW)
+		return;
+	q->req_cur ^= 1;
+	memset(q->req[q->req_cur], 0, REQ_CAP * sizeof(struct req_ent));
+	q->nreq[q->req_cur] = 0;
+}
+
+/* Undoes memory changes back to undo index mark (LIFO). */
+static void undo_to(struct sq *q, size_t mark)
+{
+	while (q->nundo > mark) {
+		struct undo *u = &q->undo[--q->nundo];
+
+		switch (u->kind) {
+		case UNDO_CTR:
+			q->ctr[u->slot] = (uint32_t)u->a;
+			q->ctr_dirty[u->slot] = u->dirty;
+			break;
+		case UNDO_USAGE:
+			q->usage[u->slot].count = u->a;
+			q->usage[u->slot].amount = u->b;
+			q->usage[u->slot].dirty = u->dirty;
+			break;
+		case UNDO_REQ:
+			/* LIFO removal keeps linear probing intact: nothing
+			 * inserted before this entry probed past its slot. */
+			memset(&q->req[q->req_cur][u->slot], 0,
+			       sizeof(struct req_ent));
+			q->nreq[q->req_cur]--;
+			break;
+		}
+	}
+}
+
 /* ---- transactions ------------------------------------------------------ */
 
 static int load_head(struct sq *q, int i, struct head *h)
@@ -532,11 +864,14 @@ static int sq_rollback(struct store *s)
 {
 	struct sq *q = Q(s);
 
+	undo_to(q, 0);
 	q->in_txn = q->in_sp = 0;
 	if (sqlite3_get_autocommit(q->db))
 		return 0; /* SQLite already rolled back (e.g. SQLITE_FULL) */
 	return run(q, ST_ROLLBACK);
 }
+
+static int flush_to(struct sq *q, int64_t r_id, int64_t s_id);
 
 static int sq_begin(struct store *s)
 {
@@ -545,11 +880,24 @@ static int sq_begin(struct store *s)
 
 	if (q->in_txn)
 		return fail(q, STORE_ESTATE, "a transaction is already open");
+	/* Room for the coming transaction in the memory tables. */
+	req_rotate(q);
+	if (q->nusage > USAGE_CAP / 2) {
+		size_t dirty = 0;
+
+		for (size_t k = 0; k < USAGE_CAP; k++)
+			dirty += q->usage[k].used && q->usage[k].dirty;
+		if (dirty > USAGE_CAP / 4 && (err = s->ops->flush(s)))
+			return err;
+		if ((err = usage_compact(q)))
+			return err;
+	}
 	err = run(q, ST_BEGIN);
 	if (err)
 		return err;
 	q->in_txn = 1;
 	q->in_sp = 0;
+	q->nundo = 0;
 	if ((err = load_head(q, ST_R_HEAD, &q->r_head)) ||
 	    (err = load_head(q, ST_S_HEAD, &q->s_head))) {
 		sq_rollback(s);
@@ -578,6 +926,7 @@ static int sq_commit(struct store *s)
 		return err;
 	}
 	q->in_txn = q->in_sp = 0;
+	q->nundo = 0;
 	return 0;
 }
 
@@ -594,6 +943,7 @@ static int sq_savepoint(struct store *s)
 	q->in_sp = 1;
 	q->r_head_sp = q->r_head;
 	q->s_head_sp = q->s_head;
+	q->undo_sp = q->nundo;
 	return 0;
 }
 
@@ -620,6 +970,7 @@ static int sq_rollback_to(struct store *s)
 		return fail(q, STORE_ESTATE, "no savepoint");
 	q->r_head = q->r_head_sp;
 	q->s_head = q->s_head_sp;
+	undo_to(q, q->undo_sp);
 	err = run(q, ST_ROLLBACK_TO);
 	if (err)
 		return err;
@@ -699,7 +1050,8 @@ static void read_benefit(sqlite3_stmt *st, struct store_benefit *b)
 }
 
 /* CARD_COLS starting at column c0. */
-static void read_card(sqlite3_stmt *st, int c0, struct store_card *c)
+static void read_card(struct sq *q, sqlite3_stmt *st, int c0,
+		      struct store_card *c)
 {
 	c->id = sqlite3_column_int64(st, c0);
 	col_blob(st, c0 + 1, c->lookup, STORE_LOOKUP_LEN);
@@ -711,6 +1063,8 @@ static void read_card(sqlite3_stmt *st, int c0, struct store_card *c)
 	c->last_ctr = (uint32_t)sqlite3_column_int64(st, c0 + 7);
 	c->issued = sqlite3_column_int64(st, c0 + 8);
 	c->replaced_by = sqlite3_column_int64(st, c0 + 9);
+	if (c->id >= 0 && (size_t)c->id < q->ctr_cap)
+		c->last_ctr = q->ctr[c->id]; /* memory is ahead of the table */
 }
 
 static void read_member(sqlite3_stmt *st, struct store_member *m)
@@ -747,6 +1101,8 @@ static void read_redemption(sqlite3_stmt *st, struct store_redemption *r)
 	col_blob(st, 18, r->kiosk_sig, STORE_SIG_LEN);
 	col_blob(st, 19, r->prev_hash, STORE_HASH_LEN);
 	col_blob(st, 20, r->hash, STORE_HASH_LEN);
+	r->period_start = sqlite3_column_int64(st, 21);
+	r->ctr_set = (uint8_t)sqlite3_column_int(st, 22);
 }
 
 static void read_checkpoint(sqlite3_stmt *st, struct store_checkpoint *c)
@@ -826,7 +1182,7 @@ static int sq_card_find(struct store *s, const uint8_t lookup[STORE_LOOKUP_LEN],
 		return fail(q, err, "no such card");
 	if (err)
 		return err;
-	read_card(st, 0, c);
+	read_card(q, st, 0, c);
 	if (m) {
 		m->id = sqlite3_column_int64(st, 10);
 		memcpy(m->no, c->member_no, sizeof(m->no));
@@ -842,13 +1198,12 @@ static int sq_card_find(struct store *s, const uint8_t lookup[STORE_LOOKUP_LEN],
 static int sq_card_set_ctr(struct store *s, int64_t card_id, uint32_t ctr)
 {
 	struct sq *q = Q(s);
-	sqlite3_stmt *st = stmt(q, ST_CARD_SET_CTR);
 
-	if (!st)
-		return STORE_EIO;
-	sqlite3_bind_int64(st, 1, card_id);
-	sqlite3_bind_int64(st, 2, ctr);
-	return exec_st(q, st);
+	if (!q->in_txn)
+		return fail(q, STORE_ESTATE, "counter outside a transaction");
+	/* Durable through the redemption row (ctr_set) of this transaction;
+	 * the cards table learns it at the next flush. */
+	return ctr_set(q, card_id, ctr, 1);
 }
 
 static int sq_benefit_get(struct store *s, const char *code,
@@ -872,25 +1227,15 @@ static int sq_benefit_get(struct store *s, const char *code,
 }
 
 static int sq_usage(struct store *s, int64_t member_id, const char *benefit,
-		    int64_t since, int64_t until, int64_t *count,
-		    int64_t *amount)
+		    int64_t period_start, int64_t *count, int64_t *amount)
 {
 	struct sq *q = Q(s);
-	sqlite3_stmt *st = stmt(q, ST_USAGE);
-	int rc, err;
+	int64_t i = usage_find(q, member_id, benefit, period_start);
 
-	if (!st)
-		return STORE_EIO;
-	sqlite3_bind_int64(st, 1, member_id);
-	bind_text(st, 2, benefit);
-	sqlite3_bind_int64(st, 3, since);
-	sqlite3_bind_int64(st, 4, until);
-	err = one_row(q, st, &rc);
-	if (err)
-		return err == STORE_ENOTFOUND ? dberr(q, SQLITE_ERROR) : err;
-	*count = sqlite3_column_int64(st, 0);
-	*amount = sqlite3_column_int64(st, 1);
-	sqlite3_reset(st);
+	if (i < 0)
+		return (int)i;
+	*count = q->usage[i].count;
+	*amount = q->usage[i].amount;
 	return 0;
 }
 
@@ -916,11 +1261,26 @@ static int red_lookup(struct sq *q, int i, const char *kiosk,
 	return 0;
 }
 
+static int sq_red_get(struct store *s, int64_t id, struct store_redemption *r,
+		      int *voided);
+
 static int sq_red_by_request(struct store *s, const char *kiosk,
 			     const uint8_t rid[STORE_REQID_LEN],
 			     struct store_redemption *r)
 {
-	return red_lookup(Q(s), ST_RED_BY_REQ, kiosk, rid, 0, r);
+	struct sq *q = Q(s);
+	int64_t id = req_lookup(q, kiosk, rid);
+	int err;
+
+	if (id == 0)
+		return STORE_ENOTFOUND;
+	err = sq_red_get(s, id, r, NULL);
+	if (err)
+		return err;
+	if (strcmp(r->kiosk, kiosk) != 0 ||
+	    memcmp(r->request_id, rid, STORE_REQID_LEN) != 0)
+		return STORE_ENOTFOUND;
+	return 0;
 }
 
 static int sq_red_by_seq(struct store *s, const char *kiosk, int64_t seq,
@@ -979,8 +1339,16 @@ static int sq_red_append(struct store *s, struct store_redemption *r)
 		sqlite3_bind_null(st, 19);
 	sqlite3_bind_blob(st, 20, r->prev_hash, STORE_HASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 21, r->hash, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 22, r->period_start);
+	sqlite3_bind_int(st, 23, r->ctr_set ? 1 : 0);
 	err = exec_st(q, st);
 	if (err)
+		return err;
+	if ((err = req_insert(q, r->kiosk, r->request_id, r->id)))
+		return err;
+	if (r->result == STORE_GRANTED && r->member_id &&
+	    (err = usage_add(q, r->member_id, r->benefit, r->period_start, 1,
+			     r->amount)))
 		return err;
 	q->r_head.id = r->id;
 	memcpy(q->r_head.hash, r->hash, STORE_HASH_LEN);
@@ -1368,9 +1736,10 @@ static int card_insert(struct sq *q, const uint8_t *lookup, int64_t member_id,
 	err = exec_st(q, st);
 	if (err == STORE_EEXISTS)
 		return fail(q, err, "this card is already registered");
-	if (!err)
-		*card_id = sqlite3_last_insert_rowid(q->db);
-	return err;
+	if (err)
+		return err;
+	*card_id = sqlite3_last_insert_rowid(q->db);
+	return ctr_set(q, *card_id, ctr, 0);
 }
 
 static int sq_card_register(struct store *s,
@@ -1406,7 +1775,7 @@ static int sq_card_get(struct store *s, int64_t card_id, struct store_card *c)
 			    (long long)card_id);
 	if (err)
 		return err;
-	read_card(st, 0, c);
+	read_card(q, st, 0, c);
 	sqlite3_reset(st);
 	return 0;
 }
@@ -1500,7 +1869,7 @@ static int sq_card_list(struct store *s, int64_t member_id, store_card_fn fn,
 		return STORE_EIO;
 	sqlite3_bind_int64(st, 1, member_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		read_card(st, 0, &c);
+		read_card(q, st, 0, &c);
 		if ((ret = fn(ctx, &c)))
 			break;
 	}
@@ -1578,7 +1947,7 @@ static int sq_red_get(struct store *s, int64_t id, struct store_redemption *r,
 		return err;
 	read_redemption(st, r);
 	if (voided)
-		*voided = sqlite3_column_int(st, 21);
+		*voided = sqlite3_column_int(st, RED_NCOLS);
 	sqlite3_reset(st);
 	return 0;
 }
@@ -1619,6 +1988,9 @@ static int sq_red_void(struct store *s, int64_t id, const char *reason,
 		a.ok = 1;
 		err = staff_insert(q, &a);
 	}
+	if (!err && r.member_id)
+		err = usage_add(q, r.member_id, r.benefit, r.period_start, -1,
+				-r.amount);
 	return own_end(q, own, err);
 }
 
@@ -1691,9 +2063,9 @@ static int sq_log_query(struct store *s, const struct store_log_filter *f,
 		}
 		memset(&row, 0, sizeof(row));
 		read_redemption(st, &row.r);
-		col_text(st, 21, row.member_no, sizeof(row.member_no));
-		col_text(st, 22, row.name, sizeof(row.name));
-		row.voided = sqlite3_column_int(st, 23);
+		col_text(st, RED_NCOLS, row.member_no, sizeof(row.member_no));
+		col_text(st, RED_NCOLS + 1, row.name, sizeof(row.name));
+		row.voided = sqlite3_column_int(st, RED_NCOLS + 2);
 		n++;
 		if ((ret = fn(ctx, &row)))
 			break;
@@ -1988,6 +2360,198 @@ static int sq_count(struct store *s, int kind, int64_t *n)
 	return rc == SQLITE_ROW ? 0 : dberr(q, rc);
 }
 
+/* ---- write-behind: flush and replay ------------------------------------- */
+
+/*
+ * Writes the dirty counters and usage rows and the snapshot position
+ * (r_id, s_id: the last rows whose effects they hold) in one transaction.
+ * Dirty marks are cleared only once it committed.
+ */
+static int flush_to(struct sq *q, int64_t r_id, int64_t s_id)
+{
+	sqlite3_stmt *st;
+	int err = 0;
+
+	if (q->in_txn)
+		return fail(q, STORE_ESTATE, "flush inside a transaction");
+	if ((err = run(q, ST_BEGIN)))
+		return err;
+	for (size_t id = 0; id < q->ctr_cap && !err; id++) {
+		if (!q->ctr_dirty[id])
+			continue;
+		if (!(st = stmt(q, ST_CARD_SET_CTR))) {
+			err = STORE_EIO;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, (int64_t)id);
+		sqlite3_bind_int64(st, 2, q->ctr[id]);
+		err = exec_st(q, st);
+	}
+	for (size_t k = 0; k < USAGE_CAP && !err; k++) {
+		struct usage_ent *e = &q->usage[k];
+
+		if (!e->used || !e->dirty)
+			continue;
+		if (!(st = stmt(q, ST_USAGE_PUT))) {
+			err = STORE_EIO;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, e->period_start);
+		sqlite3_bind_int64(st, 2, e->member_id);
+		bind_text(st, 3, e->benefit);
+		sqlite3_bind_int64(st, 4, e->count);
+		sqlite3_bind_int64(st, 5, e->amount);
+		err = exec_st(q, st);
+	}
+	for (int i = 0; i < 2 && !err; i++) {
+		if (!(st = stmt(q, ST_META_PUT))) {
+			err = STORE_EIO;
+			break;
+		}
+		bind_text(st, 1, i ? "snap_s" : "snap_r");
+		sqlite3_bind_int64(st, 2, i ? s_id : r_id);
+		err = exec_st(q, st);
+	}
+	if (!err)
+		err = run(q, ST_COMMIT);
+	if (err) {
+		char keep[sizeof(q->err)];
+
+		memcpy(keep, q->err, sizeof(keep));
+		if (!sqlite3_get_autocommit(q->db))
+			run(q, ST_ROLLBACK);
+		memcpy(q->err, keep, sizeof(keep));
+		return err;
+	}
+	memset(q->ctr_dirty, 0, q->ctr_cap);
+	for (size_t k = 0; k < USAGE_CAP; k++)
+		q->usage[k].dirty = 0;
+	return 0;
+}
+
+static int sq_flush(struct store *s)
+{
+	struct sq *q = Q(s);
+	struct head r, h;
+	int err;
+
+	if (q->in_txn)
+		return fail(q, STORE_ESTATE, "flush inside a transaction");
+	if ((err = load_head(q, ST_R_HEAD, &r)) ||
+	    (err = load_head(q, ST_S_HEAD, &h)))
+		return err;
+	return flush_to(q, r.id, h.id);
+}
+
+static int meta_get(struct sq *q, const char *k, int64_t *v)
+{
+	sqlite3_stmt *st = stmt(q, ST_META_GET);
+	int rc;
+
+	if (!st)
+		return STORE_EIO;
+	bind_text(st, 1, k);
+	rc = sqlite3_step(st);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : dberr(q, rc);
+}
+
+/*
+ * Rebuilds memory at open: counters from the cards table, then the
+ * effects of every redemption and void after the snapshot, then the
+ * request index from the log tail.
+ */
+static int load_state(struct sq *q)
+{
+	struct store *s = &q->base;
+	struct store_cursor *cur = NULL;
+	struct store_redemption r;
+	struct store_staff_action a;
+	sqlite3_stmt *st;
+	int64_t snap_r, snap_s, pos_r;
+	struct head head;
+	int rc, err;
+
+	q->usage = calloc(USAGE_CAP, sizeof(*q->usage));
+	q->req[0] = calloc(REQ_CAP, sizeof(struct req_ent));
+	q->req[1] = calloc(REQ_CAP, sizeof(struct req_ent));
+	if (!q->usage || !q->req[0] || !q->req[1])
+		return fail(q, STORE_ENOMEM, "out of memory");
+	if (!(st = stmt(q, ST_CTR_ALL)))
+		return STORE_EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		err = ctr_set(q, sqlite3_column_int64(st, 0),
+			      (uint32_t)sqlite3_column_int64(st, 1), 0);
+		if (err) {
+			sqlite3_reset(st);
+			return err;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return dberr(q, rc);
+	if ((err = meta_get(q, "snap_r", &snap_r)) ||
+	    (err = meta_get(q, "snap_s", &snap_s)))
+		return err;
+	pos_r = snap_r;
+	if ((err = sq_cursor_open(s, STORE_CUR_REDEMPTIONS, snap_r, &cur)))
+		return err;
+	while ((rc = sq_cursor_next(cur, &r)) == 1) {
+		if (r.ctr_set && r.card_id > 0 &&
+		    ((size_t)r.card_id >= q->ctr_cap || r.ctr > q->ctr[r.card_id]))
+			err = ctr_set(q, r.card_id, r.ctr, 1);
+		if (!err && r.result == STORE_GRANTED && r.member_id)
+			err = usage_add(q, r.member_id, r.benefit,
+					r.period_start, 1, r.amount);
+		pos_r = r.id;
+		if (!err && q->nusage > USAGE_CAP / 2 &&
+		    !(err = flush_to(q, pos_r, snap_s)))
+			err = usage_compact(q);
+		if (err)
+			break;
+	}
+	sq_cursor_close(cur);
+	if (rc < 0)
+		return rc;
+	if (err)
+		return err;
+	if ((err = sq_cursor_open(s, STORE_CUR_STAFF, snap_s, &cur)))
+		return err;
+	while ((rc = sq_cursor_next(cur, &a)) == 1) {
+		struct store_redemption v;
+
+		if (!a.ok || strcmp(a.cmd, VOIDED_CMD) != 0 || a.ref_id <= 0)
+			continue;
+		err = sq_red_get(s, a.ref_id, &v, NULL);
+		if (!err && v.member_id)
+			err = usage_add(q, v.member_id, v.benefit,
+					v.period_start, -1, -v.amount);
+		if (err)
+			break;
+	}
+	sq_cursor_close(cur);
+	if (rc < 0)
+		return rc;
+	if (err)
+		return err;
+	/* the request index: the last 2 x REQ_WINDOW rows */
+	if ((err = load_head(q, ST_R_HEAD, &head)))
+		return err;
+	if ((err = sq_cursor_open(s, STORE_CUR_REDEMPTIONS,
+				  head.id > 2 * (int64_t)REQ_WINDOW ?
+					  head.id - 2 * (int64_t)REQ_WINDOW :
+					  0,
+				  &cur)))
+		return err;
+	while ((rc = sq_cursor_next(cur, &r)) == 1) {
+		req_rotate(q);
+		req_insert(q, r.kiosk, r.request_id, r.id);
+	}
+	sq_cursor_close(cur);
+	return rc < 0 ? rc : 0;
+}
+
 /* ---- open / close -------------------------------------------------------- */
 
 static void sq_close(struct store *s)
@@ -1996,9 +2560,18 @@ static void sq_close(struct store *s)
 
 	if (q->in_txn)
 		sq_rollback(s);
+	if (q->usage && q->req[0] && q->req[1])
+		sq_flush(s); /* if it fails, the next open replays the log */
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(q->st[i]);
+	sqlite3_exec(q->db, "PRAGMA optimize", NULL, NULL, NULL);
 	sqlite3_close_v2(q->db);
+	free(q->ctr);
+	free(q->ctr_dirty);
+	free(q->usage);
+	free(q->req[0]);
+	free(q->req[1]);
+	free(q->undo);
 	free(q);
 }
 
@@ -2045,6 +2618,7 @@ static const struct store_ops sqlite_ops = {
 	.report = sq_report,
 	.security_list = sq_security_list,
 	.staff_append = sq_staff_append,
+	.flush = sq_flush,
 	.chain_heads = sq_chain_heads,
 	.checkpoint_last = sq_checkpoint_last,
 	.checkpoint_add = sq_checkpoint_add,
@@ -2139,7 +2713,7 @@ int store_sqlite_open(const char *path, struct store **out)
 	    (err = exec_sql(q, "PRAGMA cache_size = -32768")) ||
 	    (err = exec_sql(q, "PRAGMA temp_store = MEMORY")) ||
 	    (err = exec_sql(q, "PRAGMA foreign_keys = OFF")) ||
-	    (err = migrate(q))) {
+	    (err = migrate(q)) || (err = load_state(q))) {
 		snprintf(open_err, sizeof(open_err), "%.100s: %.140s", path, q->err);
 		sqlite3_close_v2(q->db);
 		free(q);

@@ -161,6 +161,7 @@ int main(int argc, char **argv)
 	struct store_member *rows;
 	struct store_kiosk k;
 	struct engine_keys keys;
+	struct engine *e;
 	uint32_t *ctr;
 	int64_t *card_member;
 	long nmembers = 400000, ncards = 150000, nred = 2000000;
@@ -203,6 +204,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gen-bench-db: %s\n", store_sqlite_open_error());
 		return 1;
 	}
+	if ((err = engine_new(s, &keys, "Asia/Shanghai", &e)))
+		die(NULL, "engine", err);
 	/* Generation only: no fsync per commit. */
 	sqlite3_exec(store_sqlite_handle(s), "PRAGMA synchronous = OFF", NULL,
 		     NULL, NULL);
@@ -298,6 +301,15 @@ int main(int argc, char **argv)
 		snprintf(r.benefit, sizeof(r.benefit), "%s",
 			 bcodes[below(N(bcodes))]);
 		r.ctr = ++ctr[n];
+		r.ctr_set = 1;
+		{
+			struct engine_localtime lt;
+
+			engine_localtime(e, "Asia/Shanghai", r.ts, &lt);
+			r.period_start = r.benefit[0] == 'M' ? lt.day_start :
+					 r.benefit[0] == 'P' ? lt.month_start :
+							       lt.year_start;
+		}
 		if (roll < 92) {
 			r.result = STORE_GRANTED;
 			r.reason = 0;
@@ -321,7 +333,7 @@ int main(int argc, char **argv)
 			 "https://sc.union.example/t?p=%s&c=%s", hp, hm);
 		if ((err = s->ops->redemption_append(s, &r)))
 			die(s, "redemption", err);
-		if (i % 100000 == 99999) {
+		if (i % 20000 == 19999) {
 			if ((err = s->ops->commit(s)) ||
 			    (err = s->ops->begin(s)))
 				die(s, "commit", err);
@@ -344,6 +356,7 @@ int main(int argc, char **argv)
 	sync();
 	printf("analyze+checkpoint+sync: %.2f s\n", now_s() - t0);
 	tp_wipe(&keys, sizeof(keys));
+	engine_free(e);
 	free(ctr);
 	free(card_member);
 	store_close(s);

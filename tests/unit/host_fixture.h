@@ -26,8 +26,8 @@
 #define FX_PEM "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
 
 struct fx {
-	char dir[64];
-	char path[96];
+	char dir[128];
+	char path[160];
 	struct store *s;
 	struct engine *e;
 	struct engine_keys keys;
@@ -55,6 +55,16 @@ static inline int64_t fx_int(struct fx *f, const char *q)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+/* A card's last counter as the store sees it (memory is ahead of the
+ * cards table until the next flush). */
+static inline int64_t fx_ctr(struct fx *f, int64_t card_id)
+{
+	struct store_card c;
+
+	assert_int_equal(STORE_CALL(f->s, card_get, card_id, &c), 0);
+	return c.last_ctr;
 }
 
 static inline void fx_open(struct fx *f)

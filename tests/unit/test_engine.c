@@ -58,7 +58,7 @@ static void granted_answer(void **state)
 	assert_string_equal(d.benefit, "MEAL");
 	assert_true(d.redemption_id > 0);
 	assert_int_equal(d.duplicate, 0);
-	assert_int_equal(fx_int(f, "SELECT last_ctr FROM cards"), 1);
+	assert_int_equal(fx_ctr(f, 1), 1);
 	assert_int_equal(fx_int(f, "SELECT last_seen FROM kiosks WHERE id='K1'"),
 			 T0);
 	t = fx_tap(f, "K1", 1, 2, "MEAL");
@@ -88,7 +88,7 @@ static void kiosk_not_enrolled(void **state)
 	expect(&d, STORE_DENIED, TP_REASON_KIOSK_NOT_ENROLLED);
 	assert_int_equal(sec_events(f, STORE_SEC_UNKNOWN_KIOSK), 2);
 	/* the card's counter was not touched */
-	assert_int_equal(fx_int(f, "SELECT last_ctr FROM cards"), 0);
+	assert_int_equal(fx_ctr(f, 1), 0);
 }
 
 static void not_a_service_card(void **state)
@@ -112,7 +112,7 @@ static void not_a_service_card(void **state)
 	f->keys.meta[0] ^= 1;
 	d = fx_one(f, &t, T0);
 	expect(&d, STORE_DENIED, TP_REASON_NOT_A_SERVICE_CARD);
-	assert_int_equal(fx_int(f, "SELECT last_ctr FROM cards"), 0);
+	assert_int_equal(fx_ctr(f, 1), 0);
 }
 
 static void unknown_card(void **state)
@@ -146,7 +146,7 @@ static void bad_signature(void **state)
 	expect(&d, STORE_DENIED, TP_REASON_BAD_SIGNATURE);
 	assert_int_equal(sec_events(f, STORE_SEC_BAD_SIGNATURE), 2);
 	/* a forged tap does not move the counter */
-	assert_int_equal(fx_int(f, "SELECT last_ctr FROM cards"), 0);
+	assert_int_equal(fx_ctr(f, 1), 0);
 	t = fx_tap(f, "K1", 1, 5, "MEAL");
 	d = fx_one(f, &t, T0);
 	expect(&d, STORE_GRANTED, TP_REASON_GRANTED);
@@ -183,7 +183,7 @@ static void counters(void **state)
 				 tab[i].ctr, tp_reason_name(d.reason),
 				 tp_reason_name(tab[i].reason));
 	}
-	assert_int_equal(fx_int(f, "SELECT last_ctr FROM cards"), 0xFFFFFF);
+	assert_int_equal(fx_ctr(f, 1), 0xFFFFFF);
 	assert_int_equal(sec_events(f, STORE_SEC_REPLAYED), 7);
 }
 
@@ -200,7 +200,7 @@ static void revoked_card(void **state)
 	assert_string_equal(d.masked, "王*明");
 	assert_int_equal(sec_events(f, STORE_SEC_REVOKED_CARD), 1);
 	/* the counter is still recorded: the same reading cannot be reused */
-	assert_int_equal(fx_int(f, "SELECT last_ctr FROM cards"), 3);
+	assert_int_equal(fx_ctr(f, 1), 3);
 }
 
 static void member_suspended(void **state)
@@ -549,7 +549,7 @@ static void offline_records(void **state)
 	t[1] = offline_tap(f, "K1", 2, 7, "MEAL", 5, T0 - 60);
 	d[1] = fx_one(f, &t[1], T0 + 4);
 	expect(&d[1], STORE_CONFLICT, TP_REASON_REPLAYED_TAP);
-	assert_int_equal(fx_int(f, "SELECT last_ctr FROM cards WHERE id = 2"),
+	assert_int_equal(fx_ctr(f, 2),
 			 8);
 	/* a tap the kiosk denied offline is stored as that denial */
 	t[2] = offline_tap(f, "K1", 2, 9, "MEAL", 6, T0 - 30);
@@ -582,7 +582,7 @@ static void disk_full(void **state)
 	t[0] = fx_tap(f, "K1", 1, 1, "MANY");
 	assert_int_equal(fx_one(f, &t[0], T0).result, STORE_GRANTED);
 	rows = fx_int(f, "SELECT count(*) FROM redemptions");
-	ctr = fx_int(f, "SELECT last_ctr FROM cards");
+	ctr = fx_ctr(f, 1);
 	pages = fx_int(f, "PRAGMA page_count");
 	snprintf(q, sizeof(q), "PRAGMA max_page_count = %lld",
 		 (long long)pages);
@@ -608,7 +608,7 @@ static void disk_full(void **state)
 		assert_int_equal(d[i].redemption_id, 0);
 	}
 	assert_int_equal(fx_int(f, "SELECT count(*) FROM redemptions"), rows);
-	assert_int_equal(fx_int(f, "SELECT last_ctr FROM cards"), ctr);
+	assert_int_equal(fx_ctr(f, 1), ctr);
 	/* space returns */
 	fx_int(f, "PRAGMA max_page_count = 1000000");
 	assert_int_equal(engine_decide_batch(f->e, t, 3, d, T0 + 2), 0);
@@ -641,6 +641,72 @@ static void reopen(void **state)
 	assert_int_equal(chain_verify(f->s, NULL, 0, NULL, NULL, &res), 0);
 	assert_int_equal(res.ok, 1);
 	assert_int_equal(res.rows, 2);
+}
+
+/*
+ * A crash: the files as they are on disk right after a commit, without
+ * the flush a clean close does.  Counters, usage, voids and the request
+ * index come back from the redemption rows after the last snapshot.
+ */
+static void crash_recovery(void **state)
+{
+	struct fx *f = *state, g;
+	struct engine_tap t[3];
+	struct engine_decision d[3];
+	struct store_actor who = { 0, "admin" };
+	char cmd[800];
+
+	fx_quota(f, "THREE", 3, STORE_DAY);
+	t[0] = fx_tap(f, "K1", 1, 5, "THREE");
+	t[1] = fx_tap(f, "K1", 1, 6, "THREE");
+	assert_int_equal(engine_decide_batch(f->e, t, 2, d, T0), 0);
+	assert_int_equal(STORE_CALL(f->s, redemption_void, d[0].redemption_id,
+				    "test", &who, T0 + 1),
+			 0);
+	t[2] = fx_tap(f, "K1", 1, 7, "THREE");
+	d[2] = fx_one(f, &t[2], T0 + 2);
+	expect(&d[2], STORE_GRANTED, TP_REASON_GRANTED);
+	/* the usage table and cards.last_ctr have not been written yet */
+	assert_int_equal(fx_int(f, "SELECT count(*) FROM usage"), 0);
+	assert_int_equal(fx_int(f, "SELECT last_ctr FROM cards WHERE id = 1"),
+			 0);
+	memset(&g, 0, sizeof(g));
+	g.keys = f->keys;
+	g.reqctr = 1000; /* fresh request ids */
+	snprintf(g.dir, sizeof(g.dir), "%.100s/crash", f->dir);
+	snprintf(g.path, sizeof(g.path), "%.140s/tapaid.db", g.dir);
+	snprintf(cmd, sizeof(cmd), "mkdir '%s' && cp '%s' '%s-wal' '%s/'",
+		 g.dir, f->path, f->path, g.dir);
+	assert_int_equal(system(cmd), 0);
+	fx_open(&g);
+	assert_int_equal(fx_ctr(&g, 1), 7);
+	/* a retry after the restart still gets its first answer */
+	d[0] = fx_one(&g, &t[1], T0 + 3);
+	assert_int_equal(d[0].duplicate, 1);
+	assert_int_equal(d[0].redemption_id, d[1].redemption_id);
+	/* an old reading is a replay */
+	t[0] = fx_tap(&g, "K1", 1, 7, "THREE");
+	d[0] = fx_one(&g, &t[0], T0 + 4);
+	expect(&d[0], STORE_DENIED, TP_REASON_REPLAYED_TAP);
+	/* three grants, one voided: two uses counted, one is left */
+	t[0] = fx_tap(&g, "K1", 1, 8, "THREE");
+	d[0] = fx_one(&g, &t[0], T0 + 5);
+	expect(&d[0], STORE_GRANTED, TP_REASON_GRANTED);
+	assert_int_equal(d[0].left, 0);
+	t[0] = fx_tap(&g, "K1", 1, 9, "THREE");
+	d[0] = fx_one(&g, &t[0], T0 + 6);
+	expect(&d[0], STORE_DENIED, TP_REASON_QUOTA_USED_UP);
+	/* a clean close writes the tables and the snapshot position */
+	fx_close(&g);
+	fx_open(&g);
+	assert_int_equal(fx_int(&g, "SELECT last_ctr FROM cards WHERE id = 1"),
+			 9);
+	assert_int_equal(fx_int(&g, "SELECT count FROM usage WHERE "
+				    "benefit = 'THREE'"),
+			 3);
+	assert_int_equal(fx_int(&g, "SELECT v FROM meta WHERE k = 'snap_r'"),
+			 fx_int(&g, "SELECT max(id) FROM redemptions"));
+	fx_close(&g);
 }
 
 static int usage_cb(void *ctx, const struct engine_usage *u)
@@ -725,6 +791,7 @@ int main(void)
 		T(two_kiosks_one_card),	  T(quota_periods),
 		T(balance),		  T(offline_records),
 		T(disk_full),		  T(reopen),
+		T(crash_recovery),
 		T(member_usage),	  T(localtime_cache),
 		T(load_keys),
 	};
