@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include <cJSON.h>
+#include <sqlite3.h>
 
 #include "tapaid/proto.h"
 
@@ -48,6 +51,7 @@ struct ctl_conn {
 	pid_t pid;
 	enum role role;
 	int closing;
+	struct job *job; /* a slow request running off the loop, or NULL */
 	char *rbuf;
 	size_t rlen, rcap;
 	char *wbuf;
@@ -65,6 +69,7 @@ struct req {
 	const char *code;
 	char error[512];
 	const char *need_role;
+	int deferred; /* answered later by the job thread (slow reads) */
 };
 
 static void ctl_close(struct ctl_conn *c);
@@ -362,6 +367,238 @@ static void add_name(struct req *r, cJSON *o, const char *key,
 	}
 	mask_name(name, m, sizeof(m));
 	cJSON_AddStringToObject(o, key, m);
+}
+
+/* ---- slow reads off the loop ------------------------------------------- */
+
+/*
+ * log.verify walks every row (30 s for 10 million) and report.data
+ * aggregates a year; run in the loop they would stop every kiosk's
+ * answers for that long.  They run instead on one job thread with its own
+ * read connection to the database (WAL lets it read while the loop
+ * writes) and its own copy of the host public key; the loop answers when
+ * the job is done.  While a connection waits for its job, nothing more is
+ * read from it, so answers stay in request order.
+ */
+enum job_kind { JOB_VERIFY, JOB_REPORT };
+
+struct job {
+	struct job *next;
+	/* set by the loop thread, read by the job thread */
+	int kind;
+	int flags;
+	int64_t since, until, off;
+	char dbpath[PATH_MAX + 16];
+	uint8_t host_pub[TP_P256_PUB_LEN];
+	/* loop thread only */
+	struct ctl_conn *c; /* NULL once the connection went away */
+	/* set by the job thread */
+	int failed;
+	char code[16];
+	char error[512];
+	cJSON *data;
+};
+
+static struct {
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *todo, *done;
+	int started, stop;
+	struct loop_io io; /* eventfd: a job is done */
+} jobs = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static int report_cb(void *ctx, const struct store_report_row *row);
+static void verify_to_json(const struct chain_verify_result *res, cJSON *o);
+
+static void job_run(struct job *j)
+{
+	struct store *s = NULL;
+	struct tp_key *pub = NULL;
+	int rc;
+
+	rc = store_sqlite_open(j->dbpath, &s);
+	if (rc < 0) {
+		j->failed = 1;
+		snprintf(j->code, sizeof(j->code), "%s", store_err_code(rc));
+		snprintf(j->error, sizeof(j->error),
+			 "cannot open the database for reading");
+		return;
+	}
+	j->data = cJSON_CreateObject();
+	if (j->kind == JOB_VERIFY) {
+		struct chain_verify_result res;
+
+		if (tp_key_from_public_raw(j->host_pub, &pub) != TP_OK)
+			pub = NULL;
+		rc = chain_verify(s, pub, j->flags, NULL, NULL, &res);
+		if (rc >= 0)
+			verify_to_json(&res, j->data);
+		tp_key_free(pub);
+	} else {
+		static const char *const sections[] = { "per_day",
+							"per_benefit",
+							"per_point", "denials",
+							"security" };
+
+		for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]);
+		     i++)
+			cJSON_AddArrayToObject(j->data, sections[i]);
+		rc = s->ops->report(s, j->since, j->until, j->off, report_cb,
+				    j->data);
+	}
+	if (rc < 0) {
+		j->failed = 1;
+		snprintf(j->code, sizeof(j->code), "%s", store_err_code(rc));
+		snprintf(j->error, sizeof(j->error), "%s", store_errmsg(s));
+		cJSON_Delete(j->data);
+		j->data = NULL;
+	}
+	store_close(s);
+}
+
+static void *job_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&jobs.mu);
+	for (;;) {
+		struct job *j;
+		uint64_t one = 1;
+
+		while (!jobs.todo && !jobs.stop)
+			pthread_cond_wait(&jobs.cv, &jobs.mu);
+		if (jobs.stop)
+			break;
+		j = jobs.todo;
+		jobs.todo = j->next;
+		pthread_mutex_unlock(&jobs.mu);
+		job_run(j);
+		pthread_mutex_lock(&jobs.mu);
+		j->next = jobs.done;
+		jobs.done = j;
+		if (write(jobs.io.fd, &one, sizeof(one)) < 0)
+			(void)0; /* the counter is only a wake-up */
+	}
+	pthread_mutex_unlock(&jobs.mu);
+	return NULL;
+}
+
+static void process_lines(struct ctl_conn *c);
+static void reply(struct ctl_conn *c, struct req *r);
+
+/* The loop side: a job is done; answer it and read on. */
+static void jobs_io(struct loop_io *io, uint32_t events)
+{
+	struct job *list, *j;
+	uint64_t n;
+
+	if (read(io->fd, &n, sizeof(n)) < 0)
+		(void)0;
+	pthread_mutex_lock(&jobs.mu);
+	list = jobs.done;
+	jobs.done = NULL;
+	pthread_mutex_unlock(&jobs.mu);
+	while ((j = list) != NULL) {
+		struct ctl_conn *c = j->c;
+
+		list = j->next;
+		if (c) {
+			struct req r;
+
+			memset(&r, 0, sizeof(r));
+			r.d = c->d;
+			r.c = c;
+			r.failed = j->failed;
+			r.code = j->code;
+			snprintf(r.error, sizeof(r.error), "%s", j->error);
+			r.data = j->data;
+			j->data = NULL;
+			c->job = NULL;
+			reply(c, &r);
+			process_lines(c);
+		}
+		cJSON_Delete(j->data);
+		free(j);
+	}
+}
+
+static int jobs_start(struct daemon *d)
+{
+	if (jobs.started)
+		return 0;
+	if (!sqlite3_threadsafe())
+		return -1;
+	jobs.io.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (jobs.io.fd < 0)
+		return -1;
+	jobs.io.fn = jobs_io;
+	jobs.io.arg = d;
+	if (loop_add(d->loop, &jobs.io, EPOLLIN) < 0 ||
+	    pthread_create(&jobs.thr, NULL, job_thread, NULL) != 0) {
+		close(jobs.io.fd);
+		return -1;
+	}
+	jobs.started = 1;
+	return 0;
+}
+
+static void jobs_stop(struct daemon *d)
+{
+	struct job *j;
+
+	if (!jobs.started)
+		return;
+	pthread_mutex_lock(&jobs.mu);
+	jobs.stop = 1;
+	pthread_cond_signal(&jobs.cv);
+	pthread_mutex_unlock(&jobs.mu);
+	pthread_join(jobs.thr, NULL);
+	while ((j = jobs.todo) || (j = jobs.done)) {
+		if (j == jobs.todo)
+			jobs.todo = j->next;
+		else
+			jobs.done = j->next;
+		cJSON_Delete(j->data);
+		free(j);
+	}
+	loop_del(d->loop, &jobs.io);
+	close(jobs.io.fd);
+	jobs.started = 0;
+}
+
+/*
+ * Hands j to the job thread and parks the connection until it is done.
+ * Returns 0, or -1 when there is no job thread (the caller then runs the
+ * request in the loop as before).
+ */
+static int defer(struct req *r, struct job *j)
+{
+	struct daemon *d = r->d;
+
+	if (jobs_start(d) < 0)
+		return -1;
+	snprintf(j->dbpath, sizeof(j->dbpath), "%s/tapaid.db",
+		 d->cf.data_dir);
+	if (tp_key_public_raw(d->host_key, j->host_pub) != TP_OK)
+		return -1;
+	j->c = r->c;
+	r->c->job = j;
+	r->deferred = 1;
+	loop_mod(d->loop, &r->c->io, 0);
+	pthread_mutex_lock(&jobs.mu);
+	j->next = NULL;
+	if (!jobs.todo) {
+		jobs.todo = j;
+	} else {
+		struct job *t = jobs.todo;
+
+		while (t->next)
+			t = t->next;
+		t->next = j;
+	}
+	pthread_cond_signal(&jobs.cv);
+	pthread_mutex_unlock(&jobs.mu);
+	return 0;
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -972,8 +1209,10 @@ static void cmd_card_register(struct req *r)
 	rc = r->d->store->ops->card_register(r->d->store, lookup, member,
 					     (int)kv, (uint32_t)ctr,
 					     (int64_t)time(NULL), &id);
-	if (!store_fail(r, rc))
-		cJSON_AddNumberToObject(data_obj(r), "card", (double)id);
+	if (store_fail(r, rc))
+		return;
+	net_note_card(r->d, id, uid);
+	cJSON_AddNumberToObject(data_obj(r), "card", (double)id);
 }
 
 static void cmd_card_revoke(struct req *r)
@@ -1024,6 +1263,7 @@ static void cmd_card_replace(struct req *r)
 					    &actor, &nid);
 	if (store_fail(r, rc))
 		return;
+	net_note_card(r->d, nid, uid);
 	net_reload(r->d);
 	cJSON_AddNumberToObject(data_obj(r), "old", (double)old);
 	cJSON_AddNumberToObject(data_obj(r), "new", (double)nid);
@@ -1137,45 +1377,57 @@ static void cmd_log_query(struct req *r)
 		cJSON_AddNullToObject(data_obj(r), "next");
 }
 
+static void verify_to_json(const struct chain_verify_result *res, cJSON *o)
+{
+	char hex[65];
+
+	cJSON_AddBoolToObject(o, "ok", res->ok);
+	cJSON_AddNumberToObject(o, "rows", (double)res->rows);
+	cJSON_AddNumberToObject(o, "staff_rows", (double)res->staff_rows);
+	cJSON_AddNumberToObject(o, "checkpoints", (double)res->checkpoints);
+	if (res->first_bad)
+		cJSON_AddNumberToObject(o, "first_bad", (double)res->first_bad);
+	else
+		cJSON_AddNullToObject(o, "first_bad");
+	if (res->first_bad_table)
+		cJSON_AddStringToObject(o, "table", res->first_bad_table);
+	cJSON_AddStringToObject(o, "why", res->why);
+	if (res->last.id) {
+		cJSON *cp = cJSON_AddObjectToObject(o, "last_checkpoint");
+
+		cJSON_AddNumberToObject(cp, "id", (double)res->last.id);
+		cJSON_AddNumberToObject(cp, "ts", (double)res->last.ts);
+		cJSON_AddNumberToObject(cp, "redemption_head",
+					(double)res->last.r_head_id);
+		tp_hex_encode(res->last.digest, 32, hex, 0);
+		cJSON_AddStringToObject(cp, "digest", hex);
+	}
+}
+
 static void cmd_log_verify(struct req *r)
 {
 	struct chain_verify_result res;
-	cJSON *o;
-	char hex[65];
-	int rc;
+	struct job *j;
+	int rc, flags;
 
 	if (!need(r, ROLE_AUDITOR))
 		return;
+	flags = arg_bool(r, "all_signatures") ? CHAIN_VERIFY_ALL_SIGS : 0;
 	/* A fresh checkpoint first, so that the newest rows are covered. */
 	net_checkpoint(r->d, 0);
-	rc = chain_verify(r->d->store, r->d->host_key,
-			  arg_bool(r, "all_signatures") ? CHAIN_VERIFY_ALL_SIGS
-							: 0,
-			  NULL, NULL, &res);
+	j = calloc(1, sizeof(*j));
+	if (j) {
+		j->kind = JOB_VERIFY;
+		j->flags = flags;
+		if (defer(r, j) == 0)
+			return;
+		free(j);
+	}
+	rc = chain_verify(r->d->store, r->d->host_key, flags, NULL, NULL,
+			  &res);
 	if (store_fail(r, rc))
 		return;
-	o = data_obj(r);
-	cJSON_AddBoolToObject(o, "ok", res.ok);
-	cJSON_AddNumberToObject(o, "rows", (double)res.rows);
-	cJSON_AddNumberToObject(o, "staff_rows", (double)res.staff_rows);
-	cJSON_AddNumberToObject(o, "checkpoints", (double)res.checkpoints);
-	if (res.first_bad)
-		cJSON_AddNumberToObject(o, "first_bad", (double)res.first_bad);
-	else
-		cJSON_AddNullToObject(o, "first_bad");
-	if (res.first_bad_table)
-		cJSON_AddStringToObject(o, "table", res.first_bad_table);
-	cJSON_AddStringToObject(o, "why", res.why);
-	if (res.last.id) {
-		cJSON *cp = cJSON_AddObjectToObject(o, "last_checkpoint");
-
-		cJSON_AddNumberToObject(cp, "id", (double)res.last.id);
-		cJSON_AddNumberToObject(cp, "ts", (double)res.last.ts);
-		cJSON_AddNumberToObject(cp, "redemption_head",
-					(double)res.last.r_head_id);
-		tp_hex_encode(res.last.digest, 32, hex, 0);
-		cJSON_AddStringToObject(cp, "digest", hex);
-	}
+	verify_to_json(&res, data_obj(r));
 }
 
 static void cmd_redemption_void(struct req *r)
@@ -1261,6 +1513,19 @@ static void cmd_report_data(struct req *r)
 	}
 	if (until == 0)
 		until = (int64_t)now + 1;
+	{
+		struct job *j = calloc(1, sizeof(*j));
+
+		if (j) {
+			j->kind = JOB_REPORT;
+			j->since = since;
+			j->until = until;
+			j->off = off;
+			if (defer(r, j) == 0)
+				return;
+			free(j);
+		}
+	}
 	o = data_obj(r);
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		cJSON_AddArrayToObject(o, sections[i]);
@@ -1389,6 +1654,8 @@ static void ctl_write(struct ctl_conn *c, const char *s, size_t n)
 
 static void ctl_flush(struct ctl_conn *c)
 {
+	if (c->io.fd < 0)
+		return;
 	while (c->woff < c->wlen) {
 		ssize_t n = write(c->io.fd, c->wbuf + c->woff, c->wlen - c->woff);
 
@@ -1408,7 +1675,7 @@ static void ctl_flush(struct ctl_conn *c)
 			ctl_close(c);
 			return;
 		}
-		loop_mod(c->d->loop, &c->io, EPOLLIN);
+		loop_mod(c->d->loop, &c->io, c->job ? 0 : EPOLLIN);
 	} else {
 		loop_mod(c->d->loop, &c->io, EPOLLOUT);
 	}
@@ -1506,8 +1773,11 @@ static void handle_line(struct ctl_conn *c, const char *line, size_t len)
 	log_info("admin: uid %u (%s) %s", (unsigned)c->uid,
 		 role_name(c->role), r.cmd);
 	found->fn(&r);
+	if (r.deferred)
+		goto done;
 out:
 	reply(c, &r);
+done:
 	cJSON_Delete(root);
 	cJSON_Delete(empty);
 }
@@ -1538,10 +1808,13 @@ static void ctl_io(struct loop_io *io, uint32_t events)
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
+	if (c->job) {
+		/* Parked behind its job: only a hang-up gets here. */
+		ctl_close(c);
+		return;
+	}
 	for (;;) {
 		ssize_t n;
-		char *nl;
-		size_t scan_from;
 
 		if (c->rlen + 65536 > c->rcap) {
 			size_t nc = c->rcap ? c->rcap * 2 : 65536 * 2;
@@ -1556,7 +1829,6 @@ static void ctl_io(struct loop_io *io, uint32_t events)
 			c->rbuf = nb;
 			c->rcap = nc;
 		}
-		scan_from = c->rlen;
 		n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
 		if (n == 0) {
 			ctl_close(c);
@@ -1569,15 +1841,9 @@ static void ctl_io(struct loop_io *io, uint32_t events)
 			return;
 		}
 		c->rlen += (size_t)n;
-		while ((nl = memchr(c->rbuf + scan_from, '\n',
-				    c->rlen - scan_from)) != NULL) {
-			size_t ll = (size_t)(nl - c->rbuf);
-
-			handle_line(c, c->rbuf, ll);
-			memmove(c->rbuf, nl + 1, c->rlen - ll - 1);
-			c->rlen -= ll + 1;
-			scan_from = 0;
-		}
+		process_lines(c);
+		if (c->job || c->io.fd < 0)
+			return; /* parked, or closed */
 		if (c->rlen > max) {
 			too_long(c, max);
 			return;
@@ -1587,22 +1853,61 @@ static void ctl_io(struct loop_io *io, uint32_t events)
 		ctl_flush(c);
 }
 
+/* Handles the whole lines in rbuf, until one is handed to the job thread. */
+static void process_lines(struct ctl_conn *c)
+{
+	char *nl;
+
+	while (c->io.fd >= 0 && !c->job &&
+	       (nl = memchr(c->rbuf, '\n', c->rlen)) != NULL) {
+		size_t ll = (size_t)(nl - c->rbuf);
+
+		handle_line(c, c->rbuf, ll);
+		memmove(c->rbuf, nl + 1, c->rlen - ll - 1);
+		c->rlen -= ll + 1;
+	}
+	if (c->wlen)
+		ctl_flush(c);
+}
+
+/* Closed connections wait here until control_reap(), at the end of the
+ * loop turn, so that no caller is left holding a freed pointer. */
+static struct ctl_conn *ctl_dead;
+
 static void ctl_close(struct ctl_conn *c)
 {
 	struct daemon *d = c->d;
 	struct ctl_conn **pp;
 
+	if (c->io.fd < 0)
+		return;
 	for (pp = &d->ctls; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
 			break;
 		}
 	d->nctls--;
+	if (c->job)
+		c->job->c = NULL; /* the job finishes; nobody is told */
+	c->job = NULL;
 	loop_del(d->loop, &c->io);
 	close(c->io.fd);
-	free(c->rbuf);
-	free(c->wbuf);
-	free(c);
+	c->io.fd = -1;
+	c->next = ctl_dead;
+	ctl_dead = c;
+}
+
+void control_reap(struct daemon *d)
+{
+	struct ctl_conn *c;
+
+	(void)d;
+	while ((c = ctl_dead) != NULL) {
+		ctl_dead = c->next;
+		free(c->rbuf);
+		free(c->wbuf);
+		free(c);
+	}
 }
 
 static void ctl_accept(struct loop_io *io, uint32_t events)
@@ -1714,6 +2019,8 @@ void control_shutdown(struct daemon *d)
 {
 	while (d->ctls)
 		ctl_close(d->ctls);
+	jobs_stop(d);
+	control_reap(d);
 	if (d->ctl_io.fd > 0) {
 		loop_del(d->loop, &d->ctl_io);
 		close(d->ctl_io.fd);

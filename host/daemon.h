@@ -220,13 +220,24 @@ void net_shutdown(struct daemon *d);
 /* Records a security event (stored, and logged). */
 void net_security(struct daemon *d, const char *kind, const char *kiosk,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Remembers the deny-list id of a card registered with this UID. */
+int net_note_card(struct daemon *d, int64_t card_id, const uint8_t uid[7]);
 /* Closes the live sessions of one kiosk (kiosk.revoke). */
 void net_close_kiosk(struct daemon *d, const char *id);
+
+/* --- walckpt.c --- */
+
+/* Starts the WAL checkpoint thread (turns SQLite's own off); 0 or -1. */
+int walckpt_start(struct store *s, const char *dbpath, int every_ms);
+/* Stops it and turns SQLite's automatic checkpoints back on. */
+void walckpt_stop(struct store *s);
 
 /* --- control.c --- */
 
 struct ctl_conn;
 int control_listen(struct daemon *d, char *err, size_t errlen);
 void control_shutdown(struct daemon *d);
+/* Frees the admin connections closed during this loop turn. */
+void control_reap(struct daemon *d);
 
 #endif

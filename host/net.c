@@ -49,6 +49,13 @@
 #define ACCEPT_PER_TURN 256
 #define PENDING_PER_CONN 64 /* queued taps; more is a misbehaving peer */
 #define SEC_QUEUE_MAX 256   /* security events stored per loop turn */
+/*
+ * Handshake frames (each costs an ECDSA sign or verify, about a
+ * millisecond or two) handled per loop turn.  When a thousand kiosks
+ * reconnect at once, the taps of the kiosks already in session still get
+ * their batch every turn instead of waiting behind every handshake.
+ */
+#define HS_PER_TURN 24
 
 struct kiosk {
 	struct kiosk *next; /* hash chain */
@@ -91,6 +98,7 @@ struct sec_event {
 };
 
 static struct sec_event secq[SEC_QUEUE_MAX];
+static int hs_budget = HS_PER_TURN;
 static size_t nsecq;
 static uint64_t sec_dropped;
 
@@ -252,9 +260,54 @@ static int cmp_id(const void *a, const void *b)
 }
 
 /*
- * The lookup ids of revoked cards.  store.h has no call that lists cards
- * across members, so this reads the SQLite backend's cards table directly
- * (store_sqlite_handle); a store_ops "revoked cards" walk would replace it.
+ * Deny lists hold the ids a kiosk can compute from the RF UID it reads
+ * (tp_kiosk_lookup_id: no secret), while the store finds cards by a salted
+ * lookup id the kiosk cannot compute.  So the daemon keeps, in a side
+ * table of its own, the kiosk-side id of every card registered or
+ * replaced through the admin socket (the only moment the UID is known).
+ */
+#define KIDS_TABLE "hostd_kiosk_ids"
+
+static int kids_table(sqlite3 *db)
+{
+	return sqlite3_exec(db,
+			    "CREATE TABLE IF NOT EXISTS " KIDS_TABLE
+			    "(card_id INTEGER PRIMARY KEY, kid BLOB NOT NULL)",
+			    NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : -1;
+}
+
+int net_note_card(struct daemon *d, int64_t card_id, const uint8_t uid[7])
+{
+	sqlite3 *db = store_sqlite_handle(d->store);
+	sqlite3_stmt *st = NULL;
+	uint8_t kid[16];
+	int rc;
+
+	if (!db || kids_table(db) < 0 || tp_kiosk_lookup_id(uid, kid) != TP_OK)
+		return -1;
+	rc = sqlite3_prepare_v2(db,
+				"INSERT OR REPLACE INTO " KIDS_TABLE
+				"(card_id, kid) VALUES(?1, ?2)",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, card_id);
+		sqlite3_bind_blob(st, 2, kid, 16, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("cannot note the deny-list id of card %lld: %s",
+			  (long long)card_id, sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The kiosk-side ids of revoked cards.  store.h has no walk over revoked
+ * cards, so this reads the SQLite backend directly (store_sqlite_handle).
  */
 static int revoked_ids(struct daemon *d, uint8_t (**ids)[16], size_t *n)
 {
@@ -268,8 +321,11 @@ static int revoked_ids(struct daemon *d, uint8_t (**ids)[16], size_t *n)
 	*n = 0;
 	if (!db)
 		return -1;
+	if (kids_table(db) < 0)
+		return -1;
 	rc = sqlite3_prepare_v2(db,
-				"SELECT lookup FROM cards WHERE status = ?1",
+				"SELECT k.kid FROM " KIDS_TABLE " k JOIN cards c"
+				" ON c.id = k.card_id WHERE c.status = ?1",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return -1;
@@ -813,6 +869,8 @@ static void conn_process(struct conn *c)
 			conn_close(c, "bad frame");
 			return;
 		}
+		if (!was)
+			hs_budget--;
 		rc = tp_session_recv(&c->s, c->rbuf + off, fl, &msg, reply,
 				     sizeof(reply), &rl);
 		off += fl;
@@ -866,6 +924,14 @@ static void conn_io(struct loop_io *io, uint32_t events)
 				conn_close(c, "peer closed");
 			return;
 		}
+		if (!c->established && hs_budget <= 0)
+			/*
+			 * Over this turn's handshake budget: leave the bytes
+			 * in the socket; the event is level-triggered and
+			 * comes back next turn.  (A kiosk sends one handshake
+			 * frame and waits, so nothing whole is left in rbuf.)
+			 */
+			return;
 		if (c->rlen >= cap) {
 			/* A full buffer without one whole frame. */
 			classify_failure(c, TP_ERR_TOO_BIG);
@@ -1162,6 +1228,7 @@ void net_beforesleep(void *arg)
 		d->npend = 0;
 	}
 	security_flush(d);
+	hs_budget = HS_PER_TURN;
 	/* Write everything queued this turn. */
 	while ((c = d->dirty) != NULL) {
 		d->dirty = c->dirty_next;
@@ -1174,6 +1241,7 @@ void net_beforesleep(void *arg)
 		d->dead = c->dead_next;
 		conn_free(c);
 	}
+	control_reap(d);
 }
 
 /* ---- timers ------------------------------------------------------------- */

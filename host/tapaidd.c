@@ -271,6 +271,17 @@ int main(int argc, char **argv)
 		log_init(0, d->cf.log_level, "tapaidd");
 	if (open_store(d, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	{
+		char db[PATH_MAX + 16];
+
+		if (getenv("TAPAIDD_NO_WALCKPT"))
+			log_info("WAL checkpoint thread off (environment)");
+		else if (snprintf(db, sizeof(db), "%s/tapaid.db",
+				  d->cf.data_dir) >= (int)sizeof(db) ||
+			 walckpt_start(d->store, db, 500) < 0)
+			log_warnx("no WAL checkpoint thread: SQLite "
+				  "checkpoints inside commits");
+	}
 	if (net_reload(d) < 0)
 		fatalx("cannot load kiosks and deny list");
 	loop_set_tick(d->loop, 200, net_tick, d);
@@ -284,6 +295,7 @@ int main(int argc, char **argv)
 	net_shutdown(d);
 	control_shutdown(d);
 	net_checkpoint(d, 1);
+	walckpt_stop(d->store);
 	close_store(d);
 	tp_wipe(&d->keys, sizeof(d->keys));
 	tp_key_free(d->host_key);

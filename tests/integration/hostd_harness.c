@@ -218,6 +218,32 @@ void h_cleanup(struct hd *h)
 	h->host_key = NULL;
 }
 
+int h_admin_lines(struct hd *h, const char *req, int lines, char *resp,
+		  size_t cap)
+{
+	int fd = admin_connect(h), seen = 0;
+	size_t n = 0;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, req, strlen(req)) < 0) {
+		close(fd);
+		return -1;
+	}
+	while (n + 1 < cap && seen < lines) {
+		ssize_t r = read(fd, resp + n, cap - n - 1);
+
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			seen += resp[n + (size_t)i] == '\n';
+		n += (size_t)r;
+	}
+	resp[n] = '\0';
+	close(fd);
+	return seen;
+}
+
 int h_admin(struct hd *h, const char *req, char *resp, size_t cap)
 {
 	int fd = admin_connect(h);

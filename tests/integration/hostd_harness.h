@@ -44,6 +44,10 @@ void h_cleanup(struct hd *h);
  * Returns 1 when the answer says "ok":true, 0 when false, -1 on I/O error.
  */
 int h_admin(struct hd *h, const char *req, char *resp, size_t cap);
+/* Sends req (several lines) on one connection and reads up to lines
+ * answer lines into resp; returns the number of lines read. */
+int h_admin_lines(struct hd *h, const char *req, int lines, char *resp,
+		  size_t cap);
 /* printf-style h_admin without the answer. */
 int h_adminf(struct hd *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -384,6 +384,16 @@ static void t_denylist(void)
 	   "revoking a card pushes a new deny list to live sessions "
 	   "(version %08x, %u ids)",
 	   (unsigned)c.deny_version, (unsigned)c.deny_count);
+	{
+		uint8_t uid[7], kid[16];
+
+		h_uid(3, uid);
+		tp_kiosk_lookup_id(uid, kid);
+		ok(m.type == TP_MSG_DENYLIST && m.u.deny.n == 1 &&
+			   memcmp(m.u.deny.ids[0], kid, 16) == 0,
+		   "the deny list names the card by the id a kiosk computes "
+		   "from its UID");
+	}
 	memset(&m, 0, sizeof(m));
 	m.type = TP_MSG_STATUS;
 	strcpy(m.u.status.firmware, "test");
@@ -477,6 +487,21 @@ static void t_admin_roles(void)
 	rc = h_admin(&H, "not json", resp, sizeof(resp));
 	ok(rc == 0 && strstr(resp, "\"code\":\"bad_request\""),
 	   "a line that is not JSON is a bad request");
+	{
+		char *v, *p2;
+
+		rc = h_admin_lines(&H,
+				   "{\"v\":1,\"cmd\":\"log.verify\"}\n"
+				   "{\"v\":1,\"cmd\":\"report.data\"}\n"
+				   "{\"v\":1,\"cmd\":\"ping\"}\n",
+				   3, resp, sizeof(resp));
+		v = strstr(resp, "\"rows\"");
+		p2 = strstr(resp, "\"per_day\"");
+		ok(rc == 3 && v && p2 && v < p2 &&
+			   strstr(p2, "\"version\"") != NULL,
+		   "log.verify and report.data run off the loop and answer "
+		   "in request order on one connection");
+	}
 	if (geteuid() != 0) {
 		printf("ok %d - # SKIP role tests need root to change uid\n",
 		       ++test_no);
