@@ -106,3 +106,17 @@ $(B)/tests/integration/kiosk_tapaidd_itest.o: CPPFLAGS += -Itests -Itests/integr
 ITESTS += $(KIOSK_HD_ITEST)
 all-tests: $(KIOSK_HD_ITEST)
 endif
+
+# Fuzz targets over the kiosk's parsers (tests/fuzz/fuzz_kiosk*.c).  No
+# underscore in their names after "fuzz_": replay_main.c takes the corpus
+# name after the last one.  The replay rule links only the .o
+# prerequisites, so the archives go in FUZZ_LIBS (after libtpproto, hence
+# libtpproto again).
+$(B)/tests/fuzz/fuzz_kiosk%.o: CPPFLAGS += -Ifirmware -Ifirmware/core
+FUZZ_OBJS_kioskndef := $(LIBKIOSK)
+FUZZ_LIBS_kioskndef := $(LIBKIOSK) $(LIBPROTO)
+FUZZ_OBJS_kioskconf := $(LIBKIOSK)
+FUZZ_LIBS_kioskconf := $(LIBKIOSK) $(LIBPROTO) $(or $(call PKG_LIBS,inih),-linih)
+
+# The portability check as a test too (make check, make test).
+TESTS += tests/unit/kiosk_core_portable.sh

@@ -275,6 +275,8 @@ static void on_card(struct kiosk *k)
 	     NULL);
 	memset(&k->tap, 0, sizeof(k->tap));
 	memcpy(k->tap.uid, k->card.uid, k->card.uid_len);
+	memcpy(k->held_uid, k->card.uid, k->card.uid_len);
+	k->held_uid_len = k->card.uid_len;
 	k->tap.uid_len = k->card.uid_len;
 	r = kiosk_card_read(k);
 	switch (r) {
@@ -353,6 +355,7 @@ static int step_wait_removal(struct kiosk *k)
 		return PRESENT_POLL_MS;
 	}
 	/* The card is gone; keep the answer up for its minimum time. */
+	k->held_uid_len = 0;
 	k->state = KIOSK_STATE_RESULT;
 	return 0;
 }
@@ -368,9 +371,17 @@ static int step_idle(struct kiosk *k)
 		reader_error(k);
 		return IDLE_POLL_MS;
 	}
+	k->reader_errs = 0;
 	if (rc == 0) {
-		k->reader_errs = 0;
+		k->held_uid_len = 0; /* the field is empty */
 		return IDLE_POLL_MS;
+	}
+	if (k->held_uid_len && k->card.uid_len == k->held_uid_len &&
+	    memcmp(k->card.uid, k->held_uid, k->held_uid_len) == 0) {
+		/* Still the card that was read before the reader came back. */
+		k->state = KIOSK_STATE_WAIT_REMOVAL;
+		k->next_present_at = 0;
+		return PRESENT_POLL_MS;
 	}
 	on_card(k);
 	return 0;

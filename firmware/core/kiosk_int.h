@@ -57,6 +57,13 @@ struct kiosk {
 	bool req_sent;
 	bool dec_ready;
 	struct hal_card card;
+	/*
+	 * The card last read, while it has not been seen to leave: if the
+	 * reader is reset or reopened under a card that stays on it, finding
+	 * that card again is not a new tap.
+	 */
+	uint8_t held_uid[HAL_UID_MAX];
+	size_t held_uid_len;
 	struct kiosk_tap tap;
 	struct kiosk_decision dec;
 

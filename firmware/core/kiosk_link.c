@@ -21,7 +21,8 @@
 
 enum link_state { L_DOWN, L_CONNECTING, L_HANDSHAKE, L_UP };
 
-#define DENY_CHUNKS_MAX (KIOSK_DENY_MAX / TP_DENY_CHUNK_MAX)
+#define RECORD_ACK_TIMEOUT_MS 15000
+#define DENY_CHUNKS_MAX	      (KIOSK_DENY_MAX / TP_DENY_CHUNK_MAX)
 
 struct kiosk_link {
 	enum link_state st;
@@ -35,6 +36,7 @@ struct kiosk_link {
 	bool refused; /* the host said this kiosk is not enrolled */
 	bool rec_inflight;
 	uint64_t rec_seq;
+	uint64_t rec_sent_at;
 	/* A deny list being received in chunks. */
 	uint8_t *deny_stage;
 	uint8_t *deny_seen; /* one byte per chunk */
@@ -227,6 +229,7 @@ static bool upload(struct kiosk *k)
 		return false;
 	l->rec_inflight = true;
 	l->rec_seq = seq;
+	l->rec_sent_at = k->hal.clock.mono_ms(k->hal.clock.ctx);
 	return true;
 }
 
@@ -421,6 +424,12 @@ void kiosk_link_service(struct kiosk *k, uint64_t now)
 			return;
 		}
 		l->next_status = now + k->cfg.heartbeat_ms;
+	}
+	/* A record the host never acknowledges: start a new session, which
+	 * sends it again (the host answers a duplicate as such). */
+	if (l->rec_inflight && now - l->rec_sent_at > RECORD_ACK_TIMEOUT_MS) {
+		link_fail(k);
+		return;
 	}
 	if (!upload(k))
 		link_fail(k);

@@ -87,6 +87,7 @@ struct fake_host {
 	bool down;	       /* connect() fails */
 	bool silent;	       /* takes taps but never answers them */
 	bool refuse;	       /* the kiosk id is unknown */
+	bool no_record_ack;    /* takes records, never acknowledges them */
 	enum tp_reason reason; /* the next decisions */
 	int32_t left;
 	char name[TP_NAME_MAX + 1];

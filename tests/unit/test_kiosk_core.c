@@ -507,6 +507,66 @@ static void reader_transient_faults(void **state)
  * heartbeat) allocates nothing: every buffer was made in kiosk_setup().
  * (Counted over the whole process, so the fake host's side counts too.)
  */
+/*
+ * A card left on a reader that fails and is reopened under it: finding
+ * the same card again is not a second tap.
+ */
+static void card_held_across_reader_reset(void **state)
+{
+	struct rig *r = *state;
+	struct hal_fault f;
+	struct hal_reader inner = r->hal.reader;
+	struct kiosk_stats st;
+
+	hal_fault_reader(&r->hal.reader, &inner, &f);
+	hal_fault_arm(&f, 0, 0, 0);
+	r->usb.on_usb = true;
+	start_up(r);
+	fake_reader_tap(&r->rd, rig_uid);
+	rig_run(r, 300);
+	assert_int_equal(r->disp.nevents, 1);
+	hal_fault_arm(&f, 1, 3, HAL_ERR_IO); /* presence checks fail: reset */
+	rig_run(r, 2000);
+	kiosk_get_stats(r->k, &st);
+	assert_int_equal(st.reader_resets, 1);
+	assert_int_equal(r->disp.nevents, 1);
+	assert_int_equal(r->host.taps, 1);
+	assert_int_equal(r->rd.sun_ctr, 1);
+	fake_reader_remove(&r->rd);
+	rig_run(r, 500);
+	tap(r, rig_uid); /* once it has left, it is a new tap */
+	assert_int_equal(r->disp.nevents, 2);
+	kiosk_teardown(r->k);
+	r->k = NULL;
+	hal_fault_free(r->hal.reader.ctx);
+}
+
+/* A host that never acknowledges a record gets a new session, and the
+ * record again; the store moves on only with an acknowledgement. */
+static void unacknowledged_record_is_resent(void **state)
+{
+	struct rig *r = *state;
+
+	r->cfg.offline_per_day = 1;
+	r->host.down = true;
+	assert_int_equal(rig_start(r), 0);
+	tap(r, rig_uid);
+	assert_int_equal(r->st.n, 1);
+	r->host.down = false;
+	r->host.no_record_ack = true;
+	rig_run(r, 5000);
+	assert_int_equal(r->host.records, 1);
+	assert_int_equal(r->st.acked, 0);
+	rig_run(r, 15000); /* no answer in 15 s: new session, sent again */
+	assert_true(r->host.handshakes >= 2);
+	assert_true(r->host.records >= 2);
+	assert_int_equal(r->st.acked, 0);
+	r->host.no_record_ack = false;
+	rig_run(r, 20000);
+	assert_int_equal(r->st.acked, 1);
+	assert_int_equal(r->host.redemptions, 1); /* counted once */
+}
+
 #ifndef __SANITIZE_ADDRESS__ /* ASan owns malloc: not counted there */
 static void no_allocation_after_setup(void **state)
 {
@@ -553,6 +613,8 @@ int main(void)
 	    T(store_failure_is_not_a_grant),
 	    T(net_fault_reconnects),
 	    T(reader_transient_faults),
+	    T(card_held_across_reader_reset),
+	    T(unacknowledged_record_is_resent),
 #ifndef __SANITIZE_ADDRESS__
 	    T(no_allocation_after_setup),
 #endif
