@@ -8,6 +8,7 @@ pkgs=(
 	libmbedtls-dev libsqlite3-dev sqlite3 libnfc-dev libnfc-bin
 	libusb-1.0-0-dev libcmocka-dev libinih-dev libcjson-dev libcsv-dev
 	procps
+	chromium python3
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -173,11 +173,18 @@ fi
 for c in "init" "member import" "member add" "member show" "member suspend" \
 	"benefit add" "benefit list" "kiosk add" "kiosk list" "kiosk config" \
 	"card issue" "card replace" "card revoke" "card show" "card list" \
-	"log" "log verify" "redemption void" "report"; do
+	"log" "log verify" "redemption void" "report" "sun verify" "ping"; do
 	# shellcheck disable=SC2086
 	run "$T" $c --help
 	[ "$rc" -eq 0 ] && [ -n "$out" ] || nok "$c --help"
 done
 ok "every command has --help"
 expect 2 "an unknown command is bad usage" "$T" frobnicate
+expect 2 "sun verify without keys is bad usage" "$T" sun verify "p=00&c=00"
+if command -v man >/dev/null; then
+	run man --warnings -l "$(dirname "$0")/../../tools/tapaidctl.1"
+	[ "$rc" -eq 0 ] && [ -z "$err" ] && ok "man page renders without warnings" || nok "man page"
+else
+	skip "man is not installed"
+fi
 done_testing

@@ -115,7 +115,9 @@ static char *read_line(struct ctl_conn *c)
 	size_t scanned = 0;
 
 	for (;;) {
-		char *nl = memchr(c->buf + scanned, '\n', c->len - scanned);
+		char *nl = c->len > scanned
+				   ? memchr(c->buf + scanned, '\n', c->len - scanned)
+				   : NULL;
 		ssize_t r;
 
 		if (nl != NULL) {

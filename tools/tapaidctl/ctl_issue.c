@@ -387,10 +387,9 @@ static int take_prepare(struct issue *is, cJSON *data)
 	strcpy(is->url, url->valuestring);
 	strip_sun_query(is->url);
 	for (int k = 0; k < 5; k++) {
-		char name[4];
+		char name[3] = {'k', (char)('0' + k), '\0'};
 		cJSON *h;
 
-		snprintf(name, sizeof(name), "k%d", k);
 		h = cJSON_GetObjectItemCaseSensitive(keys, name);
 		if (!cJSON_IsString(h) ||
 		    tp_hex_decode(h->valuestring, strlen(h->valuestring),
@@ -743,7 +742,7 @@ static const char replace_usage[] =
 int ctl_card_replace(int argc, char **argv)
 {
 	const char *reader = NULL, *card;
-	char member[128];
+	char member[128], num[32];
 	cJSON *args, *data = NULL;
 	const cJSON *m;
 	int wait_s = 5, rc;
@@ -759,7 +758,8 @@ int ctl_card_replace(int argc, char **argv)
 	if (ctl_rpc("card.show", args, &data) != CTL_OK)
 		return CTL_FAIL;
 	m = cJSON_GetObjectItemCaseSensitive(data, "member");
-	ctl_json_text(m, member, sizeof(member));
+	snprintf(member, sizeof(member), "%s",
+		 ctl_json_text(m, num, sizeof(num)));
 	cJSON_Delete(data);
 	if (member[0] == '\0') {
 		ctl_err("tapaidd did not say whose card %s is", card);

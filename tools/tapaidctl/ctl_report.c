@@ -135,6 +135,18 @@ static double nice_max(double m)
 	return 10 * p;
 }
 
+/* Grid lines for an axis up to max: whole steps for small counts. */
+static int nice_ticks(double max)
+{
+	double p = 1;
+
+	if (max <= 5)
+		return max < 1 ? 1 : (int)max;
+	while (p * 10 <= max)
+		p *= 10;
+	return max / p == 2 ? 4 : 5;
+}
+
 static void legend(FILE *f, const struct series *s)
 {
 	fputs("<p class=legend>", f);
@@ -181,8 +193,8 @@ static void vbars(FILE *f, const cJSON *arr, const char *title)
 {
 	struct series s;
 	const cJSON *o;
-	int n = cJSON_GetArraySize(arr), i = 0, every;
-	double max = 0, W = 640, H = 240, L = 44, B = 40, bw;
+	int n = cJSON_GetArraySize(arr), i = 0, every, ticks;
+	double max = 0, W = 360, H = 200, L = 34, B = 28, bw;
 	char b[64];
 
 	fprintf(f, "<section><h2>%s</h2>\n", title);
@@ -201,18 +213,19 @@ static void vbars(FILE *f, const cJSON *arr, const char *title)
 			max = t;
 	}
 	max = nice_max(max);
+	ticks = nice_ticks(max);
 	bw = (W - L - 8) / n;
-	every = n > 14 ? (n + 13) / 14 : 1;
+	every = n > 7 ? (n + 6) / 7 : 1;
 	fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" role=img aria-label=\"%s\">\n",
 		W, H, title);
-	for (int g = 0; g <= 4; g++) {
-		double y = 10 + (H - B - 10) * (1 - g / 4.0);
+	for (int g = 0; g <= ticks; g++) {
+		double y = 10 + (H - B - 10) * (1 - (double)g / ticks);
 
 		fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" "
 			   "class=grid />"
 			   "<text x=\"%.0f\" y=\"%.1f\" class=ax text-anchor=end>"
-			   "%.0f</text>\n",
-			L, W - 4, y, y, L - 4, y + 4, max * g / 4);
+			   "%g</text>\n",
+			L, W - 4, y, y, L - 4, y + 4, max * g / ticks);
 	}
 	cJSON_ArrayForEach(o, arr)
 	{
@@ -242,7 +255,7 @@ static void vbars(FILE *f, const cJSON *arr, const char *title)
 				lab += 5;
 			fprintf(f, "<text x=\"%.2f\" y=\"%.0f\" class=ax "
 				   "text-anchor=middle>",
-				x + bw / 2, H - B + 16);
+				x + bw / 2, H - B + 15);
 			esc(f, lab);
 			fputs("</text>", f);
 		}
@@ -262,7 +275,7 @@ static void hbars(FILE *f, const cJSON *arr, const char *title,
 	struct series s;
 	const cJSON *o;
 	int n = cJSON_GetArraySize(arr), i = 0;
-	double max = 0, W = 640, L = 170, RH = 26;
+	double max = 0, W = 360, L = 118, RH = 24;
 	char b[64];
 
 	fprintf(f, "<section><h2>%s</h2>\n", title);
@@ -290,13 +303,13 @@ static void hbars(FILE *f, const cJSON *arr, const char *title,
 		const char *lab = label_of(o, b, sizeof(b));
 
 		fprintf(f, "<g><text x=\"%.0f\" y=\"%.0f\" class=lab "
-			   "text-anchor=end>", L - 6, y + 17);
+			   "text-anchor=end>", L - 6, y + 16);
 		/* Long labels are cut so they cannot run into the bars. */
-		if (ctl_utf8_width(lab) > 24) {
+		if (ctl_utf8_width(lab) > 18) {
 			char cut[128];
 			size_t k = 0, w = 0;
 
-			while (lab[k] && k < sizeof(cut) - 4 && w < 22) {
+			while (lab[k] && k < sizeof(cut) - 4 && w < 16) {
 				size_t l = 1;
 
 				while ((lab[k + l] & 0xc0) == 0x80)
@@ -312,7 +325,7 @@ static void hbars(FILE *f, const cJSON *arr, const char *title,
 		}
 		fputs("</text>", f);
 		for (size_t k = 0; k < s.n; k++) {
-			double v = num(o, s.key[k]), w = v / max * (W - L - 60);
+			double v = num(o, s.key[k]), w = v / max * (W - L - 40);
 
 			t += v;
 			if (w <= 0)
@@ -325,7 +338,7 @@ static void hbars(FILE *f, const cJSON *arr, const char *title,
 			x += w;
 		}
 		fprintf(f, "<text x=\"%.2f\" y=\"%.0f\" class=ax>%.0f</text></g>\n",
-			x + 4, y + 17, t);
+			x + 4, y + 16, t);
 		i++;
 	}
 	fputs("</svg>\n", f);
@@ -399,9 +412,9 @@ int ctl_report_html(FILE *f, const cJSON *data, const char *since,
 	      "h1{font-size:1.4em}h2{font-size:1.15em;margin:0 0 .4em}\n"
 	      "section{background:#fff;border:1px solid #ddd;border-radius:8px;"
 	      "padding:12px;margin:12px 0}\n"
-	      "svg{width:100%;height:auto;display:block}\n"
-	      ".grid{stroke:#e0e0e0}.ax{font-size:11px;fill:#555}"
-	      ".lab{font-size:13px;fill:#222}\n"
+	      "svg{width:100%;height:auto;display:block;max-width:720px}\n"
+	      ".grid{stroke:#e0e0e0}.ax{font-size:10px;fill:#555}"
+	      ".lab{font-size:11px;fill:#222}\n"
 	      ".legend span{margin-right:1em;font-size:.9em}"
 	      ".legend i{display:inline-block;width:.8em;height:.8em;"
 	      "margin-right:.3em;vertical-align:-.05em}\n"
