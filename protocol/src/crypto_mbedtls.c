@@ -61,9 +61,9 @@ int tp_aes_ecb(const uint8_t key[static 16], int encrypt,
 	rc = encrypt ? mbedtls_aes_setkey_enc(&a, key, 128)
 		     : mbedtls_aes_setkey_dec(&a, key, 128);
 	if (rc == 0)
-		rc = mbedtls_aes_crypt_ecb(&a, encrypt ? MBEDTLS_AES_ENCRYPT
-						       : MBEDTLS_AES_DECRYPT,
-					   in, out);
+		rc = mbedtls_aes_crypt_ecb(
+		    &a, encrypt ? MBEDTLS_AES_ENCRYPT : MBEDTLS_AES_DECRYPT, in,
+		    out);
 	mbedtls_aes_free(&a);
 	return rc ? TP_ERR_CRYPTO : TP_OK;
 }
@@ -85,9 +85,9 @@ int tp_aes_cbc(const uint8_t key[static 16], int encrypt,
 	rc = encrypt ? mbedtls_aes_setkey_enc(&a, key, 128)
 		     : mbedtls_aes_setkey_dec(&a, key, 128);
 	if (rc == 0)
-		rc = mbedtls_aes_crypt_cbc(&a, encrypt ? MBEDTLS_AES_ENCRYPT
-						       : MBEDTLS_AES_DECRYPT,
-					   len, v, in, out);
+		rc = mbedtls_aes_crypt_cbc(
+		    &a, encrypt ? MBEDTLS_AES_ENCRYPT : MBEDTLS_AES_DECRYPT,
+		    len, v, in, out);
 	mbedtls_aes_free(&a);
 	tp_wipe(v, sizeof(v));
 	return rc ? TP_ERR_CRYPTO : TP_OK;
@@ -107,7 +107,7 @@ static void dbl(const uint8_t in[16], uint8_t out[16])
 
 int tp_cmac_setkey(struct tp_cmac_key *ck, const uint8_t key[static 16])
 {
-	uint8_t l[16] = { 0 };
+	uint8_t l[16] = {0};
 	int rc;
 
 	mbedtls_aes_init(&ck->aes);
@@ -125,12 +125,12 @@ int tp_cmac_setkey(struct tp_cmac_key *ck, const uint8_t key[static 16])
 	return TP_OK;
 }
 
-int tp_cmac_run(const struct tp_cmac_key *ck, const uint8_t *msg,
-		size_t len, uint8_t out[static 16])
+int tp_cmac_run(const struct tp_cmac_key *ck, const uint8_t *msg, size_t len,
+		uint8_t out[static 16])
 {
 	/* mbedtls_aes_crypt_ecb takes a non-const context but only reads it. */
 	mbedtls_aes_context *aes = (mbedtls_aes_context *)&ck->aes;
-	uint8_t x[16] = { 0 }, last[16];
+	uint8_t x[16] = {0}, last[16];
 	size_t nblocks = len == 0 ? 1 : (len + 15) / 16;
 	size_t i, j, rest;
 	int rc = 0;
@@ -138,7 +138,8 @@ int tp_cmac_run(const struct tp_cmac_key *ck, const uint8_t *msg,
 	for (i = 0; i + 1 < nblocks; i++) {
 		for (j = 0; j < 16; j++)
 			x[j] ^= msg[i * 16 + j];
-		if ((rc = mbedtls_aes_crypt_ecb(aes, MBEDTLS_AES_ENCRYPT, x, x)))
+		if ((rc =
+			 mbedtls_aes_crypt_ecb(aes, MBEDTLS_AES_ENCRYPT, x, x)))
 			goto out;
 	}
 	rest = len - i * 16;
@@ -212,7 +213,8 @@ int tp_sha256_finish(struct tp_sha256_ctx *c, uint8_t out[static 32])
 int tp_hmac_sha256(const uint8_t *key, size_t keylen, const void *msg,
 		   size_t len, uint8_t out[static 32])
 {
-	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	const mbedtls_md_info_t *md =
+	    mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
 
 	return mbedtls_md_hmac(md, key, keylen, msg, len, out) ? TP_ERR_CRYPTO
 							       : TP_OK;
@@ -222,12 +224,13 @@ int tp_hkdf_sha256(const uint8_t *salt, size_t saltlen, const uint8_t *ikm,
 		   size_t ikmlen, const uint8_t *info, size_t infolen,
 		   uint8_t *out, size_t outlen)
 {
-	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	const mbedtls_md_info_t *md =
+	    mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
 
 	return mbedtls_hkdf(md, salt, saltlen, ikm, ikmlen, info, infolen, out,
 			    outlen)
-		       ? TP_ERR_CRYPTO
-		       : TP_OK;
+		   ? TP_ERR_CRYPTO
+		   : TP_OK;
 }
 
 int tp_x25519_keypair(uint8_t priv[static 32], uint8_t pub[static 32])
@@ -259,7 +262,7 @@ int tp_x25519_shared(const uint8_t priv[static 32],
 	mbedtls_ecp_group g;
 	mbedtls_mpi d, z;
 	mbedtls_ecp_point q;
-	uint8_t zero[32] = { 0 }, d_le[32], u_le[32];
+	uint8_t zero[32] = {0}, d_le[32], u_le[32];
 	int rc;
 
 	/* RFC 7748 section 5: clamp the scalar, mask the top bit of u. */
@@ -306,8 +309,8 @@ static void aead_nonce(uint64_t n, uint8_t iv[12])
 }
 
 int tp_aead_seal(const uint8_t key[static 32], uint64_t nonce,
-		 const uint8_t *ad, size_t adlen, const uint8_t *pt,
-		 size_t len, uint8_t *ct, uint8_t tag[static 16])
+		 const uint8_t *ad, size_t adlen, const uint8_t *pt, size_t len,
+		 uint8_t *ct, uint8_t tag[static 16])
 {
 	mbedtls_chachapoly_context c;
 	uint8_t iv[12];
@@ -324,8 +327,8 @@ int tp_aead_seal(const uint8_t key[static 32], uint64_t nonce,
 }
 
 int tp_aead_open(const uint8_t key[static 32], uint64_t nonce,
-		 const uint8_t *ad, size_t adlen, const uint8_t *ct,
-		 size_t len, const uint8_t tag[static 16], uint8_t *pt)
+		 const uint8_t *ad, size_t adlen, const uint8_t *ct, size_t len,
+		 const uint8_t tag[static 16], uint8_t *pt)
 {
 	mbedtls_chachapoly_context c;
 	uint8_t iv[12];
@@ -484,8 +487,8 @@ int tp_key_load_public(const char *path, struct tp_key **out)
 }
 
 /* Writes buf to path via a temporary file with the given mode, fsync'd. */
-static int write_atomic(const char *path, const unsigned char *buf,
-			size_t len, mode_t mode)
+static int write_atomic(const char *path, const unsigned char *buf, size_t len,
+			mode_t mode)
 {
 	char tmp[4096];
 	size_t off = 0;
@@ -615,9 +618,8 @@ int tp_sign(const struct tp_key *k, const uint8_t hash[static 32],
 	mbedtls_mpi_init(&r);
 	mbedtls_mpi_init(&s);
 	/* mbedTLS takes a non-const group although it does not change it. */
-	rc = mbedtls_ecdsa_sign(
-		(mbedtls_ecp_group *)&k->ec.grp, &r, &s, &k->ec.d, hash, 32,
-		tp_rng_cb, NULL);
+	rc = mbedtls_ecdsa_sign((mbedtls_ecp_group *)&k->ec.grp, &r, &s,
+				&k->ec.d, hash, 32, tp_rng_cb, NULL);
 	if (rc == 0)
 		rc = mbedtls_mpi_write_binary(&r, sig, 32);
 	if (rc == 0)
@@ -657,8 +659,7 @@ static int hexval(char c)
 	return -1;
 }
 
-int tp_hex_decode(const char *hex, size_t hexlen, uint8_t *out,
-		  size_t outlen)
+int tp_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t outlen)
 {
 	for (size_t i = 0; i < hexlen; i++)
 		if (hexval(hex[i]) < 0)
@@ -666,8 +667,8 @@ int tp_hex_decode(const char *hex, size_t hexlen, uint8_t *out,
 	if (hexlen != 2 * outlen)
 		return TP_ERR_LENGTH;
 	for (size_t i = 0; i < outlen; i++)
-		out[i] = (uint8_t)(hexval(hex[2 * i]) << 4 |
-				   hexval(hex[2 * i + 1]));
+		out[i] =
+		    (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
 	return TP_OK;
 }
 

@@ -44,7 +44,8 @@ int main(int argc, char **argv)
 	int n = 0, bad = 0;
 
 	(void)argc;
-	snprintf(dir, sizeof(dir), "tests/fuzz/corpus/%s", name ? name + 7 : "");
+	snprintf(dir, sizeof(dir), "tests/fuzz/corpus/%s",
+		 name ? name + 7 : "");
 	if (!(d = opendir(dir))) {
 		printf("ok 1 - %s: no corpus yet\n", dir);
 		return 0;

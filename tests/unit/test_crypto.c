@@ -13,11 +13,10 @@
 
 #include "test_util.h"
 
-static const char *rfc4493_msg =
-	"6BC1BEE22E409F96E93D7E117393172A"
-	"AE2D8A571E03AC9C9EB76FAC45AF8E51"
-	"30C81C46A35CE411E5FBC1191A0A52EF"
-	"F69F2445DF4F9B17AD2B417BE66C3710";
+static const char *rfc4493_msg = "6BC1BEE22E409F96E93D7E117393172A"
+				 "AE2D8A571E03AC9C9EB76FAC45AF8E51"
+				 "30C81C46A35CE411E5FBC1191A0A52EF"
+				 "F69F2445DF4F9B17AD2B417BE66C3710";
 
 /* RFC 4493 section 4: subkey generation. */
 static void rfc4493_subkeys(void **state)
@@ -39,10 +38,10 @@ static void rfc4493_examples(void **state)
 		size_t len;
 		const char *mac;
 	} ex[] = {
-		{ 0, "BB1D6929E95937287FA37D129B756746" },
-		{ 16, "070A16B46B4D4144F79BDD9DD04A287C" },
-		{ 40, "DFA66747DE9AE63030CA32611497C827" },
-		{ 64, "51F0BEBF7E3B9D92FC49741779363CFE" },
+	    {0, "BB1D6929E95937287FA37D129B756746"},
+	    {16, "070A16B46B4D4144F79BDD9DD04A287C"},
+	    {40, "DFA66747DE9AE63030CA32611497C827"},
+	    {64, "51F0BEBF7E3B9D92FC49741779363CFE"},
 	};
 	uint8_t key[16], msg[64], mac[16];
 
@@ -119,13 +118,16 @@ static void x25519_rfc7748(void **state)
 {
 	uint8_t a[32], bpub[32], k[32];
 
-	hex2bin("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
-		a, 32);
-	hex2bin("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
-		bpub, 32);
+	hex2bin(
+	    "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+	    a, 32);
+	hex2bin(
+	    "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+	    bpub, 32);
 	assert_int_equal(tp_x25519_shared(a, bpub, k), TP_OK);
-	assert_hex_equal(k, 32,
-			 "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+	assert_hex_equal(
+	    k, 32,
+	    "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
 	/* A low-order point (all zero) must be refused. */
 	memset(bpub, 0, 32);
 	assert_int_equal(tp_x25519_shared(a, bpub, k), TP_ERR_CRYPTO);
@@ -224,16 +226,16 @@ static void hex_codec(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(rfc4493_subkeys),
-		cmocka_unit_test(rfc4493_examples),
-		cmocka_unit_test(an12196_empty_cmac),
-		cmocka_unit_test(aes_ecb_fips197),
-		cmocka_unit_test(aes_cbc_sp800_38a),
-		cmocka_unit_test(hkdf_rfc5869),
-		cmocka_unit_test(x25519_rfc7748),
-		cmocka_unit_test(aead_roundtrip_and_tamper),
-		cmocka_unit_test(p256_keys),
-		cmocka_unit_test(hex_codec),
+	    cmocka_unit_test(rfc4493_subkeys),
+	    cmocka_unit_test(rfc4493_examples),
+	    cmocka_unit_test(an12196_empty_cmac),
+	    cmocka_unit_test(aes_ecb_fips197),
+	    cmocka_unit_test(aes_cbc_sp800_38a),
+	    cmocka_unit_test(hkdf_rfc5869),
+	    cmocka_unit_test(x25519_rfc7748),
+	    cmocka_unit_test(aead_roundtrip_and_tamper),
+	    cmocka_unit_test(p256_keys),
+	    cmocka_unit_test(hex_codec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,18 +28,18 @@ static inline size_t hex2bin(const char *hex, uint8_t *buf, size_t cap)
  * Compares got against the expected hex, printing both as hex dumps on a
  * mismatch (libosdp's CHECK_ARRAY habit), then fails the test.
  */
-#define assert_hex_equal(got, len, hex)                                       \
-	do {                                                                  \
-		uint8_t exp_[512];                                            \
-		size_t n_ = hex2bin((hex), exp_, sizeof(exp_));               \
-		if (n_ != (size_t)(len) || memcmp((got), exp_, n_) != 0) {    \
-			char g_[1025];                                        \
-			tp_hex_encode((const uint8_t *)(got),                 \
-				      (size_t)(len) > 512 ? 512 : (size_t)(len), \
-				      g_, 1);                                 \
+#define assert_hex_equal(got, len, hex)                                        \
+	do {                                                                   \
+		uint8_t exp_[512];                                             \
+		size_t n_ = hex2bin((hex), exp_, sizeof(exp_));                \
+		if (n_ != (size_t)(len) || memcmp((got), exp_, n_) != 0) {     \
+			char g_[1025];                                         \
+			tp_hex_encode(                                         \
+			    (const uint8_t *)(got),                            \
+			    (size_t)(len) > 512 ? 512 : (size_t)(len), g_, 1); \
 			print_error("expected %s\n     got %s\n", (hex), g_);  \
-			fail();                                               \
-		}                                                             \
+			fail();                                                \
+		}                                                              \
 	} while (0)
 
 /* Seeds rng_stub.c (only in tests that link it). */

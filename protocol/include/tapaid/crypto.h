@@ -21,13 +21,13 @@
 
 #include "tapaid/err.h"
 
-#define TP_AES_KEY_LEN 16
-#define TP_AES_BLOCK 16
-#define TP_CMAC_LEN 16
-#define TP_SHA256_LEN 32
+#define TP_AES_KEY_LEN	16
+#define TP_AES_BLOCK	16
+#define TP_CMAC_LEN	16
+#define TP_SHA256_LEN	32
 #define TP_P256_PUB_LEN 65 /* uncompressed point 04 || X || Y */
 #define TP_P256_SIG_LEN 64 /* raw r || s, each 32 bytes big-endian */
-#define TP_X25519_LEN 32
+#define TP_X25519_LEN	32
 #define TP_AEAD_KEY_LEN 32
 #define TP_AEAD_TAG_LEN 16
 
@@ -69,8 +69,8 @@ struct tp_cmac_key {
 	uint8_t k2[16];
 };
 int tp_cmac_setkey(struct tp_cmac_key *ck, const uint8_t key[static 16]);
-int tp_cmac_run(const struct tp_cmac_key *ck, const uint8_t *msg,
-		size_t len, uint8_t out[static 16]);
+int tp_cmac_run(const struct tp_cmac_key *ck, const uint8_t *msg, size_t len,
+		uint8_t out[static 16]);
 void tp_cmac_clear(struct tp_cmac_key *ck);
 
 /* One-shot AES-CMAC. */
@@ -104,11 +104,11 @@ int tp_x25519_shared(const uint8_t priv[static 32],
  * when the tag is wrong and then leaves no plaintext in out.
  */
 int tp_aead_seal(const uint8_t key[static 32], uint64_t nonce,
-		 const uint8_t *ad, size_t adlen, const uint8_t *pt,
-		 size_t len, uint8_t *ct, uint8_t tag[static 16]);
+		 const uint8_t *ad, size_t adlen, const uint8_t *pt, size_t len,
+		 uint8_t *ct, uint8_t tag[static 16]);
 int tp_aead_open(const uint8_t key[static 32], uint64_t nonce,
-		 const uint8_t *ad, size_t adlen, const uint8_t *ct,
-		 size_t len, const uint8_t tag[static 16], uint8_t *pt);
+		 const uint8_t *ad, size_t adlen, const uint8_t *ct, size_t len,
+		 const uint8_t tag[static 16], uint8_t *pt);
 
 /*
  * ECDSA P-256 keys.  struct tp_key is opaque; it holds the curve and the
@@ -140,8 +140,7 @@ int tp_verify(const struct tp_key *k, const uint8_t hash[static 32],
 
 /* Hex helpers: tp_hex_decode returns TP_ERR_HEX on a non-hex digit and
  * TP_ERR_LENGTH unless hex holds exactly 2*outlen digits. */
-int tp_hex_decode(const char *hex, size_t hexlen, uint8_t *out,
-		  size_t outlen);
+int tp_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t outlen);
 void tp_hex_encode(const uint8_t *in, size_t len, char *out, int upper);
 
 #endif

@@ -27,15 +27,15 @@ enum tp_err {
 	TP_ERR_KEYFILE = -15,	   /* a key file is missing or malformed */
 	TP_ERR_KEYPERM = -16,	   /* a private key file others can read */
 	TP_ERR_HEX = -17,	   /* input that is not hexadecimal */
-	TP_ERR_PARSE = -18,	   /* a URL, NDEF message or field is malformed */
-	TP_ERR_CARD_STATUS = -19,  /* the card answered with an error status */
-	TP_ERR_CARD_MAC = -20,	   /* the card's response MAC is wrong */
-	TP_ERR_AUTH = -21,	   /* card authentication failed */
-	TP_ERR_IO = -22,	   /* a read or write failed */
-	TP_ERR_NOMEM = -23,	   /* out of memory */
-	TP_ERR_COUNTER = -24,	   /* a counter is exhausted */
-	TP_ERR_VALUE = -25,	   /* a field holds a value out of range */
-	TP_ERR_REFUSED = -26,	   /* the peer refused the session */
+	TP_ERR_PARSE = -18, /* a URL, NDEF message or field is malformed */
+	TP_ERR_CARD_STATUS = -19, /* the card answered with an error status */
+	TP_ERR_CARD_MAC = -20,	  /* the card's response MAC is wrong */
+	TP_ERR_AUTH = -21,	  /* card authentication failed */
+	TP_ERR_IO = -22,	  /* a read or write failed */
+	TP_ERR_NOMEM = -23,	  /* out of memory */
+	TP_ERR_COUNTER = -24,	  /* a counter is exhausted */
+	TP_ERR_VALUE = -25,	  /* a field holds a value out of range */
+	TP_ERR_REFUSED = -26,	  /* the peer refused the session */
 	TP_ERR__MIN = -27
 };
 
