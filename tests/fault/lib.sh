@@ -280,3 +280,12 @@ proxy() {
 	read -r -t 10 -u "$PROXY_OUT" REPLY_PROXY
 	case $REPLY_PROXY in ok*) return 0 ;; *) return 1 ;; esac
 }
+
+# kiosk_up_since ID LINE: the kiosk's last host-link line after line LINE
+# of its log says connected.
+kiosk_up_since() {
+	local l
+	l=$(tail -n +"$(($2 + 1))" "$tmp/$1/kiosk.log" | grep -F "tapaid-kiosk: host" | tail -n 1)
+	case $l in "tapaid-kiosk: host connected"*) return 0 ;; *) return 1 ;; esac
+}
+log_lines() { wc -l <"$tmp/$1/kiosk.log"; }
