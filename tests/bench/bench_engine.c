@@ -358,7 +358,7 @@ int main(int argc, char **argv)
 					      (int64_t)(next() %
 							(uint64_t)nmembers) +
 						      1,
-					      "MEAL", lt.day_start, lt.day_end,
+					      "MEAL", lt.day_start,
 					      &cnt, &amt);
 			}
 			v[r] = (now_s() - t0) / 500 * 1e6;
