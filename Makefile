@@ -91,8 +91,8 @@ fuzz: $(B)/.deps-ok
 		fuzz-run
 
 bench: $(B)/.deps-ok
-	@$(MAKE) --no-print-directory all $(BENCHES)
-	@for b in $(BENCHES); do $$b || exit 1; done
+	@$(MAKE) --no-print-directory all $(BENCHES) $(BENCH_TOOLS)
+	@tools/bench-table.sh $(B) $(BENCHES)
 
 format-check:
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
