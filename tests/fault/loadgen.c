@@ -38,7 +38,7 @@
 #include "tapaid/crypto.h"
 #include "tapaid/proto.h"
 
-#define MAX_KIOSKS 16
+#define MAX_KIOSKS   16
 #define MAX_SESSIONS 64
 
 struct tapr {
@@ -150,8 +150,8 @@ static void conn_lost(struct sess *s, int no_reconnect, uint64_t now)
 	s->retry_at = now + 50;
 }
 
-static int run(int port, int nsess, int ntaps, int first, int count,
-	       int window, int timeout_s, int no_reconnect)
+static int run(int port, int nsess, int ntaps, int first, int count, int window,
+	       int timeout_s, int no_reconnect)
 {
 	int per = count / nsess;
 	uint64_t end = h_ms() + (uint64_t)timeout_s * 1000;
@@ -323,8 +323,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") != 0)
 		die("register or run");
-	if (!port || !outp || !nkiosks || nsess < 1 ||
-	    nsess > MAX_SESSIONS || window < 1)
+	if (!port || !outp || !nkiosks || nsess < 1 || nsess > MAX_SESSIONS ||
+	    window < 1)
 		die("run needs --port, --out, --kiosk; 1..64 sessions");
 	if (!(out = fopen(outp, "a")))
 		die("cannot open --out");

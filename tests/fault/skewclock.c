@@ -39,8 +39,7 @@ int clock_gettime(clockid_t id, struct timespec *ts)
 {
 	int rc = real_cg()(id, ts);
 
-	if (rc == 0 &&
-	    (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE))
+	if (rc == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE))
 		ts->tv_sec += (time_t)skew();
 	return rc;
 }

@@ -42,8 +42,8 @@
 enum mode { PASS, DROP, DROP_DOWN };
 
 struct pair {
-	int k, h;      /* kiosk side, host side; -1 when unused */
-	int tainted;   /* saw a partition */
+	int k, h;    /* kiosk side, host side; -1 when unused */
+	int tainted; /* saw a partition */
 };
 
 static struct pair P[MAXC];
@@ -103,8 +103,8 @@ static void command(char *line)
 		mode = PASS;
 		printf("ok heal %d\n", n);
 	} else if (!strcmp(line, "status")) {
-		printf("ok conns=%d up=%llu down=%llu dropped=%llu\n",
-		       npairs(), up_bytes, down_bytes, dropped);
+		printf("ok conns=%d up=%llu down=%llu dropped=%llu\n", npairs(),
+		       up_bytes, down_bytes, dropped);
 	} else {
 		printf("error unknown command '%s'\n", line);
 	}
@@ -209,7 +209,8 @@ int main(int argc, char **argv)
 					*nl = '\0';
 					command(line);
 					memmove(line, nl + 1,
-						llen - (size_t)(nl + 1 - line) + 1);
+						llen - (size_t)(nl + 1 - line) +
+						    1);
 					llen -= (size_t)(nl + 1 - line);
 				}
 				if (llen == sizeof(line) - 1)
@@ -225,8 +226,8 @@ int main(int argc, char **argv)
 						slot = i;
 				struct sockaddr_in t = a;
 				t.sin_port = htons((uint16_t)target);
-				int h = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
-					       0);
+				int h = socket(AF_INET,
+					       SOCK_STREAM | SOCK_CLOEXEC, 0);
 				if (slot < 0 || h < 0 ||
 				    connect(h, (struct sockaddr *)&t,
 					    sizeof(t)) < 0) {
