@@ -69,7 +69,7 @@ static char kids[MAX_KIOSKS][64];
 static int nkiosks;
 static struct sess S[MAX_SESSIONS];
 static FILE *out;
-static long answered, granted, reconnects, givenup;
+static long answered, granted, reconnects, givenup, lost_inflight;
 
 static void die(const char *msg)
 {
@@ -136,6 +136,7 @@ static void conn_lost(struct sess *s, int no_reconnect, uint64_t now)
 {
 	kc_close(&s->c);
 	s->up = 0;
+	lost_inflight += s->inflight;
 	s->inflight = 0;
 	for (int i = 0; i < s->next; i++)
 		s->taps[i].sent = 0;
@@ -254,8 +255,9 @@ static int run(int port, int nsess, int ntaps, int first, int count, int window,
 	}
 	fprintf(stderr,
 		"loadgen: %ld answered, %ld granted, %ld given up, %ld "
-		"reconnects\n",
-		answered, granted, givenup, reconnects);
+		"reconnects, %ld taps were in flight when connections were "
+		"lost\n",
+		answered, granted, givenup, reconnects, lost_inflight);
 	return 0;
 }
 
