@@ -24,13 +24,7 @@
 
 #include "tapaid/crypto.h"
 #include "tapaid/ntag.h"
-/*
- * proto.h also declares a tp_card_lookup_id (unsalted) that clashes with
- * ntag.h's; the host uses ntag.h's salted one.  Hide proto.h's name.
- */
-#define tp_card_lookup_id tp_card_lookup_id_proto_h
 #include "tapaid/proto.h"
-#undef tp_card_lookup_id
 
 #include "engine.h"
 

@@ -14,10 +14,7 @@
 
 #include "test_util.h"
 #include "tapaid/ntag.h"
-/* proto.h's unsalted tp_card_lookup_id clashes with ntag.h's (see engine.c) */
-#define tp_card_lookup_id tp_card_lookup_id_proto_h
 #include "tapaid/proto.h"
-#undef tp_card_lookup_id
 
 #include "../../host/chain.h"
 #include "../../host/engine.h"
