@@ -444,7 +444,18 @@ struct store {
  */
 int store_sqlite_open(const char *path, struct store **out);
 
-/* Why the last store_sqlite_open() failed (one sentence). */
+/*
+ * Only one handle writes (it holds the flock on PATH-writer and keeps the
+ * write-behind state).  store_sqlite_open() on a database that already
+ * has a writer (another process, or another handle in this one, e.g. a
+ * job thread) gives a read-only handle: every write returns STORE_ESTATE,
+ * reads see what is committed (counters and usage as last flushed).
+ * store_sqlite_open_readonly() always gives one (log verify, reports).
+ */
+int store_sqlite_open_readonly(const char *path, struct store **out);
+int store_sqlite_is_readonly(struct store *s);
+
+/* Why the last store_sqlite_open() failed in this thread (one sentence). */
 const char *store_sqlite_open_error(void);
 
 /* The sqlite3 * behind a store_sqlite handle (tests, bench, tools only). */

@@ -14,13 +14,16 @@
  * and put back on a savepoint rollback.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -361,6 +364,8 @@ struct sq {
 	struct head r_head_sp, s_head_sp; /* saved at the savepoint */
 	uint64_t generation;
 	char err[256];
+	int ro;	    /* a reader: no writes, no write-behind state */
+	int lockfd; /* the writer lock (DB-writer), 0 if none */
 	/* write-behind state */
 	uint32_t *ctr;
 	uint8_t *ctr_dirty;
@@ -772,6 +777,8 @@ static int64_t req_lookup(struct sq *q, const char *kiosk,
 {
 	uint64_t k = req_key(kiosk, rid);
 
+	if (!q->req[0] || !q->req[1])
+		return 0;
 	for (int t = 0; t < 2; t++) {
 		struct req_ent *tab = q->req[(q->req_cur + t) & 1];
 		uint32_t i = (uint32_t)(k & (REQ_CAP - 1));
@@ -878,6 +885,10 @@ static int sq_begin(struct store *s)
 	struct sq *q = Q(s);
 	int err;
 
+	if (q->ro)
+		return fail(q, STORE_ESTATE,
+			    "this database handle is read-only (another "
+			    "process or handle is the writer)");
 	if (q->in_txn)
 		return fail(q, STORE_ESTATE, "a transaction is already open");
 	/* Room for the coming transaction in the memory tables. */
@@ -1230,8 +1241,25 @@ static int sq_usage(struct store *s, int64_t member_id, const char *benefit,
 		    int64_t period_start, int64_t *count, int64_t *amount)
 {
 	struct sq *q = Q(s);
-	int64_t i = usage_find(q, member_id, benefit, period_start);
+	int64_t i;
 
+	if (!q->usage) { /* a reader: the table as last flushed */
+		sqlite3_stmt *st = stmt(q, ST_USAGE);
+		int rc;
+
+		if (!st)
+			return STORE_EIO;
+		sqlite3_bind_int64(st, 1, period_start);
+		sqlite3_bind_int64(st, 2, member_id);
+		bind_text(st, 3, benefit);
+		rc = sqlite3_step(st);
+		*count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		*amount = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+		sqlite3_reset(st);
+		return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+							       dberr(q, rc);
+	}
+	i = usage_find(q, member_id, benefit, period_start);
 	if (i < 0)
 		return (int)i;
 	*count = q->usage[i].count;
@@ -2435,6 +2463,8 @@ static int sq_flush(struct store *s)
 	struct head r, h;
 	int err;
 
+	if (q->ro)
+		return 0; /* a reader keeps no state to write */
 	if (q->in_txn)
 		return fail(q, STORE_ESTATE, "flush inside a transaction");
 	if ((err = load_head(q, ST_R_HEAD, &r)) ||
@@ -2554,25 +2584,21 @@ static int load_state(struct sq *q)
 
 /* ---- open / close -------------------------------------------------------- */
 
+static void free_sq(struct sq *q);
+
 static void sq_close(struct store *s)
 {
 	struct sq *q = Q(s);
 
 	if (q->in_txn)
 		sq_rollback(s);
-	if (q->usage && q->req[0] && q->req[1])
+	if (!q->ro && q->usage && q->req[0] && q->req[1])
 		sq_flush(s); /* if it fails, the next open replays the log */
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(q->st[i]);
-	sqlite3_exec(q->db, "PRAGMA optimize", NULL, NULL, NULL);
-	sqlite3_close_v2(q->db);
-	free(q->ctr);
-	free(q->ctr_dirty);
-	free(q->usage);
-	free(q->req[0]);
-	free(q->req[1]);
-	free(q->undo);
-	free(q);
+	if (!q->ro)
+		sqlite3_exec(q->db, "PRAGMA optimize", NULL, NULL, NULL);
+	free_sq(q);
 }
 
 static const struct store_ops sqlite_ops = {
@@ -2681,12 +2707,51 @@ static int migrate(struct sq *q)
 	return 0;
 }
 
-static char open_err[256];
+/* Per thread: the daemon opens read-only handles on a job thread. */
+static _Thread_local char open_err[256];
 
-int store_sqlite_open(const char *path, struct store **out)
+static void free_sq(struct sq *q)
+{
+	if (q->db)
+		sqlite3_close_v2(q->db);
+	if (q->lockfd > 0)
+		close(q->lockfd);
+	free(q->ctr);
+	free(q->ctr_dirty);
+	free(q->usage);
+	free(q->req[0]);
+	free(q->req[1]);
+	free(q->undo);
+	free(q);
+}
+
+/*
+ * Only one read-write handle may keep the write-behind state: a flock on
+ * DB-writer says who.  Returns 1 if we hold it, 0 if someone else does.
+ */
+static int take_writer_lock(struct sq *q, const char *path)
+{
+	char lp[4096];
+
+	if (snprintf(lp, sizeof(lp), "%s-writer", path) >= (int)sizeof(lp))
+		return 0;
+	q->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (q->lockfd < 0) {
+		q->lockfd = 0;
+		return 0;
+	}
+	if (flock(q->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		close(q->lockfd);
+		q->lockfd = 0;
+		return 0;
+	}
+	return 1;
+}
+
+static int do_open(const char *path, int want_ro, struct store **out)
 {
 	struct sq *q;
-	int rc, err;
+	int rc, err, version = -1;
 
 	*out = NULL;
 	q = calloc(1, sizeof(*q));
@@ -2694,18 +2759,47 @@ int store_sqlite_open(const char *path, struct store **out)
 		return STORE_ENOMEM;
 	q->base.ops = &sqlite_ops;
 	rc = sqlite3_open_v2(path, &q->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			     SQLITE_OPEN_READWRITE |
+				     (want_ro ? 0 : SQLITE_OPEN_CREATE) |
 				     SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		err = dberr(q, rc);
-		snprintf(open_err, sizeof(open_err), "%.100s: %.140s", path, q->err);
-		sqlite3_close_v2(q->db);
-		free(q);
-		return err;
+		goto fail;
 	}
 	sqlite3_extended_result_codes(q->db, 1);
 	sqlite3_busy_timeout(q->db, 5000);
+	q->ro = want_ro || !take_writer_lock(q, path);
+	if (q->ro) {
+		/* A reader: no migrations, no write-behind state, and SQLite
+		 * itself refuses writes. */
+		sqlite3_stmt *st;
+
+		if ((err = exec_sql(q, "PRAGMA query_only = 1")) ||
+		    (err = exec_sql(q, "PRAGMA cache_size = -8192")))
+			goto fail;
+		if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st,
+				       NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		if (version > STORE_SCHEMA_VERSION) {
+			err = fail(q, STORE_ESCHEMA,
+				   "database schema version %d is newer than "
+				   "this program (%d)",
+				   version, STORE_SCHEMA_VERSION);
+			goto fail;
+		}
+		if (version != STORE_SCHEMA_VERSION) {
+			err = fail(q, STORE_ESCHEMA,
+				   "database schema version %d is older than "
+				   "this program (%d): open it read-write once",
+				   version, STORE_SCHEMA_VERSION);
+			goto fail;
+		}
+		*out = &q->base;
+		return 0;
+	}
 	/* WAL + FULL: a COMMIT is on disk when it returns.  The page cache
 	 * is bounded (32 MiB) to keep the daemon well under its RSS goal. */
 	if ((err = exec_sql(q, "PRAGMA journal_mode = WAL")) ||
@@ -2713,14 +2807,31 @@ int store_sqlite_open(const char *path, struct store **out)
 	    (err = exec_sql(q, "PRAGMA cache_size = -32768")) ||
 	    (err = exec_sql(q, "PRAGMA temp_store = MEMORY")) ||
 	    (err = exec_sql(q, "PRAGMA foreign_keys = OFF")) ||
-	    (err = migrate(q)) || (err = load_state(q))) {
-		snprintf(open_err, sizeof(open_err), "%.100s: %.140s", path, q->err);
-		sqlite3_close_v2(q->db);
-		free(q);
-		return err;
-	}
+	    (err = migrate(q)) || (err = load_state(q)))
+		goto fail;
 	*out = &q->base;
 	return 0;
+fail:
+	snprintf(open_err, sizeof(open_err), "%.100s: %.140s", path, q->err);
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	free_sq(q);
+	return err;
+}
+
+int store_sqlite_open(const char *path, struct store **out)
+{
+	return do_open(path, 0, out);
+}
+
+int store_sqlite_open_readonly(const char *path, struct store **out)
+{
+	return do_open(path, 1, out);
+}
+
+int store_sqlite_is_readonly(struct store *s)
+{
+	return Q(s)->ro;
 }
 
 const char *store_sqlite_open_error(void)

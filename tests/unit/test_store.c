@@ -426,6 +426,53 @@ static void report_and_security(void **state)
 	assert_int_equal(n, 2);
 }
 
+/*
+ * One writer: a second handle (another process, or a job thread of the
+ * daemon) is a reader that cannot write and never flushes its view over
+ * the writer's state.
+ */
+static void second_handle_reads(void **state)
+{
+	struct fx *f = *state;
+	struct store *r, *r2;
+	struct store_member m = mem("3001", "新人", "U1", "worker");
+	struct chain_verify_result res;
+	struct engine_tap t;
+	struct engine_decision d;
+
+	fx_quota(f, "MEAL", 2, STORE_DAY);
+	fx_card(f, 1, "1001", 0);
+	t = fx_tap(f, "K1", 1, 4, "MEAL");
+	d = fx_one(f, &t, T0);
+	assert_int_equal(d.result, STORE_GRANTED);
+	assert_int_equal(store_sqlite_open(f->path, &r), 0);
+	assert_int_equal(store_sqlite_is_readonly(r), 1);
+	assert_int_equal(store_sqlite_is_readonly(f->s), 0);
+	assert_int_equal(STORE_CALL(r, member_add, &m), STORE_ESTATE);
+	assert_int_equal(r->ops->begin(r), STORE_ESTATE);
+	assert_int_equal(STORE_CALL(r, member_get, "1001", &m), 0);
+	assert_int_equal(chain_verify(r, NULL, 0, NULL, NULL, &res), 0);
+	assert_int_equal(res.ok, 1);
+	assert_int_equal(res.rows, 1);
+	assert_int_equal(store_sqlite_open_readonly(f->path, &r2), 0);
+	store_close(r2);
+	store_close(r);
+	/* the reader wrote nothing: the writer's memory is still ahead */
+	assert_int_equal(fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'"), 0);
+	assert_int_equal(fx_ctr(f, 1), 4);
+	/* and the writer goes on */
+	t = fx_tap(f, "K1", 1, 5, "MEAL");
+	d = fx_one(f, &t, T0 + 1);
+	assert_int_equal(d.result, STORE_GRANTED);
+	assert_int_equal(d.left, 0);
+	/* once the writer is gone, the next open is the writer */
+	fx_close(f);
+	assert_int_equal(store_sqlite_open(f->path, &r), 0);
+	assert_int_equal(store_sqlite_is_readonly(r), 0);
+	store_close(r);
+	fx_open(f);
+}
+
 /* A write failing inside a transaction the caller opened is the
  * caller's to end; outside one, an admin write is atomic. */
 static void transactions(void **state)
@@ -458,7 +505,7 @@ int main(void)
 		T(schema_version), T(member_import),	   T(members),
 		T(benefits),	   T(kiosks),		   T(cards),
 		T(replace_keeps_usage), T(log_query),	   T(report_and_security),
-		T(transactions),
+		T(transactions), T(second_handle_reads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
