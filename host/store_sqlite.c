@@ -2451,7 +2451,8 @@ static int flush_to(struct sq *q, int64_t r_id, int64_t s_id)
 		memcpy(q->err, keep, sizeof(keep));
 		return err;
 	}
-	memset(q->ctr_dirty, 0, q->ctr_cap);
+	if (q->ctr_dirty)
+		memset(q->ctr_dirty, 0, q->ctr_cap);
 	for (size_t k = 0; k < USAGE_CAP; k++)
 		q->usage[k].dirty = 0;
 	return 0;
