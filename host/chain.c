@@ -30,9 +30,9 @@
 
 #include "chain.h"
 
-#define TAG_RED "tapaid-redemption-v1"
+#define TAG_RED	  "tapaid-redemption-v1"
 #define TAG_STAFF "tapaid-staff-v1"
-#define TAG_CP "tapaid-checkpoint-v1"
+#define TAG_CP	  "tapaid-checkpoint-v1"
 
 struct enc {
 	uint8_t *p;
@@ -67,16 +67,16 @@ static void put_u8(struct enc *e, uint8_t v)
 static void put_str(struct enc *e, const char *s, size_t cap)
 {
 	size_t len = strnlen(s, cap);
-	uint8_t b[4] = { (uint8_t)len, (uint8_t)(len >> 8),
-			 (uint8_t)(len >> 16), (uint8_t)(len >> 24) };
+	uint8_t b[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+			(uint8_t)(len >> 24)};
 
 	put(e, b, 4);
 	put(e, s, len);
 }
 
-#define RED_ENC_MAX                                                          \
-	(sizeof(TAG_RED) + STORE_HASH_LEN + 10 * 8 + 5 + STORE_REQID_LEN +    \
-	 5 * 4 + STORE_ID_LEN * 2 + STORE_CODE_LEN + STORE_NAME_LEN +         \
+#define RED_ENC_MAX                                                            \
+	(sizeof(TAG_RED) + STORE_HASH_LEN + 10 * 8 + 5 + STORE_REQID_LEN +     \
+	 5 * 4 + STORE_ID_LEN * 2 + STORE_CODE_LEN + STORE_NAME_LEN +          \
 	 STORE_SUN_LEN + STORE_SIG_LEN)
 
 /* The canonical encoding of a redemption row into buf (RED_ENC_MAX). */
@@ -84,7 +84,7 @@ static int enc_redemption(const uint8_t prev[STORE_HASH_LEN],
 			  const struct store_redemption *r, uint8_t *buf,
 			  size_t *len)
 {
-	struct enc e = { buf, 0, RED_ENC_MAX, 0 };
+	struct enc e = {buf, 0, RED_ENC_MAX, 0};
 
 	put(&e, TAG_RED, sizeof(TAG_RED)); /* with its NUL */
 	put(&e, prev, STORE_HASH_LEN);
@@ -134,12 +134,12 @@ int chain_hash_staff(const uint8_t prev[STORE_HASH_LEN],
 {
 	uint8_t buf[sizeof(TAG_STAFF) + STORE_HASH_LEN + 5 * 8 + 4 * 3 +
 		    STORE_ROLE_LEN + STORE_CMD_LEN];
-	struct enc e = { buf, 0, sizeof(buf), 0 };
+	struct enc e = {buf, 0, sizeof(buf), 0};
 	struct tp_sha256_ctx c;
 	const char *args = a->args ? a->args : "";
 	size_t alen = strlen(args);
-	uint8_t lb[4] = { (uint8_t)alen, (uint8_t)(alen >> 8),
-			  (uint8_t)(alen >> 16), (uint8_t)(alen >> 24) };
+	uint8_t lb[4] = {(uint8_t)alen, (uint8_t)(alen >> 8),
+			 (uint8_t)(alen >> 16), (uint8_t)(alen >> 24)};
 	int rc;
 
 	put(&e, TAG_STAFF, sizeof(TAG_STAFF));
@@ -154,7 +154,8 @@ int chain_hash_staff(const uint8_t prev[STORE_HASH_LEN],
 	if (e.over)
 		return TP_ERR_ARG;
 	/* args may be long: streamed rather than copied */
-	if ((rc = tp_sha256_start(&c)) || (rc = tp_sha256_update(&c, buf, e.n)) ||
+	if ((rc = tp_sha256_start(&c)) ||
+	    (rc = tp_sha256_update(&c, buf, e.n)) ||
 	    (rc = tp_sha256_update(&c, lb, 4)) ||
 	    (rc = tp_sha256_update(&c, args, alen)) ||
 	    (rc = tp_sha256_finish(&c, out)))
@@ -166,7 +167,7 @@ int chain_checkpoint_digest(const struct store_checkpoint *c,
 			    uint8_t out[STORE_HASH_LEN])
 {
 	uint8_t buf[sizeof(TAG_CP) + 4 * 8 + 3 * STORE_HASH_LEN];
-	struct enc e = { buf, 0, sizeof(buf), 0 };
+	struct enc e = {buf, 0, sizeof(buf), 0};
 
 	put(&e, TAG_CP, sizeof(TAG_CP));
 	put_u64(&e, (uint64_t)c->id);
@@ -250,7 +251,7 @@ fail:
  * checkpoints.  Rows travel in fixed chunks allocated once per walk.  If
  * the thread cannot be started, the caller hashes inline.
  */
-#define HB_ROWS 256
+#define HB_ROWS	  256
 #define HB_CHUNKS 8
 
 struct hb_row {
@@ -271,7 +272,7 @@ struct hasher {
 	pthread_cond_t cv;
 	struct hb_chunk *c;
 	int head, tail, stop, threaded;
-	int fill; /* rows the caller put in the head chunk so far */
+	int fill;	/* rows the caller put in the head chunk so far */
 	int64_t bad_id; /* lowest row whose hash does not match, 0 if none */
 };
 
@@ -405,10 +406,8 @@ struct walk {
 	int64_t done, total;
 };
 
-__attribute__((format(printf, 4, 5))) static void bad(struct walk *w,
-						      const char *table,
-						      int64_t id,
-						      const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void
+bad(struct walk *w, const char *table, int64_t id, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -449,7 +448,7 @@ static int walk_chain(struct walk *w, int staff)
 	struct store_redemption r;
 	struct store_staff_action a;
 	struct store_checkpoint cp;
-	uint8_t prev[STORE_HASH_LEN] = { 0 }, h[STORE_HASH_LEN];
+	uint8_t prev[STORE_HASH_LEN] = {0}, h[STORE_HASH_LEN];
 	int64_t expect = 1, cp_id = 0;
 	const uint8_t *cp_hash, *row_hash, *row_prev;
 	int64_t row_id, hash_bad;
@@ -458,9 +457,8 @@ static int walk_chain(struct walk *w, int staff)
 
 	if (!staff && (err = hb_start(&hb)))
 		return err;
-	err = s->ops->cursor_open(s, staff ? STORE_CUR_STAFF :
-					     STORE_CUR_REDEMPTIONS,
-				  0, &rows);
+	err = s->ops->cursor_open(
+	    s, staff ? STORE_CUR_STAFF : STORE_CUR_REDEMPTIONS, 0, &rows);
 	if (err)
 		goto out;
 	err = s->ops->cursor_open(s, STORE_CUR_CHECKPOINTS, 0, &cps);
@@ -587,13 +585,12 @@ out:
 }
 
 /* Links of the checkpoint chain, and their signatures. */
-static int walk_checkpoints(struct walk *w, const struct tp_key *pub,
-			    int flags)
+static int walk_checkpoints(struct walk *w, const struct tp_key *pub, int flags)
 {
 	struct store *s = w->s;
 	struct store_cursor *cps = NULL;
 	struct store_checkpoint cp;
-	uint8_t prev[STORE_HASH_LEN] = { 0 }, d[STORE_HASH_LEN];
+	uint8_t prev[STORE_HASH_LEN] = {0}, d[STORE_HASH_LEN];
 	int64_t expect = 1;
 	int rc, err;
 
@@ -647,7 +644,7 @@ int chain_verify(struct store *s, const struct tp_key *host_pub, int flags,
 		 void (*progress)(void *ctx, int64_t done, int64_t total),
 		 void *ctx, struct chain_verify_result *res)
 {
-	struct walk w = { s, res, progress, ctx, 0, 0 };
+	struct walk w = {s, res, progress, ctx, 0, 0};
 	int64_t nr = 0, ns = 0;
 	int err;
 
