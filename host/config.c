@@ -41,7 +41,7 @@ static char *read_line(char *str, int num, void *stream)
 }
 
 static int set_err(struct parse_ctx *p, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int set_err(struct parse_ctx *p, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -53,8 +53,8 @@ static int set_err(struct parse_ctx *p, int line, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (line > 0)
-		snprintf(p->err, p->errlen, "%s line %d: %s", p->cf->path,
-			 line, msg);
+		snprintf(p->err, p->errlen, "%s line %d: %s", p->cf->path, line,
+			 msg);
 	else
 		snprintf(p->err, p->errlen, "%s: %s", p->cf->path, msg);
 	p->failed = 1;
@@ -187,15 +187,15 @@ static int handler(void *user, const char *section, const char *name,
 			const char *key;
 			int *dst, lo, hi;
 		} ints[] = {
-			{ "max_sessions", &cf->max_sessions, 1, 1000000 },
-			{ "max_halfopen", &cf->max_halfopen, 1, 1000000 },
-			{ "max_sessions_per_kiosk", &cf->max_sessions_per_kiosk,
-			  1, 1000 },
-			{ "handshake_timeout_ms", &cf->handshake_timeout_ms, 10,
-			  600000 },
-			{ "idle_timeout_s", &cf->idle_timeout_s, 1, 86400 },
-			{ "checkpoint_interval_s", &cf->checkpoint_interval_s,
-			  1, 60 },
+		    {"max_sessions", &cf->max_sessions, 1, 1000000},
+		    {"max_halfopen", &cf->max_halfopen, 1, 1000000},
+		    {"max_sessions_per_kiosk", &cf->max_sessions_per_kiosk, 1,
+		     1000},
+		    {"handshake_timeout_ms", &cf->handshake_timeout_ms, 10,
+		     600000},
+		    {"idle_timeout_s", &cf->idle_timeout_s, 1, 86400},
+		    {"checkpoint_interval_s", &cf->checkpoint_interval_s, 1,
+		     60},
 		};
 
 		for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
@@ -228,9 +228,10 @@ static int handler(void *user, const char *section, const char *name,
 			if ((strncmp(value, "https://", 8) != 0 &&
 			     strncmp(value, "http://", 7) != 0) ||
 			    copy_str(cf->card_url, sizeof(cf->card_url), value))
-				return set_err(p, line,
-					       "card_url must be an http(s) URL "
-					       "of at most 199 characters");
+				return set_err(
+				    p, line,
+				    "card_url must be an http(s) URL "
+				    "of at most 199 characters");
 		} else if (strcmp(name, "log_level") == 0) {
 			int l = log_level_parse(value);
 
@@ -267,7 +268,7 @@ static int handler(void *user, const char *section, const char *name,
 int config_load(const char *path, struct daemon_config *cf, char *err,
 		size_t errlen)
 {
-	struct parse_ctx p = { cf, err, errlen, 0, 0, NULL, 0 };
+	struct parse_ctx p = {cf, err, errlen, 0, 0, NULL, 0};
 	FILE *f;
 	int rc;
 

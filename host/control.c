@@ -36,12 +36,12 @@
 #include "engine.h"
 #include "store.h"
 
-#define CTL_LINE_MAX (64 * 1024)
-#define CTL_IMPORT_MAX (64 * 1024 * 1024)
-#define CTL_MAXCONN 128
+#define CTL_LINE_MAX	    (64 * 1024)
+#define CTL_IMPORT_MAX	    (64 * 1024 * 1024)
+#define CTL_MAXCONN	    128
 #define CTL_MAXCONN_PER_UID 16
-#define CTL_WBUF_MAX (256 * 1024 * 1024)
-#define CARD_KEY_VERSION 1
+#define CTL_WBUF_MAX	    (256 * 1024 * 1024)
+#define CARD_KEY_VERSION    1
 
 struct ctl_conn {
 	struct loop_io io;
@@ -77,7 +77,7 @@ static void ctl_close(struct ctl_conn *c);
 /* ---- replies ------------------------------------------------------------ */
 
 static void fail(struct req *r, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void fail(struct req *r, const char *code, const char *fmt, ...)
 {
 	va_list ap;
@@ -113,9 +113,8 @@ static int need(struct req *r, enum role want)
 	     role_name(want), (unsigned)r->c->uid,
 	     r->c->role ? role_name(r->c->role) : "no role");
 	r->need_role = role_name(want);
-	net_security(r->d, STORE_SEC_FORBIDDEN, "",
-		     "uid %u (%s) refused %s", (unsigned)r->c->uid,
-		     role_name(r->c->role), r->cmd);
+	net_security(r->d, STORE_SEC_FORBIDDEN, "", "uid %u (%s) refused %s",
+		     (unsigned)r->c->uid, role_name(r->c->role), r->cmd);
 	return 0;
 }
 
@@ -185,8 +184,9 @@ static int arg_int(struct req *r, const char *key, int64_t lo, int64_t hi,
 		return 0;
 	}
 	if (x != (double)(int64_t)x || x < (double)lo || x > (double)hi) {
-		fail(r, "invalid", "\"%s\" must be a whole number from %lld "
-				   "to %lld",
+		fail(r, "invalid",
+		     "\"%s\" must be a whole number from %lld "
+		     "to %lld",
 		     key, (long long)lo, (long long)hi);
 		return 0;
 	}
@@ -275,8 +275,8 @@ static int arg_time(struct req *r, const char *key, int64_t *out)
 		fail(r, "bad_request", "\"%s\" must be a date", key);
 		return 0;
 	}
-	n = sscanf(v->valuestring, "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d,
-		   &c1, &h, &mi, &s);
+	n = sscanf(v->valuestring, "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &c1,
+		   &h, &mi, &s);
 	if (!(n == 3 || ((n == 6 || n == 7) && (c1 == 'T' || c1 == ' '))) ||
 	    mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
 	    s > 60) {
@@ -356,8 +356,7 @@ static int show_names(struct req *r)
 	return arg_bool(r, "show_names") && r->c->role >= ROLE_STAFF;
 }
 
-static void add_name(struct req *r, cJSON *o, const char *key,
-		     const char *name)
+static void add_name(struct req *r, cJSON *o, const char *key, const char *name)
 {
 	char m[STORE_NAME_LEN];
 
@@ -406,7 +405,7 @@ static struct {
 	struct job *todo, *done;
 	int started, stop;
 	struct loop_io io; /* eventfd: a job is done */
-} jobs = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+} jobs = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static int report_cb(void *ctx, const struct store_report_row *row);
 static void verify_to_json(const struct chain_verify_result *res, cJSON *o);
@@ -436,10 +435,9 @@ static void job_run(struct job *j)
 			verify_to_json(&res, j->data);
 		tp_key_free(pub);
 	} else {
-		static const char *const sections[] = { "per_day",
-							"per_benefit",
-							"per_point", "denials",
-							"security" };
+		static const char *const sections[] = {"per_day", "per_benefit",
+						       "per_point", "denials",
+						       "security"};
 
 		for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]);
 		     i++)
@@ -577,8 +575,7 @@ static int defer(struct req *r, struct job *j)
 
 	if (jobs_start(d) < 0)
 		return -1;
-	snprintf(j->dbpath, sizeof(j->dbpath), "%s/tapaid.db",
-		 d->cf.data_dir);
+	snprintf(j->dbpath, sizeof(j->dbpath), "%s/tapaid.db", d->cf.data_dir);
 	if (tp_key_public_raw(d->host_key, j->host_pub) != TP_OK)
 		return -1;
 	j->c = r->c;
@@ -634,8 +631,8 @@ static int copy_field(char *dst, size_t len, const cJSON *v)
 
 static void cmd_member_import(struct req *r)
 {
-	static const char *const fname[5] = { "member number", "name", "union",
-					      "category", "status" };
+	static const char *const fname[5] = {"member number", "name", "union",
+					     "category", "status"};
 	const cJSON *rows, *row;
 	struct store_member *m;
 	int64_t first = 2;
@@ -663,11 +660,11 @@ static void cmd_member_import(struct req *r)
 		long line = (long)first + (long)i;
 		int nf = cJSON_GetArraySize(row), st;
 		char status[16] = "";
-		size_t lens[5] = { sizeof(m->no), sizeof(m->name),
-				   sizeof(m->union_), sizeof(m->category),
-				   sizeof(status) };
-		char *dst[5] = { m[i].no, m[i].name, m[i].union_,
-				 m[i].category, status };
+		size_t lens[5] = {sizeof(m->no), sizeof(m->name),
+				  sizeof(m->union_), sizeof(m->category),
+				  sizeof(status)};
+		char *dst[5] = {m[i].no, m[i].name, m[i].union_, m[i].category,
+				status};
 
 		if (!cJSON_IsArray(row) || nf < 4 || nf > 5) {
 			fail(r, "invalid", "line %ld: expected 4 or 5 fields",
@@ -784,8 +781,8 @@ static void cmd_member_show(struct req *r)
 	cJSON_AddStringToObject(o, "category", m.category);
 	cJSON_AddStringToObject(o, "status", status_name(m.status));
 	cards = cJSON_AddArrayToObject(o, "cards");
-	rc = r->d->store->ops->card_list(r->d->store, m.id, card_list_cb,
-					 cards);
+	rc =
+	    r->d->store->ops->card_list(r->d->store, m.id, card_list_cb, cards);
 	if (store_fail(r, rc))
 		return;
 	usage = cJSON_AddArrayToObject(o, "usage");
@@ -880,8 +877,9 @@ static void cmd_benefit_add(struct req *r)
 		if (!arg_int(r, "amount", 1, INT64_MAX / 2, &b.amount, 1))
 			return;
 	} else {
-		fail(r, "bad_request", "benefit.add needs \"quota\" (with "
-				       "\"per\") or \"balance\"");
+		fail(r, "bad_request",
+		     "benefit.add needs \"quota\" (with "
+		     "\"per\") or \"balance\"");
 		return;
 	}
 	if (r->failed)
@@ -1019,14 +1017,16 @@ static void cmd_kiosk_add(struct req *r)
 	if (r->failed)
 		return;
 	if (!valid_kiosk_id(k.id)) {
-		fail(r, "invalid", "kiosk id must be 1 to %d printable "
-				   "characters without spaces",
+		fail(r, "invalid",
+		     "kiosk id must be 1 to %d printable "
+		     "characters without spaces",
 		     TP_KIOSK_ID_MAX);
 		return;
 	}
 	if (keys_parse_public_pem(k.pubkey_pem, &pub) != TP_OK) {
-		fail(r, "invalid", "pubkey is not a P-256 public key in PEM "
-				   "(kiosk.pub from tapaid-kiosk --enroll)");
+		fail(r, "invalid",
+		     "pubkey is not a P-256 public key in PEM "
+		     "(kiosk.pub from tapaid-kiosk --enroll)");
 		return;
 	}
 	tp_key_free(pub);
@@ -1153,8 +1153,9 @@ static void cmd_card_prepare(struct req *r)
 	keys_card_lookup(r->d->keys.salt, uid, lookup);
 	rc = r->d->store->ops->card_find(r->d->store, lookup, &sc, &sm);
 	if (rc == STORE_OK) {
-		fail(r, "exists", "a card with this UID is already registered "
-				  "(card %lld)",
+		fail(r, "exists",
+		     "a card with this UID is already registered "
+		     "(card %lld)",
 		     (long long)sc.id);
 		return;
 	}
@@ -1168,7 +1169,7 @@ static void cmd_card_prepare(struct req *r)
 		if (i == 1)
 			memcpy(k, r->d->keys.meta, 16);
 		else if (keys_card_key(r->d->keys.master, uid, i,
-				     CARD_KEY_VERSION, k) != TP_OK) {
+				       CARD_KEY_VERSION, k) != TP_OK) {
 			fail(r, "internal", "cannot derive card key %d", i);
 			tp_wipe(k, sizeof(k));
 			return;
@@ -1228,8 +1229,9 @@ static void cmd_card_revoke(struct req *r)
 		return;
 	if (strcmp(reason, "lost") && strcmp(reason, "stolen") &&
 	    strcmp(reason, "left") && strcmp(reason, "damaged")) {
-		fail(r, "invalid", "reason must be lost, stolen, left or "
-				   "damaged");
+		fail(r, "invalid",
+		     "reason must be lost, stolen, left or "
+		     "damaged");
 		return;
 	}
 	rc = r->d->store->ops->card_revoke(r->d->store, id, reason);
@@ -1337,7 +1339,7 @@ static int log_cb(void *ctx, const struct store_log_row *row)
 static void cmd_log_query(struct req *r)
 {
 	struct store_log_filter f;
-	struct log_ctx lc = { r, NULL };
+	struct log_ctx lc = {r, NULL};
 	char res[16];
 	int64_t x, next = 0;
 	int rc;
@@ -1423,8 +1425,7 @@ static void cmd_log_verify(struct req *r)
 			return;
 		free(j);
 	}
-	rc = chain_verify(r->d->store, r->d->host_key, flags, NULL, NULL,
-			  &res);
+	rc = chain_verify(r->d->store, r->d->host_key, flags, NULL, NULL, &res);
 	if (store_fail(r, rc))
 		return;
 	verify_to_json(&res, data_obj(r));
@@ -1492,9 +1493,8 @@ static int report_cb(void *ctx, const struct store_report_row *row)
 
 static void cmd_report_data(struct req *r)
 {
-	static const char *const sections[] = { "per_day", "per_benefit",
-						"per_point", "denials",
-						"security" };
+	static const char *const sections[] = {
+	    "per_day", "per_benefit", "per_point", "denials", "security"};
 	int64_t since, until, off = 0;
 	struct tm tm;
 	time_t now = time(NULL);
@@ -1529,8 +1529,8 @@ static void cmd_report_data(struct req *r)
 	o = data_obj(r);
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
 		cJSON_AddArrayToObject(o, sections[i]);
-	rc = r->d->store->ops->report(r->d->store, since, until, off,
-				      report_cb, o);
+	rc = r->d->store->ops->report(r->d->store, since, until, off, report_cb,
+				      o);
 	store_fail(r, rc);
 }
 
@@ -1546,28 +1546,28 @@ struct command {
  * the request was allowed.
  */
 static const struct command commands[] = {
-	{ "ping", cmd_ping, ROLE_AUDITOR },
-	{ "member.import", cmd_member_import, ROLE_STAFF },
-	{ "member.add", cmd_member_add, ROLE_STAFF },
-	{ "member.show", cmd_member_show, ROLE_AUDITOR },
-	{ "member.suspend", cmd_member_suspend, ROLE_STAFF },
-	{ "member.resume", cmd_member_resume, ROLE_STAFF },
-	{ "benefit.add", cmd_benefit_add, ROLE_ADMIN },
-	{ "benefit.list", cmd_benefit_list, ROLE_AUDITOR },
-	{ "kiosk.add", cmd_kiosk_add, ROLE_ADMIN },
-	{ "kiosk.revoke", cmd_kiosk_revoke, ROLE_ADMIN },
-	{ "kiosk.list", cmd_kiosk_list, ROLE_AUDITOR },
-	{ "kiosk.config", cmd_kiosk_config, ROLE_ADMIN },
-	{ "card.prepare", cmd_card_prepare, ROLE_STAFF },
-	{ "card.register", cmd_card_register, ROLE_STAFF },
-	{ "card.revoke", cmd_card_revoke, ROLE_STAFF },
-	{ "card.replace", cmd_card_replace, ROLE_STAFF },
-	{ "card.show", cmd_card_show, ROLE_AUDITOR },
-	{ "card.list", cmd_card_list, ROLE_AUDITOR },
-	{ "log.query", cmd_log_query, ROLE_AUDITOR },
-	{ "log.verify", cmd_log_verify, ROLE_AUDITOR },
-	{ "redemption.void", cmd_redemption_void, ROLE_ADMIN },
-	{ "report.data", cmd_report_data, ROLE_AUDITOR },
+    {"ping", cmd_ping, ROLE_AUDITOR},
+    {"member.import", cmd_member_import, ROLE_STAFF},
+    {"member.add", cmd_member_add, ROLE_STAFF},
+    {"member.show", cmd_member_show, ROLE_AUDITOR},
+    {"member.suspend", cmd_member_suspend, ROLE_STAFF},
+    {"member.resume", cmd_member_resume, ROLE_STAFF},
+    {"benefit.add", cmd_benefit_add, ROLE_ADMIN},
+    {"benefit.list", cmd_benefit_list, ROLE_AUDITOR},
+    {"kiosk.add", cmd_kiosk_add, ROLE_ADMIN},
+    {"kiosk.revoke", cmd_kiosk_revoke, ROLE_ADMIN},
+    {"kiosk.list", cmd_kiosk_list, ROLE_AUDITOR},
+    {"kiosk.config", cmd_kiosk_config, ROLE_ADMIN},
+    {"card.prepare", cmd_card_prepare, ROLE_STAFF},
+    {"card.register", cmd_card_register, ROLE_STAFF},
+    {"card.revoke", cmd_card_revoke, ROLE_STAFF},
+    {"card.replace", cmd_card_replace, ROLE_STAFF},
+    {"card.show", cmd_card_show, ROLE_AUDITOR},
+    {"card.list", cmd_card_list, ROLE_AUDITOR},
+    {"log.query", cmd_log_query, ROLE_AUDITOR},
+    {"log.verify", cmd_log_verify, ROLE_AUDITOR},
+    {"redemption.void", cmd_redemption_void, ROLE_ADMIN},
+    {"report.data", cmd_report_data, ROLE_AUDITOR},
 };
 
 /*
@@ -1580,13 +1580,13 @@ static char *record_args(const char *cmd, const cJSON *args)
 	char *s;
 
 	if (strcmp(cmd, "member.import") == 0) {
-		const cJSON *rows = cJSON_GetObjectItemCaseSensitive(args, "rows");
+		const cJSON *rows =
+		    cJSON_GetObjectItemCaseSensitive(args, "rows");
 
 		copy = cJSON_CreateObject();
-		cJSON_AddNumberToObject(copy, "rows",
-					cJSON_IsArray(rows)
-						? cJSON_GetArraySize(rows)
-						: 0);
+		cJSON_AddNumberToObject(
+		    copy, "rows",
+		    cJSON_IsArray(rows) ? cJSON_GetArraySize(rows) : 0);
 	} else {
 		cJSON *name;
 
@@ -1598,7 +1598,7 @@ static char *record_args(const char *cmd, const cJSON *args)
 
 			mask_name(name->valuestring, m, sizeof(m));
 			cJSON_ReplaceItemInObjectCaseSensitive(
-				copy, "name", cJSON_CreateString(m));
+			    copy, "name", cJSON_CreateString(m));
 		}
 	}
 	s = cJSON_PrintUnformatted(copy);
@@ -1657,7 +1657,8 @@ static void ctl_flush(struct ctl_conn *c)
 	if (c->io.fd < 0)
 		return;
 	while (c->woff < c->wlen) {
-		ssize_t n = write(c->io.fd, c->wbuf + c->woff, c->wlen - c->woff);
+		ssize_t n =
+		    write(c->io.fd, c->wbuf + c->woff, c->wlen - c->woff);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1725,7 +1726,8 @@ static void handle_line(struct ctl_conn *c, const char *line, size_t len)
 	r.cmd = "?";
 	root = cJSON_ParseWithLength(line, len);
 	if (!root || !cJSON_IsObject(root)) {
-		fail(&r, "bad_request", "a request is one JSON object per line");
+		fail(&r, "bad_request",
+		     "a request is one JSON object per line");
 		goto out;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "v");
@@ -1737,8 +1739,9 @@ static void handle_line(struct ctl_conn *c, const char *line, size_t len)
 	}
 	r.cmd = cmd->valuestring;
 	if (!cJSON_IsNumber(v) || v->valuedouble != 1) {
-		fail(&r, "version", "admin protocol version 1 expected; "
-				    "tapaidctl and tapaidd do not match");
+		fail(&r, "version",
+		     "admin protocol version 1 expected; "
+		     "tapaidctl and tapaidd do not match");
 		goto out;
 	}
 	if (args && !cJSON_IsNull(args) && !cJSON_IsObject(args)) {
@@ -1765,13 +1768,14 @@ static void handle_line(struct ctl_conn *c, const char *line, size_t len)
 	 * refused request is visible as refused.
 	 */
 	if (record_request(&r, c->role >= found->role) < 0) {
-		fail(&r, "storage", "the request could not be recorded, so it "
-				    "was not run: %s",
+		fail(&r, "storage",
+		     "the request could not be recorded, so it "
+		     "was not run: %s",
 		     store_errmsg(c->d->store));
 		goto out;
 	}
-	log_info("admin: uid %u (%s) %s", (unsigned)c->uid,
-		 role_name(c->role), r.cmd);
+	log_info("admin: uid %u (%s) %s", (unsigned)c->uid, role_name(c->role),
+		 r.cmd);
 	found->fn(&r);
 	if (r.deferred)
 		goto done;
@@ -1931,8 +1935,8 @@ static void ctl_accept(struct loop_io *io, uint32_t events)
 			per_uid += o->uid == cred.uid;
 		if (d->nctls >= CTL_MAXCONN || per_uid >= CTL_MAXCONN_PER_UID) {
 			static const char busy[] =
-				"{\"ok\":false,\"error\":\"too many admin "
-				"connections\",\"code\":\"internal\"}\n";
+			    "{\"ok\":false,\"error\":\"too many admin "
+			    "connections\",\"code\":\"internal\"}\n";
 
 			if (write(fd, busy, sizeof(busy) - 1) < 0)
 				(void)0;

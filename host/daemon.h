@@ -40,20 +40,20 @@ struct role_map {
 };
 
 struct daemon_config {
-	char path[PATH_MAX];		/* the config file itself */
-	char data_dir[PATH_MAX];	/* tapaid.db, admin.sock, keys */
-	char listen_host[64];		/* numeric IPv4 or IPv6 */
+	char path[PATH_MAX];	 /* the config file itself */
+	char data_dir[PATH_MAX]; /* tapaid.db, admin.sock, keys */
+	char listen_host[64];	 /* numeric IPv4 or IPv6 */
 	char listen_port[8];
 	char host_key[PATH_MAX];
-	char card_url[200];		/* base of the SUN URL cards carry */
-	int log_level;			/* enum log_level */
-	int max_sessions;		/* kiosk connections in all */
-	int max_halfopen;		/* connections before the handshake */
-	int max_sessions_per_kiosk;	/* live sessions of one kiosk id */
+	char card_url[200];	    /* base of the SUN URL cards carry */
+	int log_level;		    /* enum log_level */
+	int max_sessions;	    /* kiosk connections in all */
+	int max_halfopen;	    /* connections before the handshake */
+	int max_sessions_per_kiosk; /* live sessions of one kiosk id */
 	int handshake_timeout_ms;
-	int idle_timeout_s;		/* an established session with no frame */
+	int idle_timeout_s; /* an established session with no frame */
 	int checkpoint_interval_s;
-	struct role_map *roles;		/* owned; config_free() frees it */
+	struct role_map *roles; /* owned; config_free() frees it */
 	size_t nroles;
 };
 
@@ -180,7 +180,7 @@ struct daemon {
 	/* net.c */
 	struct loop_io listen_io;
 	struct loop_io sig_io;
-	int spare_fd; /* reserve for EMFILE */
+	int spare_fd;	    /* reserve for EMFILE */
 	struct conn *conns; /* all connections, doubly linked */
 	struct conn *halfopen_head, *halfopen_tail; /* FIFO by accept time */
 	int nconns, nhalfopen;

@@ -27,7 +27,7 @@ endif
 KIOSKCLIENT_OBJS := $(B)/tests/kioskclient.o
 HOSTD_HARNESS_OBJS := $(B)/tests/integration/hostd_harness.o
 HOSTD_ITEST := $(B)/tests/hostd_test
-HOSTD_BENCH := $(B)/tests/bench_host
+HOSTD_BENCH := $(B)/bench/bench_host
 # Test code builds paths from a temp dir with snprintf; cutting is harmless.
 $(B)/tests/integration/%.o $(B)/tests/bench/%.o $(KIOSKCLIENT_OBJS): \
 	ALL_CFLAGS += -Wno-unknown-warning-option -Wno-format-truncation
@@ -56,3 +56,8 @@ else
 $(HOSTD_BENCH): | $(TAPAIDD)
 endif
 endif
+
+# Unit test of the config parser.
+TEST_OBJS_test_hostd_config := $(B)/host/config.o $(B)/host/log.o
+TEST_LIBS_test_hostd_config := $(or $(call PKG_LIBS,inih),-linih)
+$(B)/tests/unit/test_hostd_config.o: CPPFLAGS += $(call PKG_CFLAGS,sqlite3)

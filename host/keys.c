@@ -72,10 +72,9 @@ out:
 int keys_load_secrets(const char *dir, struct host_secrets *s, char *err,
 		      size_t errlen)
 {
-	static const char *const names[3] = { "card-master.key",
-					      "sdm-meta.key",
-					      "lookup-salt.key" };
-	uint8_t *dst[3] = { s->card_master, s->sdm_meta, s->lookup_salt };
+	static const char *const names[3] = {"card-master.key", "sdm-meta.key",
+					     "lookup-salt.key"};
+	uint8_t *dst[3] = {s->card_master, s->sdm_meta, s->lookup_salt};
 	char path[PATH_MAX];
 
 	for (int i = 0; i < 3; i++) {
@@ -111,8 +110,7 @@ int keys_load_host(const char *path, struct tp_key **out, char *err,
 	if (!tp_key_can_sign(*out)) {
 		tp_key_free(*out);
 		*out = NULL;
-		snprintf(err, errlen, "host key %s holds no private key",
-			 path);
+		snprintf(err, errlen, "host key %s holds no private key", path);
 		return -1;
 	}
 	return 0;
@@ -137,10 +135,9 @@ int keys_parse_public_pem(const char *pem, struct tp_key **out)
 	if (mbedtls_pk_get_type(&pk) != MBEDTLS_PK_ECKEY ||
 	    mbedtls_pk_ec(pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1)
 		goto out;
-	if (mbedtls_ecp_point_write_binary(&mbedtls_pk_ec(pk)->grp,
-					   &mbedtls_pk_ec(pk)->Q,
-					   MBEDTLS_ECP_PF_UNCOMPRESSED, &olen,
-					   raw, sizeof(raw)) != 0 ||
+	if (mbedtls_ecp_point_write_binary(
+		&mbedtls_pk_ec(pk)->grp, &mbedtls_pk_ec(pk)->Q,
+		MBEDTLS_ECP_PF_UNCOMPRESSED, &olen, raw, sizeof(raw)) != 0 ||
 	    olen != sizeof(raw))
 		goto out;
 	rc = tp_key_from_public_raw(raw, out);

@@ -45,8 +45,8 @@ int log_level_parse(const char *s)
 	return -1;
 }
 
-__attribute__((format(printf, 2, 0)))
-static void vlog(int pri, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog(int pri, const char *fmt,
+						       va_list ap)
 {
 	if (log_stderr) {
 		struct timespec ts;
@@ -66,8 +66,8 @@ static void vlog(int pri, const char *fmt, va_list ap)
 	}
 }
 
-__attribute__((format(printf, 2, 3)))
-static void logs(int pri, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void logs(int pri, const char *fmt,
+						       ...)
 {
 	va_list ap;
 
@@ -76,8 +76,8 @@ static void logs(int pri, const char *fmt, ...)
 	va_end(ap);
 }
 
-__attribute__((format(printf, 3, 0)))
-static void vlog_errno(int pri, int e, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+vlog_errno(int pri, int e, const char *fmt, va_list ap)
 {
 	char buf[1024];
 

@@ -62,7 +62,7 @@ void loop_free(struct loop *l)
 
 int loop_add(struct loop *l, struct loop_io *io, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = io };
+	struct epoll_event ev = {.events = events, .data.ptr = io};
 
 	io->events = events;
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, io->fd, &ev);
@@ -70,7 +70,7 @@ int loop_add(struct loop *l, struct loop_io *io, uint32_t events)
 
 int loop_mod(struct loop *l, struct loop_io *io, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = io };
+	struct epoll_event ev = {.events = events, .data.ptr = io};
 
 	if (io->events == events)
 		return 0;
@@ -117,9 +117,8 @@ int loop_run(struct loop *l)
 
 		if (l->tick) {
 			now = now_ms();
-			timeout = l->next_tick > now
-					  ? (int)(l->next_tick - now)
-					  : 0;
+			timeout =
+			    l->next_tick > now ? (int)(l->next_tick - now) : 0;
 		}
 		n = epoll_wait(l->epfd, l->ev, LOOP_MAX_EVENTS, timeout);
 		if (n < 0) {

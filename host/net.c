@@ -43,12 +43,12 @@
 #include "engine.h"
 #include "store.h"
 
-#define RBUF_CAP (4 * TP_FRAME_MAX)
-#define WBUF_MAX (256 * 1024) /* a kiosk this far behind is dropped */
-#define WBUF_DENY_LOW (16 * 1024) /* refill the deny stream under this */
-#define ACCEPT_PER_TURN 256
-#define PENDING_PER_CONN 64 /* queued taps; more is a misbehaving peer */
-#define SEC_QUEUE_MAX 256   /* security events stored per loop turn */
+#define RBUF_CAP	 (4 * TP_FRAME_MAX)
+#define WBUF_MAX	 (256 * 1024) /* a kiosk this far behind is dropped */
+#define WBUF_DENY_LOW	 (16 * 1024)  /* refill the deny stream under this */
+#define ACCEPT_PER_TURN	 256
+#define PENDING_PER_CONN 64  /* queued taps; more is a misbehaving peer */
+#define SEC_QUEUE_MAX	 256 /* security events stored per loop turn */
 /*
  * Handshake frames (each costs an ECDSA sign or verify, about a
  * millisecond or two) handled per loop turn.  When a thousand kiosks
@@ -130,8 +130,8 @@ void net_security(struct daemon *d, const char *kind, const char *kiosk,
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	log_warnx("security: %s kiosk=%s %s", kind, kiosk && *kiosk ? kiosk : "-",
-		  detail);
+	log_warnx("security: %s kiosk=%s %s", kind,
+		  kiosk && *kiosk ? kiosk : "-", detail);
 	if (nsecq >= SEC_QUEUE_MAX) {
 		sec_dropped++;
 		return;
@@ -199,8 +199,7 @@ static struct kiosk *kiosk_find(struct daemon *d, const char *id)
 
 	if (!d->kiosk_tab)
 		return NULL;
-	for (k = d->kiosk_tab[hash_str(id) % d->kiosk_tab_size]; k;
-	     k = k->next)
+	for (k = d->kiosk_tab[hash_str(id) % d->kiosk_tab_size]; k; k = k->next)
 		if (strcmp(k->id, id) == 0)
 			return k;
 	return NULL;
@@ -274,8 +273,8 @@ static int kids_table(sqlite3 *db)
 			    "CREATE TABLE IF NOT EXISTS " KIDS_TABLE
 			    "(card_id INTEGER PRIMARY KEY, kid BLOB NOT NULL)",
 			    NULL, NULL, NULL) == SQLITE_OK
-		       ? 0
-		       : -1;
+		   ? 0
+		   : -1;
 }
 
 int net_note_card(struct daemon *d, int64_t card_id, const uint8_t uid[7])
@@ -313,7 +312,7 @@ static int revoked_ids(struct daemon *d, uint8_t (**ids)[16], size_t *n)
 {
 	sqlite3 *db = store_sqlite_handle(d->store);
 	sqlite3_stmt *st = NULL;
-	uint8_t (*a)[16] = NULL;
+	uint8_t(*a)[16] = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc;
 
@@ -323,10 +322,11 @@ static int revoked_ids(struct daemon *d, uint8_t (**ids)[16], size_t *n)
 		return -1;
 	if (kids_table(db) < 0)
 		return -1;
-	rc = sqlite3_prepare_v2(db,
-				"SELECT k.kid FROM " KIDS_TABLE " k JOIN cards c"
-				" ON c.id = k.card_id WHERE c.status = ?1",
-				-1, &st, NULL);
+	rc =
+	    sqlite3_prepare_v2(db,
+			       "SELECT k.kid FROM " KIDS_TABLE " k JOIN cards c"
+			       " ON c.id = k.card_id WHERE c.status = ?1",
+			       -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int(st, 1, STORE_REVOKED);
@@ -503,7 +503,7 @@ static void deny_pump(struct conn *c)
 		if (c->deny_version != d->deny.version)
 			deny_start(c); /* the list changed: start over */
 		count = d->deny.n ? (d->deny.n + TP_DENY_CHUNK_MAX - 1) /
-					    TP_DENY_CHUNK_MAX
+					TP_DENY_CHUNK_MAX
 				  : 1;
 		memset(&m, 0, sizeof(m));
 		m.type = TP_MSG_DENYLIST;
@@ -512,8 +512,8 @@ static void deny_pump(struct conn *c)
 		m.u.deny.chunk_count = (uint16_t)count;
 		first = (size_t)c->deny_next * TP_DENY_CHUNK_MAX;
 		m.u.deny.n = (uint8_t)(d->deny.n - first < TP_DENY_CHUNK_MAX
-					       ? d->deny.n - first
-					       : TP_DENY_CHUNK_MAX);
+					   ? d->deny.n - first
+					   : TP_DENY_CHUNK_MAX);
 		if (m.u.deny.n)
 			memcpy(m.u.deny.ids, d->deny.ids[first],
 			       (size_t)m.u.deny.n * 16);
@@ -575,34 +575,41 @@ static void conn_close_after_flush(struct conn *c)
 
 static void conn_flush(struct conn *c)
 {
-	while (c->woff < c->wlen) {
-		ssize_t n = write(c->io.fd, c->wbuf + c->woff, c->wlen - c->woff);
+	for (;;) {
+		while (c->woff < c->wlen) {
+			ssize_t n = write(c->io.fd, c->wbuf + c->woff,
+					  c->wlen - c->woff);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			conn_close(c, "write error");
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				conn_close(c, "write error");
+				return;
+			}
+			c->woff += (size_t)n;
+		}
+		if (c->woff < c->wlen) {
+			/* The kernel buffer is full: wait for EPOLLOUT. */
+			loop_mod(c->d->loop, &c->io,
+				 c->closing ? EPOLLOUT : EPOLLIN | EPOLLOUT);
 			return;
 		}
-		c->woff += (size_t)n;
-	}
-	if (c->woff == c->wlen) {
 		c->woff = c->wlen = 0;
 		if (c->deny_active) {
-			deny_pump(c);
+			deny_pump(c); /* more of the deny list, then write on */
 			if (c->io.fd >= 0 && c->wlen)
-				return conn_flush(c);
+				continue;
+			if (c->io.fd < 0)
+				return;
 		}
 		if (c->closing) {
 			conn_close(c, "closed after answer");
 			return;
 		}
 		loop_mod(c->d->loop, &c->io, EPOLLIN);
-	} else {
-		loop_mod(c->d->loop, &c->io,
-			 c->closing ? EPOLLOUT : EPOLLIN | EPOLLOUT);
+		return;
 	}
 }
 
@@ -676,8 +683,8 @@ static void classify_failure(struct conn *c, int rc)
 		break;
 	default:
 		d->st.garbage++;
-		net_security(d, STORE_SEC_MALFORMED, id,
-			     "%s (from %s, %s)", tp_strerror(rc), c->peer,
+		net_security(d, STORE_SEC_MALFORMED, id, "%s (from %s, %s)",
+			     tp_strerror(rc), c->peer,
 			     c->established ? "in session" : "in handshake");
 		break;
 	}
@@ -772,8 +779,8 @@ static void handle_record(struct conn *c, const struct tp_record_msg *rm)
 			     (unsigned long long)seq, tp_strerror(rc));
 		send_record_ack(c, seq, TP_RECORD_REJECTED,
 				rc == TP_ERR_SIGNATURE
-					? TP_REASON_BAD_SIGNATURE
-					: TP_REASON_NOT_A_SERVICE_CARD);
+				    ? TP_REASON_BAD_SIGNATURE
+				    : TP_REASON_NOT_A_SERVICE_CARD);
 		return;
 	}
 	if (strcmp(rec.kiosk_id, c->kiosk->id) != 0) {
@@ -919,8 +926,8 @@ static void conn_io(struct loop_io *io, uint32_t events)
 			uint8_t junk[512];
 
 			n = read(c->io.fd, junk, sizeof(junk));
-			if (n == 0 || (n < 0 && errno != EAGAIN &&
-				       errno != EINTR))
+			if (n == 0 ||
+			    (n < 0 && errno != EAGAIN && errno != EINTR))
 				conn_close(c, "peer closed");
 			return;
 		}
@@ -954,8 +961,7 @@ static void conn_io(struct loop_io *io, uint32_t events)
 	}
 }
 
-static void peer_name(const struct sockaddr_storage *ss, char *out,
-		      size_t len)
+static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
@@ -984,6 +990,7 @@ static void accept_io(struct loop_io *io, uint32_t events)
 		struct conn *c;
 		int fd, one = 1;
 
+		memset(&ss, 0, sizeof(ss));
 		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -994,8 +1001,8 @@ static void accept_io(struct loop_io *io, uint32_t events)
 					fd = accept(io->fd, NULL, NULL);
 					if (fd >= 0)
 						close(fd);
-					d->spare_fd = open("/dev/null",
-							   O_RDONLY | O_CLOEXEC);
+					d->spare_fd = open(
+					    "/dev/null", O_RDONLY | O_CLOEXEC);
 				}
 				log_warnx("out of file descriptors; shedding "
 					  "connections");
@@ -1187,18 +1194,19 @@ static void answer(struct pending *p, const struct engine_tap *t,
 	m.type = TP_MSG_DECISION;
 	memcpy(m.u.decision.request_id, p->request_id, 16);
 	m.u.decision.reason = e->reason;
-	m.u.decision.result = e->result == STORE_GRANTED &&
-					      e->reason == TP_REASON_GRANTED
-				      ? TP_RESULT_GRANTED
-				      : TP_RESULT_DENIED;
+	m.u.decision.result =
+	    e->result == STORE_GRANTED && e->reason == TP_REASON_GRANTED
+		? TP_RESULT_GRANTED
+		: TP_RESULT_DENIED;
 	if (m.u.decision.result == TP_RESULT_DENIED &&
 	    e->reason == TP_REASON_GRANTED)
 		m.u.decision.reason = TP_REASON_HOST_UNAVAILABLE;
 	scopy(m.u.decision.benefit, sizeof(m.u.decision.benefit), e->benefit);
 	if (m.u.decision.benefit[0] == '\0')
 		/* The engine names no benefit when it never got that far. */
-		scopy(m.u.decision.benefit, sizeof(m.u.decision.benefit), t->benefit);
-	m.u.decision.left = e->left < 0 ? -1
+		scopy(m.u.decision.benefit, sizeof(m.u.decision.benefit),
+		      t->benefit);
+	m.u.decision.left = e->left < 0		  ? -1
 			    : e->left > INT32_MAX ? INT32_MAX
 						  : (int32_t)e->left;
 	scopy(m.u.decision.name, sizeof(m.u.decision.name), e->masked);
@@ -1212,17 +1220,20 @@ void net_beforesleep(void *arg)
 	struct conn *c;
 
 	if (d->npend > 0) {
+		uint64_t t0 = now_ms(), dt;
 		int rc;
 
-		rc = engine_decide_batch(d->engine, d->btaps, d->npend,
-					 d->bdec, wall_s());
+		rc = engine_decide_batch(d->engine, d->btaps, d->npend, d->bdec,
+					 wall_s());
 		d->st.batches++;
+		dt = now_ms() - t0;
+		if (dt >= 250)
+			log_warnx("slow batch: %zu taps took %llu ms", d->npend,
+				  (unsigned long long)dt);
 		if (rc < 0)
 			log_warnx("batch of %zu taps not committed (%s): "
 				  "answered host_unavailable",
 				  d->npend, store_errmsg(d->store));
-		else
-			log_debug("batch of %zu taps committed", d->npend);
 		for (size_t i = 0; i < d->npend; i++)
 			answer(&d->pend[i], &d->btaps[i], &d->bdec[i]);
 		d->npend = 0;
@@ -1303,7 +1314,7 @@ void net_shutdown(struct daemon *d)
 	for (c = d->conns; c; c = n) {
 		n = c->next;
 		if (c->established && !c->closing) {
-			struct tp_msg m = { .type = TP_MSG_BYE };
+			struct tp_msg m = {.type = TP_MSG_BYE};
 
 			if (conn_send(c, &m) == 0)
 				conn_close_after_flush(c);

@@ -34,12 +34,12 @@
 #define DEFAULT_CONF "/etc/tapaid/tapaidd.conf"
 
 static const char usage_text[] =
-	"usage: tapaidd -c FILE [-d] [-F] [-n]\n"
-	"  -c FILE  configuration (tapaidctl init writes DIR/tapaidd.conf)\n"
-	"  -d       stay in the foreground, log to stderr at debug level\n"
-	"  -F       stay in the foreground, log to syslog (for systemd)\n"
-	"  -n       check the configuration, keys and database, then exit\n"
-	"  -h       this help\n";
+    "usage: tapaidd -c FILE [-d] [-F] [-n]\n"
+    "  -c FILE  configuration (tapaidctl init writes DIR/tapaidd.conf)\n"
+    "  -d       stay in the foreground, log to stderr at debug level\n"
+    "  -F       stay in the foreground, log to syslog (for systemd)\n"
+    "  -n       check the configuration, keys and database, then exit\n"
+    "  -h       this help\n";
 
 static void sig_io(struct loop_io *io, uint32_t events)
 {
@@ -109,9 +109,8 @@ static void raise_nofile(const struct daemon_config *cf)
 /* Checks the data dir's secrets one by one, naming the bad file. */
 static int check_secrets(const char *dir, char *err, size_t errlen)
 {
-	static const char *const names[] = { ENGINE_MASTER_KEY_FILE,
-					     ENGINE_META_KEY_FILE,
-					     ENGINE_SALT_FILE };
+	static const char *const names[] = {
+	    ENGINE_MASTER_KEY_FILE, ENGINE_META_KEY_FILE, ENGINE_SALT_FILE};
 	char path[PATH_MAX];
 	uint8_t k[16];
 
@@ -206,7 +205,7 @@ int main(int argc, char **argv)
 		log_setlevel(d->cf.log_level);
 	d->listen_io.fd = d->ctl_io.fd = d->sig_io.fd = d->spare_fd = -1;
 	if (keys_load_host(d->cf.host_key, &d->host_key, err, sizeof(err)) <
-		    0 ||
+		0 ||
 	    check_secrets(d->cf.data_dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tapaidd: %s\n", err);
 		return 1;
@@ -247,7 +246,8 @@ int main(int argc, char **argv)
 			log_warnx("%s is not searchable by others (mode %03o): "
 				  "users in [roles] cannot reach admin.sock; "
 				  "chmod 711 it",
-				  d->cf.data_dir, (unsigned)(st.st_mode & 0777));
+				  d->cf.data_dir,
+				  (unsigned)(st.st_mode & 0777));
 	}
 	d->loop = loop_new();
 	if (!d->loop) {

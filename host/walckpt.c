@@ -45,9 +45,8 @@ static void *run(void *arg)
 		if (stopping)
 			break;
 		pthread_mutex_unlock(&mu);
-		rc = sqlite3_wal_checkpoint_v2(cdb, NULL,
-					       SQLITE_CHECKPOINT_PASSIVE, &logf,
-					       &done);
+		rc = sqlite3_wal_checkpoint_v2(
+		    cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &logf, &done);
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 			log_warnx("WAL checkpoint: %s", sqlite3_errmsg(cdb));
 		pthread_mutex_lock(&mu);

@@ -53,7 +53,7 @@ int kc_send_raw(int fd, const void *p, size_t n)
 		ssize_t w = write(fd, b, n);
 
 		if (w < 0) {
-			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			struct pollfd pf = {.fd = fd, .events = POLLOUT};
 
 			if (errno == EINTR)
 				continue;
@@ -165,7 +165,7 @@ int kc_wait(struct kc *c, struct tp_msg *m, int timeout_ms)
 	uint64_t until = mono_ms() + (uint64_t)timeout_ms;
 
 	for (;;) {
-		struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+		struct pollfd pf = {.fd = c->fd, .events = POLLIN};
 		uint64_t now;
 		int rc = kc_poll(c, m);
 
@@ -205,7 +205,7 @@ int kc_connect(struct kc *c, const char *host, int port,
 	if (kc_open(c, host, port, kiosk_key, host_pub, kiosk_id) < 0)
 		return -1;
 	while (!tp_session_established(&c->s)) {
-		struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+		struct pollfd pf = {.fd = c->fd, .events = POLLIN};
 		struct tp_msg m;
 		uint64_t now = mono_ms();
 		int rc;
@@ -231,8 +231,8 @@ int kc_send(struct kc *c, const struct tp_msg *m)
 	uint8_t out[TP_FRAME_MAX];
 	size_t n;
 
-	if (c->fd < 0 || tp_session_seal(&c->s, m, out, sizeof(out), &n) !=
-				 TP_OK)
+	if (c->fd < 0 ||
+	    tp_session_seal(&c->s, m, out, sizeof(out), &n) != TP_OK)
 		return -1;
 	return kc_send_raw(c->fd, out, n);
 }
@@ -248,7 +248,7 @@ int kc_send_tap(struct kc *c, const uint8_t rid[16], const char *benefit,
 	memcpy(m.u.tap.request_id, rid, 16);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	m.u.tap.kiosk_time_ms =
-		(uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	strncpy(m.u.tap.benefit, benefit, TP_BENEFIT_MAX);
 	strncpy(m.u.tap.sun, sun, TP_SUN_MAX);
 	return kc_send(c, &m);

@@ -20,8 +20,8 @@ struct kc {
 	int fd;
 	struct tp_session s;
 	int established;
-	int closed;	    /* the host closed the connection */
-	int last_err;	    /* the session error that failed it, 0 if none */
+	int closed;	       /* the host closed the connection */
+	int last_err;	       /* the session error that failed it, 0 if none */
 	uint32_t deny_version; /* last complete DENYLIST version */
 	uint32_t deny_count;   /* ids in it */
 	uint16_t deny_chunks;  /* chunks seen of the version being received */

@@ -15,8 +15,13 @@ int bench_sun(const uint8_t meta[16], const uint8_t master[16], int card,
 int bench_sun(const uint8_t meta[16], const uint8_t master[16], int card,
 	      uint32_t ctr, char *out, size_t cap)
 {
-	uint8_t uid[7] = { 0x04, 0xB0, (uint8_t)(card >> 16),
-			   (uint8_t)(card >> 8), (uint8_t)card, 0x5E, 0x80 };
+	uint8_t uid[7] = {0x04,
+			  0xB0,
+			  (uint8_t)(card >> 16),
+			  (uint8_t)(card >> 8),
+			  (uint8_t)card,
+			  0x5E,
+			  0x80};
 	uint8_t pt[16], ct[16], fk[16], mac[8];
 	char hp[33], hm[17];
 	int rc;

@@ -162,8 +162,8 @@ int h_start(struct hd *h)
 			dup2(fd, 2);
 			dup2(fd, 1);
 		}
-		execl(h->bin, "tapaidd", h->syslog ? "-F" : "-d", "-c",
-		      h->conf, (char *)NULL);
+		execl(h->bin, "tapaidd", h->syslog ? "-F" : "-d", "-c", h->conf,
+		      (char *)NULL);
 		_exit(127);
 	}
 	h->pid = pid;
@@ -321,12 +321,13 @@ int h_kiosk(struct hd *h, const char *id, const char *point,
 	fclose(f);
 	pem[n] = '\0';
 	json_escape(pem, esc, sizeof(esc));
-	return h_adminf(h,
-			"{\"v\":1,\"cmd\":\"kiosk.add\",\"args\":{\"id\":\"%s\","
-			"\"point\":\"%s\",\"pubkey\":\"%s\",\"tz\":\"UTC\"}}",
-			id, point, esc) == 1
-		       ? 0
-		       : -1;
+	return h_adminf(
+		   h,
+		   "{\"v\":1,\"cmd\":\"kiosk.add\",\"args\":{\"id\":\"%s\","
+		   "\"point\":\"%s\",\"pubkey\":\"%s\",\"tz\":\"UTC\"}}",
+		   id, point, esc) == 1
+		   ? 0
+		   : -1;
 }
 
 void h_uid(int n, uint8_t uid[7])
@@ -353,8 +354,8 @@ int h_card(struct hd *h, int n, const char *member)
 			"\"member\":\"%s\",\"uid\":\"%s\",\"key_version\":1,"
 			"\"ctr\":0}}",
 			member, hex) == 1
-		       ? 0
-		       : -1;
+		   ? 0
+		   : -1;
 }
 
 void h_sun(struct hd *h, int n, uint32_t ctr, char *out, size_t cap)
@@ -388,8 +389,7 @@ long long h_sql(struct hd *h, const char *sql, const uint8_t *blob)
 	long long v = -1;
 
 	snprintf(path, sizeof(path), "%s/tapaid.db", h->dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_busy_timeout(db, 2000);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {

@@ -50,7 +50,7 @@ int h_admin_lines(struct hd *h, const char *req, int lines, char *resp,
 		  size_t cap);
 /* printf-style h_admin without the answer. */
 int h_adminf(struct hd *h, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* A kiosk key pair; its public PEM is written to DIR/ID.pub. */
 int h_kiosk(struct hd *h, const char *id, const char *point,
 	    struct tp_key **key);

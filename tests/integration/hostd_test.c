@@ -36,7 +36,7 @@ static int test_no;
 static int failures;
 
 static int ok(int cond, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static int ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
@@ -186,11 +186,11 @@ static void t_decisions(void)
 	rid_new(rid);
 	rc = kc_tap(&c, rid, "BIG", sun, &d, 3000);
 	ok(rc == 1 && d.result == TP_RESULT_GRANTED &&
-		   d.reason == TP_REASON_GRANTED,
+	       d.reason == TP_REASON_GRANTED,
 	   "a good tap is granted (reason %s)",
 	   rc == 1 ? tp_reason_name(d.reason) : "none");
 	ok(rc == 1 && strcmp(d.name, "王*1") != 0 && d.name[0] != '\0' &&
-		   strstr(d.name, "小明") == NULL,
+	       strstr(d.name, "小明") == NULL,
 	   "the answer carries a masked name (%s)", rc == 1 ? d.name : "");
 	rc = kc_tap(&c, rid, "BIG", sun, &d2, 3000);
 	ok(rc == 1 && d2.reason == TP_REASON_GRANTED,
@@ -233,7 +233,7 @@ static void t_retry_reconnect(void)
 	usleep(100000);
 	rc |= connect_k(&c, "K1", k1);
 	ok(rc == 0 && kc_tap(&c, rid, "BIG", sun, &d, 3000) == 1 &&
-		   d.reason == TP_REASON_GRANTED,
+	       d.reason == TP_REASON_GRANTED,
 	   "a tap retried on a new session after a lost answer is granted");
 	ok(h_sql(&H, "SELECT count(*) FROM redemptions WHERE request_id=?1",
 		 rid) == 1,
@@ -263,8 +263,8 @@ static void t_bad_kiosks(void)
 		if (rc == 0) {
 			h_sun(&H, 1, ++ctr1, sun, sizeof(sun));
 			rid_new(rid);
-			rc = kc_tap(&c, rid, "BIG", sun, &d, 2000) == 1 ? 0
-									: -1;
+			rc =
+			    kc_tap(&c, rid, "BIG", sun, &d, 2000) == 1 ? 0 : -1;
 			kc_close(&c);
 		}
 		ok(rc < 0, "a kiosk signing with the wrong key is refused");
@@ -276,8 +276,8 @@ static void t_bad_kiosks(void)
 
 static void t_garbage(void)
 {
-	static const uint8_t big[] = { 'T', 'P', 1, 0x05, 0xff, 0xff };
-	static const uint8_t trunc[] = { 'T', 'P', 1, 0x01, 90, 0, 1, 1, 2 };
+	static const uint8_t big[] = {'T', 'P', 1, 0x05, 0xff, 0xff};
+	static const uint8_t trunc[] = {'T', 'P', 1, 0x01, 90, 0, 1, 1, 2};
 	uint8_t junk[64];
 	long long before = sec_count("malformed_frame");
 	int g, o, t, s;
@@ -329,8 +329,9 @@ static void t_slow_reader(void)
 		if (!served())
 			good = 0;
 	}
-	ok(good, "a kiosk that never reads its answers (%d frames sent) "
-		 "does not stop others from being served",
+	ok(good,
+	   "a kiosk that never reads its answers (%d frames sent) "
+	   "does not stop others from being served",
 	   sent);
 	kc_close(&c);
 }
@@ -339,7 +340,7 @@ static void t_halfopen(void)
 {
 	enum { N = 2000 };
 	static int fds[N];
-	struct rlimit rl = { N + 256, N + 256 };
+	struct rlimit rl = {N + 256, N + 256};
 	int n = 0, rc;
 	uint64_t t0;
 
@@ -390,9 +391,32 @@ static void t_denylist(void)
 		h_uid(3, uid);
 		tp_kiosk_lookup_id(uid, kid);
 		ok(m.type == TP_MSG_DENYLIST && m.u.deny.n == 1 &&
-			   memcmp(m.u.deny.ids[0], kid, 16) == 0,
+		       memcmp(m.u.deny.ids[0], kid, 16) == 0,
 		   "the deny list names the card by the id a kiosk computes "
 		   "from its UID");
+	}
+	{
+		/* 70 more revoked cards: the list no longer fits one chunk. */
+		int r2 = 0;
+		uint64_t until;
+
+		for (int i = 100; i < 170; i++) {
+			char q[256];
+
+			r2 |= h_card(&H, i, "M1");
+			snprintf(q, sizeof(q),
+				 "{\"v\":1,\"cmd\":\"card.revoke\",\"args\":"
+				 "{\"card\":%d,\"reason\":\"stolen\"}}",
+				 i - 100 + 4);
+			r2 |= h_adminf(&H, "%s", q) != 1;
+		}
+		until = h_ms() + 3000;
+		while (c.deny_count != 71 && h_ms() < until)
+			kc_wait(&c, &m, 200);
+		ok(!r2 && c.deny_count == 71,
+		   "a deny list of 71 cards arrives whole in chunks of %d "
+		   "(%u ids)",
+		   TP_DENY_CHUNK_MAX, (unsigned)c.deny_count);
 	}
 	memset(&m, 0, sizeof(m));
 	m.type = TP_MSG_STATUS;
@@ -410,6 +434,31 @@ static void t_denylist(void)
 	   "denied (%s)",
 	   tp_reason_name(d.reason));
 	kc_close(&c);
+}
+
+/* Per-kiosk session limit (2): a third session closes the oldest. */
+static void t_session_limit(void)
+{
+	struct kc a, b, c3;
+	struct tp_decision d;
+	int rc;
+
+	rc = connect_k(&a, "K2", k2);
+	rc |= connect_k(&b, "K2", k2);
+	rc |= connect_k(&c3, "K2", k2);
+	usleep(100000);
+	ok(rc == 0 && wait_closed(a.fd, 1000),
+	   "a kiosk's third session closes its oldest one");
+	ok(tap(&b, 1, ++ctr1, "BIG", &d) == 1 &&
+	       tap(&c3, 1, ++ctr1, "BIG", &d) == 1,
+	   "its two newest sessions are both served");
+	rc = h_adminf(&H, "{\"v\":1,\"cmd\":\"kiosk.revoke\",\"args\":{"
+			  "\"id\":\"K2\"}}");
+	ok(rc == 1 && wait_closed(b.fd, 1000) && wait_closed(c3.fd, 1000),
+	   "kiosk.revoke closes the live sessions of that kiosk");
+	kc_close(&a);
+	kc_close(&b);
+	kc_close(&c3);
 }
 
 static int record(struct kc *c, struct tp_key *key, uint64_t seq, int card,
@@ -447,6 +496,7 @@ static void t_records(void)
 	struct tp_record_ack a;
 	int rc;
 
+	memset(&a, 0, sizeof(a));
 	if (connect_k(&c, "K1", k1) < 0) {
 		ok(0, "K1 connects");
 		return;
@@ -463,8 +513,9 @@ static void t_records(void)
 	   "an offline grant of a revoked card is kept as a conflict "
 	   "(status %d, %s)",
 	   a.status, tp_reason_name(a.reason));
-	ok(h_sql(&H, "SELECT count(*) FROM redemptions WHERE offline=1 AND "
-		     "result=2",
+	ok(h_sql(&H,
+		 "SELECT count(*) FROM redemptions WHERE offline=1 AND "
+		 "result=2",
 		 NULL) == 1,
 	   "the conflict is in the log, flagged");
 	rc = record(&c, k2, 3, 2, 9, 0, &a);
@@ -498,7 +549,7 @@ static void t_admin_roles(void)
 		v = strstr(resp, "\"rows\"");
 		p2 = strstr(resp, "\"per_day\"");
 		ok(rc == 3 && v && p2 && v < p2 &&
-			   strstr(p2, "\"version\"") != NULL,
+		       strstr(p2, "\"version\"") != NULL,
 		   "log.verify and report.data run off the loop and answer "
 		   "in request order on one connection");
 	}
@@ -541,10 +592,11 @@ static void t_admin_roles(void)
 	ok(strstr(resp, "\"role\":\"staff\"") != NULL,
 	   "uid 65534 maps to staff through [roles]");
 	ok(strstr(resp, "\"code\":\"forbidden\"") &&
-		   strstr(resp, "\"need_role\":\"admin\""),
+	       strstr(resp, "\"need_role\":\"admin\""),
 	   "staff is refused benefit.add, and told admin is needed");
-	ok(h_sql(&H, "SELECT count(*) FROM staff_actions WHERE "
-		     "cmd='benefit.add' AND ok=0 AND uid=65534",
+	ok(h_sql(&H,
+		 "SELECT count(*) FROM staff_actions WHERE "
+		 "cmd='benefit.add' AND ok=0 AND uid=65534",
 		 NULL) == 1,
 	   "the refused request is in the staff-action log with its uid");
 }
@@ -585,9 +637,9 @@ static void t_kill9(void)
 				    !memcmp(rids[i], m.u.decision.request_id,
 					    16)) {
 					state[i] = m.u.decision.reason ==
-								   TP_REASON_GRANTED
-							   ? 2
-							   : 3;
+							   TP_REASON_GRANTED
+						       ? 2
+						       : 3;
 					inflight--;
 					break;
 				}
@@ -617,8 +669,9 @@ static void t_kill9(void)
 		else
 			state[i] = 3, bad++;
 	}
-	ok(bad == 0, "every tap retried after the restart is granted "
-		     "(%d failed)",
+	ok(bad == 0,
+	   "every tap retried after the restart is granted "
+	   "(%d failed)",
 	   bad);
 	kc_close(&c);
 	{
@@ -701,6 +754,7 @@ int main(void)
 	t_halfopen();
 	t_denylist();
 	t_records();
+	t_session_limit();
 	t_admin_roles();
 	t_kill9();
 	t_sigterm();
