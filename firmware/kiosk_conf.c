@@ -189,6 +189,15 @@ static int finish(struct kiosk_conf *c, const char *name)
 		tp_key_free(hk);
 		c->has_host_key = 1;
 	}
+	/* The pinned key must be a point on the curve, not just 65 bytes. */
+	struct tp_key *pk = NULL;
+	if (tp_key_from_public_raw(c->core.host_pub, &pk) != 0) {
+		snprintf(c->err, sizeof(c->err),
+			 "%.200s: the host key is not a valid P-256 public key",
+			 name);
+		return -1;
+	}
+	tp_key_free(pk);
 	if (!c->state_dir[0]) {
 		/* Beside the kiosk key. */
 		const char *slash = strrchr(c->key_path, '/');

@@ -101,8 +101,10 @@ $(KIOSK_HD_ITEST): $(B)/tests/integration/kiosk_tapaidd_itest.o \
 		$(LIBPROTO) | $(B)/bin/tapaid-kiosk $(B)/bin/tapaid-pn532emu $(TAPAIDD)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(LIBPROTO) \
-		$(LDLIBS_SQLITE) $(LDLIBS_CRYPTO)
-$(B)/tests/integration/kiosk_tapaidd_itest.o: CPPFLAGS += -Itests -Itests/integration
+		$(LDLIBS_SQLITE) $(LDLIBS_CRYPTO) \
+		$(or $(call PKG_LIBS,libcjson),-lcjson)
+$(B)/tests/integration/kiosk_tapaidd_itest.o: CPPFLAGS += -Itests -Itests/integration \
+	$(call PKG_CFLAGS,libcjson)
 ITESTS += $(KIOSK_HD_ITEST)
 all-tests: $(KIOSK_HD_ITEST)
 endif

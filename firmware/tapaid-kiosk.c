@@ -108,9 +108,11 @@ static void log_changes(struct kiosk *k, struct kiosk_stats *prev)
 			kiosk_reader_state_name(st.reader), st.reader_resets,
 			st.reader_reopens);
 	if (st.host_up != prev->host_up)
-		fprintf(stderr, "tapaid-kiosk: host %s (queue %zu)\n",
+		fprintf(stderr, "tapaid-kiosk: host %s (queue %zu)%s%s\n",
 			st.host_up ? "connected" : "disconnected",
-			st.queue_depth);
+			st.queue_depth,
+			!st.host_up && st.link_error ? ": " : "",
+			!st.host_up && st.link_error ? st.link_error : "");
 	*prev = st;
 }
 
@@ -261,7 +263,7 @@ int main(int argc, char **argv)
 
 	if ((rc = kiosk_setup(&conf.core, &hal, &k)) != 0) {
 		fprintf(stderr, "tapaid-kiosk: cannot start: %s\n",
-			rc < -100 ? "?" : tp_strerror(rc));
+			rc == HAL_ERR_FULL ? "out of memory" : tp_strerror(rc));
 		rc = 1;
 		goto out;
 	}

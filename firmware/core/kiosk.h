@@ -12,7 +12,9 @@
  * includes neither libnfc nor libusb, allocates everything it needs in
  * kiosk_setup() and nothing afterwards, and never waits on the network
  * while a member is at the reader: the host link is serviced without
- * blocking between reader polls.
+ * blocking between reader polls.  (mbedTLS's bignum code, below the
+ * protocol library, does allocate while it makes a handshake or signs an
+ * offline record; an online tap allocates nothing: test_kiosk_core counts.)
  */
 #ifndef TAPAID_KIOSK_H
 #define TAPAID_KIOSK_H
@@ -135,6 +137,8 @@ struct kiosk_stats {
 	unsigned host_connects, records_uploaded;
 	size_t queue_depth, deny_entries;
 	int64_t clock_offset_s;
+	const char *link_error; /* why the host link last dropped, or NULL */
+	unsigned store_errors;
 };
 void kiosk_get_stats(const struct kiosk *k, struct kiosk_stats *st);
 

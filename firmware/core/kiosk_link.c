@@ -116,7 +116,7 @@ static uint64_t now_ms(struct kiosk *k)
 /* Drops the connection and schedules the next attempt: back-off doubled
  * up to the maximum, with +-25% jitter so that a room of kiosks that lost
  * the host together does not come back in one burst. */
-static void link_fail(struct kiosk *k)
+static void link_fail(struct kiosk *k, const char *why)
 {
 	struct kiosk_link *l = k->link;
 	uint16_t r = 0;
@@ -124,6 +124,7 @@ static void link_fail(struct kiosk *k)
 
 	if (l->st != L_DOWN)
 		k->hal.net.close(k->hal.net.ctx);
+	k->st.link_error = why;
 	tp_session_clear(&l->s);
 	l->st = L_DOWN;
 	l->rxlen = l->txlen = 0;
@@ -301,8 +302,10 @@ static bool on_msg(struct kiosk *k, const struct tp_msg *m)
 			return true; /* not ours to ack: ignore */
 		/* Applied, conflict, duplicate or rejected: the host has
 		 * it or never will; either way it is not sent again. */
-		if (k->hal.store.ack(k->hal.store.ctx, l->rec_seq) != 0)
+		if (k->hal.store.ack(k->hal.store.ctx, l->rec_seq) != 0) {
+			k->st.store_errors++;
 			return false; /* retry after a reconnect */
+		}
 		l->rec_inflight = false;
 		k->st.records_uploaded++;
 		return upload(k);
@@ -313,8 +316,9 @@ static bool on_msg(struct kiosk *k, const struct tp_msg *m)
 	}
 }
 
-/* Reads what has arrived and feeds whole frames to the session. */
-static bool receive(struct kiosk *k, uint64_t now)
+/* Reads what has arrived and feeds whole frames to the session.
+ * Returns NULL, or why the connection must be dropped. */
+static const char *receive(struct kiosk *k, uint64_t now)
 {
 	struct kiosk_link *l = k->link;
 	size_t fl, rn;
@@ -323,7 +327,7 @@ static bool receive(struct kiosk *k, uint64_t now)
 		ssize_t n = k->hal.net.recv(k->hal.net.ctx, l->rx + l->rxlen,
 					    KIOSK_NET_BUF - l->rxlen);
 		if (n < 0)
-			return false;
+			return "connection closed";
 		if (n == 0)
 			break;
 		l->rxlen += (size_t)n;
@@ -333,7 +337,7 @@ static bool receive(struct kiosk *k, uint64_t now)
 			if (rc == TP_ERR_NEED_MORE)
 				break;
 			if (rc != 0)
-				return false;
+				return tp_strerror(rc);
 			rc = tp_session_recv(&l->s, l->rx, fl, &l->msg,
 					     l->frame, TP_FRAME_MAX, &rn);
 			if (rc == TP_ERR_REFUSED &&
@@ -341,9 +345,9 @@ static bool receive(struct kiosk *k, uint64_t now)
 				-TP_ERR_UNKNOWN_PEER)
 				l->refused = true;
 			if (rc != 0)
-				return false;
+				return tp_strerror(rc);
 			if (rn > 0 && !queue_bytes(k, l->frame, rn))
-				return false;
+				return "cannot send";
 			memmove(l->rx, l->rx + fl, l->rxlen - fl);
 			l->rxlen -= fl;
 			if (l->st == L_HANDSHAKE &&
@@ -355,12 +359,16 @@ static bool receive(struct kiosk *k, uint64_t now)
 				l->next_status = now;
 			}
 			if (l->msg.type != TP_MSG_NONE && !on_msg(k, &l->msg))
-				return false;
+				return l->msg.type == TP_MSG_ERROR ||
+					       l->msg.type == TP_MSG_BYE
+					   ? "the host closed the session"
+					   : "cannot act on a message";
 		}
 		if (l->rxlen == KIOSK_NET_BUF)
-			return false; /* cannot happen with TP_FRAME_MAX */
+			return "receive buffer full"; /* not with TP_FRAME_MAX
+						       */
 	}
-	return true;
+	return NULL;
 }
 
 static bool start_handshake(struct kiosk *k, uint64_t now)
@@ -395,7 +403,8 @@ void kiosk_link_service(struct kiosk *k, uint64_t now)
 		if (rc == HAL_ERR_AGAIN && now < l->deadline)
 			return;
 		if (rc != 0 || !start_handshake(k, now)) {
-			link_fail(k);
+			link_fail(k, rc == HAL_ERR_AGAIN ? "connect timed out"
+							 : "cannot connect");
 			return;
 		}
 		break;
@@ -403,36 +412,39 @@ void kiosk_link_service(struct kiosk *k, uint64_t now)
 	case L_UP:
 		break;
 	}
-	if (!flush(k) || !receive(k, now)) {
-		link_fail(k);
+	const char *why = flush(k) ? receive(k, now) : "cannot send";
+	if (why) {
+		link_fail(k, why);
 		return;
 	}
 	if (l->st == L_HANDSHAKE) {
 		if (now >= l->deadline)
-			link_fail(k);
+			link_fail(k, "handshake timed out");
 		return;
 	}
 	/* A host that went silent (no RST, e.g. a cable pulled) is dead
 	 * after three missed heartbeat answers. */
-	if (now - l->last_rx > 3 * (uint64_t)k->cfg.heartbeat_ms + 5000) {
-		link_fail(k);
+	if (now > l->last_rx &&
+	    now - l->last_rx > 3 * (uint64_t)k->cfg.heartbeat_ms + 5000) {
+		link_fail(k, "the host went silent");
 		return;
 	}
 	if (now >= l->next_status) {
 		if (!send_status(k)) {
-			link_fail(k);
+			link_fail(k, "cannot send");
 			return;
 		}
 		l->next_status = now + k->cfg.heartbeat_ms;
 	}
 	/* A record the host never acknowledges: start a new session, which
 	 * sends it again (the host answers a duplicate as such). */
-	if (l->rec_inflight && now - l->rec_sent_at > RECORD_ACK_TIMEOUT_MS) {
-		link_fail(k);
+	if (l->rec_inflight && now > l->rec_sent_at &&
+	    now - l->rec_sent_at > RECORD_ACK_TIMEOUT_MS) {
+		link_fail(k, "no acknowledgement of an offline record");
 		return;
 	}
 	if (!upload(k))
-		link_fail(k);
+		link_fail(k, "cannot send");
 }
 
 int kiosk_link_send_tap(struct kiosk *k)
@@ -447,7 +459,7 @@ int kiosk_link_send_tap(struct kiosk *k)
 	scopy(m.u.tap.benefit, sizeof(m.u.tap.benefit), k->cfg.benefit);
 	scopy(m.u.tap.sun, sizeof(m.u.tap.sun), k->tap.url);
 	if (!send_msg(k, &m)) {
-		link_fail(k);
+		link_fail(k, "cannot send");
 		return -1;
 	}
 	return 0;

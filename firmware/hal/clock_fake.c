@@ -9,6 +9,7 @@
 static uint64_t fc_mono(void *ctx)
 {
 	struct fake_clock *f = ctx;
+	f->mono += f->auto_tick;
 	return f->mono;
 }
 

@@ -59,6 +59,7 @@ void fake_display_init(struct hal_display *d, struct fake_display *f);
 /* --- clock_fake.c (clock and rng) --- */
 struct fake_clock {
 	uint64_t mono;
+	unsigned auto_tick; /* ms added at every reading, as real time moves */
 	int64_t wall;
 	int utc_offset;
 	uint64_t rng_ctr;
@@ -110,6 +111,7 @@ struct fake_host {
 	unsigned nseen;
 	/* The connection. */
 	bool connected;
+	bool turn_done; /* answers reach the kiosk's next receive turn */
 	struct tp_session s;
 	uint8_t k2h[16384], h2k[16384];
 	size_t k2h_len, h2k_len;

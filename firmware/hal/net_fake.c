@@ -230,9 +230,19 @@ static ssize_t fn_recv(void *ctx, uint8_t *b, size_t cap)
 
 	if (h->down)
 		fake_host_drop(h);
+	/*
+	 * Like a network, answers to what the kiosk sends in one turn of its
+	 * receive loop arrive in a later turn: after a recv that gave bytes,
+	 * the next one gives nothing and the host does not run.
+	 */
+	if (h->turn_done) {
+		h->turn_done = false;
+		return h->connected ? 0 : HAL_ERR_GONE;
+	}
 	fake_host_run(h);
 	if (h->h2k_len == 0)
 		return h->connected ? 0 : HAL_ERR_GONE;
+	h->turn_done = true;
 	n = h->h2k_len < cap ? h->h2k_len : cap;
 	memcpy(b, h->h2k, n);
 	memmove(h->h2k, h->h2k + n, h->h2k_len - n);

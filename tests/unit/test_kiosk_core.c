@@ -290,6 +290,7 @@ static void offline_grant_upload_no_double(void **state)
 
 	r->cfg.offline_per_day = 2;
 	r->host.down = true;
+	r->clk.auto_tick = 1; /* time moves within a step too */
 	assert_int_equal(rig_start(r), 0);
 	rig_run(r, 200);
 	tap(r, rig_uid);
@@ -311,7 +312,9 @@ static void offline_grant_upload_no_double(void **state)
 	kiosk_get_stats(r->k, &st);
 	assert_int_equal(st.queue_depth, 0);
 	assert_int_equal(st.records_uploaded, 3);
-	assert_int_equal(r->host.records, 3);
+	assert_int_equal(r->host.records, 3); /* each sent once */
+	assert_int_equal(r->host.dup_records, 0);
+	assert_int_equal(r->host.handshakes, 1);
 	assert_int_equal(r->host.redemptions, 3);
 	/* A later restart of the host uploads nothing again. */
 	fake_host_drop(&r->host);

@@ -219,6 +219,12 @@ static void config_bad(void **state)
 			fail_msg("case %zu: got \"%s\", want \"%s\"", i, c.err,
 				 cases[i].err);
 	}
+	/* 65 bytes starting 04 that are not a point on the curve. */
+	const char *p = strstr(good_conf, "key = 04");
+	snprintf(text, sizeof(text), "%.*skey = 04%0128d%s",
+		 (int)(p - good_conf), good_conf, 1, strchr(p, '\n'));
+	assert_int_equal(kiosk_conf_parse(&c, text, "k.conf"), -1);
+	assert_non_null(strstr(c.err, "not a valid P-256 public key"));
 	assert_int_equal(kiosk_conf_load(&c, "/nonexistent/k.conf"), -1);
 	assert_non_null(strstr(c.err, "cannot read"));
 }
