@@ -35,3 +35,9 @@ TEST_LIBS_test_ctl := $(CTL_LIBS)
 
 # Integration tests (scripts speaking TAP) need these programs built.
 ITESTS += $(sort $(wildcard tests/integration/*ctl*.sh))
+
+# Fuzz target for the member CSV checker (tests/fuzz/fuzz_ctl_csv.c).
+$(B)/tests/fuzz/fuzz_ctl_csv.o: CPPFLAGS += $(call PKG_CFLAGS,libcjson) -Itools/tapaidctl
+FUZZ_OBJS_ctl_csv := $(CTL_A)
+FUZZ_LIBS_ctl_csv := $(CTL_A) $(LIBPROTO) $(CTL_LIBS)
+BENCHES += tests/bench/bench_ctl_import.sh

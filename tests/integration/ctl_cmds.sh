@@ -56,6 +56,16 @@ expect 0 "a re-import updates existing members (roster sync)" as $STAFF "$T" mem
 expect 0 "the updated member shows the new union" "$T" member show M001
 like "union: 新工会" "re-import changed the union"
 expect 2 "import without a file is bad usage" "$T" member import
+# A long import draws a progress bar on a terminal, and none into a pipe.
+"$(dirname "$0")/../../tools/gen-members.sh" 150000 3 >"$tmp/big.csv"
+run script -qec "$T member import $tmp/big.csv" /dev/null
+if [ "$rc" -eq 0 ] && printf '%s' "$out" | grep -qaE $'(checking|importing) .*\r|\r(checking|importing)'; then
+	ok "a long import shows progress on a terminal"
+else
+	nok "no progress bar on a terminal (exit $rc): $(printf '%s' "$out" | tr '\r' '|' | head -c 300)"
+fi
+expect 0 "the same import into a pipe" "$T" member import "$tmp/big.csv"
+case $err in *$'\r'* | *$'\033'*) nok "progress drawn into a pipe" ;; *) ok "no progress bar when stderr is not a terminal" ;; esac
 
 # ---- member add/show/suspend/resume, masked names --------------------------
 expect 0 "staff adds a member" as $STAFF "$T" member add --no M010 --name 张三丰 --union 武当工会 --category worker
@@ -85,6 +95,7 @@ expect 0 "admin adds a balance benefit" "$T" benefit add --code gym --name 健�
 expect 1 "staff cannot add benefits" as $STAFF "$T" benefit add --code x --name x --quota 1 --per day
 like "needs the admin role" "staff refusal names the admin role"
 expect 2 "quota without --per is bad usage" "$T" benefit add --code y --name y --quota 1
+expect 2 "balance without --amount is bad usage" "$T" benefit add --code z --name z --balance 100
 expect 0 "auditor lists benefits" as $AUDITOR "$T" benefit list
 like "食堂午餐" "benefit list shows the benefit"
 
@@ -172,7 +183,7 @@ fi
 # ---- help -----------------------------------------------------------------------------
 for c in "init" "member import" "member add" "member show" "member suspend" \
 	"benefit add" "benefit list" "kiosk add" "kiosk list" "kiosk config" \
-	"card issue" "card replace" "card revoke" "card show" "card list" \
+	"card issue" "card replace" "card revoke" "card show" "card list" "card read" \
 	"log" "log verify" "redemption void" "report" "sun verify" "ping"; do
 	# shellcheck disable=SC2086
 	run "$T" $c --help

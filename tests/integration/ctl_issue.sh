@@ -42,6 +42,10 @@ chmod 666 "$EMU_PTY_staff" # the staff user runs card issue (like group dialout)
 
 # ---- issue a blank card ------------------------------------------------------------
 emu staff blank "$tmp/c1.card" && emu staff tap "$tmp/c1.card" && ok "blank card c1 in the field" || nok "blank card: $reply"
+expect 1 "issue to an unknown member is refused before the card is touched" as $STAFF "$T" card issue --member NOPE --reader "$R"
+grep -q '^key0 = 00000000000000000000000000000000' "$tmp/c1.card" && ok "the card is still factory-fresh" || nok "card changed by a refused issue"
+expect 1 "an auditor cannot issue cards" as $AUDITOR "$T" card issue --member M001 --reader "$R"
+like "needs the staff role" "issue refusal names the staff role"
 expect 0 "staff issues the blank card" as $STAFF "$T" card issue --member M001 --reader "$R"
 like "issued card" "issue reports the card"
 card1=$(printf '%s' "$out" | sed -n 's/^issued card \([0-9]*\) .*/\1/p')
@@ -52,6 +56,19 @@ like "$card1" "the member's cards list it"
 expect 1 "issuing the same card again is refused" as $STAFF "$T" card issue --member M001 --reader "$R"
 like "already issued" "says the card is already issued"
 emu staff status && ok "emulator status: $reply" || nok "emulator status"
+
+# ---- card read + sun verify: the card's SUN checks with the issued keys ---------
+expect 0 "card read prints the card's URL" as $STAFF "$T" card read --reader "$R"
+url=$out
+case $url in https://*'p='*'&c='*) ok "the URL carries p= and c=" ;; *) nok "card read: '$url'" ;; esac
+uid1=$(sed -n 's/^uid = //p' "$tmp/c1.card")
+# The virtual card file holds its keys (as the chip would); key 2 is the
+# per-card SUN file key the daemon derived, key 1 the shared meta key.
+sed -n 's/^key2 = \([0-9A-Fa-f]\{32\}\) .*/\1/p' "$tmp/c1.card" >"$tmp/file.key"
+expect 0 "sun verify accepts the card's message" "$T" sun verify --meta-key "$dir/sdm-meta.key" --file-key "$tmp/file.key" "$url"
+like "uid=$uid1" "sun verify names the card's UID"
+bad=${url%?}; case ${url: -1} in 0) bad=${bad}1 ;; *) bad=${bad}0 ;; esac
+expect 1 "sun verify refuses a changed CMAC" "$T" sun verify --meta-key "$dir/sdm-meta.key" --file-key "$tmp/file.key" "$bad"
 
 # ---- a card keyed by another installation --------------------------------------------
 other=$tmp/other

@@ -34,9 +34,23 @@ static int parse(const char *text, struct ctl_import *imp, char **errs)
 	return rc;
 }
 
+/*
+ * Field f of row r of the import's JSON (parsed with cJSON, which also
+ * proves the text is valid JSON).  The string lives in a static buffer.
+ */
 static const char *row_field(const struct ctl_import *imp, int r, int f)
 {
-	return cJSON_GetArrayItem(cJSON_GetArrayItem(imp->rows, r), f)->valuestring;
+	static char out[512];
+	cJSON *rows = cJSON_Parse(imp->json);
+	const cJSON *v;
+
+	assert_non_null(rows);
+	assert_int_equal(cJSON_GetArraySize(rows), imp->n);
+	v = cJSON_GetArrayItem(cJSON_GetArrayItem(rows, r), f);
+	assert_true(cJSON_IsString(v));
+	snprintf(out, sizeof(out), "%s", v->valuestring);
+	cJSON_Delete(rows);
+	return out;
 }
 
 static void csv_good(void **state)
@@ -44,12 +58,13 @@ static void csv_good(void **state)
 	struct ctl_import imp;
 	char *errs;
 	/* BOM, CRLF, a blank line, a quoted comma, a quoted newline. */
-	const char *text = "\xef\xbb\xbfmember_no,name,union,category,status\r\n"
-			   "A001,王小明,市总工会,retired,\r\n"
-			   "\r\n"
-			   "A002,\"李,华\",建筑工会,worker,suspended\r\n"
-			   "A003,张三,教育工会,worker,Active\r\n"
-			   "A004,Émile Zola,港务工会,worker,active";
+	const char *text =
+	    "\xef\xbb\xbfmember_no,name,union,category,status\r\n"
+	    "A001,王小明,市总工会,retired,\r\n"
+	    "\r\n"
+	    "A002,\"李,华\",建筑工会,worker,suspended\r\n"
+	    "A003,张三,教育工会,worker,Active\r\n"
+	    "A004,Émile Zola,港务工会,worker,active";
 
 	assert_int_equal(parse(text, &imp, &errs), 0);
 	assert_string_equal(errs, "");
@@ -81,11 +96,33 @@ static void csv_multiline_record(void **state)
 			       "1,\"张\r\n三\",u,c\r\n"
 			       "2,ok,u,c\r\n"
 			       "3,,u,c\r\n",
-			       &imp, &errs), -1);
+			       &imp, &errs),
+			 -1);
 	assert_int_equal(imp.nerr, 2);
 	assert_non_null(strstr(errs, "m.csv:2: name is not valid UTF-8 text"));
 	assert_non_null(strstr(errs, "m.csv:5: name is empty"));
 	assert_int_equal(imp.line[0], 4);
+	free(errs);
+	ctl_import_free(&imp);
+}
+
+/* Quotes and backslashes in names survive into the JSON sent. */
+static void csv_json_escaping(void **state)
+{
+	struct ctl_import imp;
+	char *errs;
+
+	assert_int_equal(parse("member_no,name,union,category\n"
+			       "1,\"a \"\"b\"\" \\c\",u,c\n",
+			       &imp, &errs),
+			 0);
+	assert_string_equal(row_field(&imp, 0, 1), "a \"b\" \\c");
+	free(errs);
+	ctl_import_free(&imp);
+	/* A header alone is an empty, valid array. */
+	assert_int_equal(parse("member_no,name,union,category\n", &imp, &errs),
+			 0);
+	assert_string_equal(imp.json, "[]");
 	free(errs);
 	ctl_import_free(&imp);
 }
@@ -95,8 +132,9 @@ static void csv_four_columns(void **state)
 	struct ctl_import imp;
 	char *errs;
 
-	assert_int_equal(parse("member_no,name,union,category\n1,甲,乙,丙\n",
-			       &imp, &errs), 0);
+	assert_int_equal(
+	    parse("member_no,name,union,category\n1,甲,乙,丙\n", &imp, &errs),
+	    0);
 	assert_int_equal(imp.n, 1);
 	assert_string_equal(row_field(&imp, 0, 4), "active");
 	free(errs);
@@ -108,13 +146,13 @@ static void csv_bad_rows(void **state)
 	struct ctl_import imp;
 	char *errs;
 	const char *text = "member_no,name,union,category\n"
-			   "1,甲,乙,丙\n"		 /* 2 ok */
-			   "2,,乙,丙\n"		 /* 3 empty name */
-			   "3,甲,乙\n"		 /* 4 too few */
-			   "1,丁,乙,丙\n"		 /* 5 duplicate */
-			   "4,\xff\xfe,乙,丙\n"	 /* 6 not UTF-8 */
-			   "5 5,甲,乙,丙\n"	 /* 7 bad member_no */
-			   "6,甲,乙,丙\n";	 /* 8 ok */
+			   "1,甲,乙,丙\n"	/* 2 ok */
+			   "2,,乙,丙\n"		/* 3 empty name */
+			   "3,甲,乙\n"		/* 4 too few */
+			   "1,丁,乙,丙\n"	/* 5 duplicate */
+			   "4,\xff\xfe,乙,丙\n" /* 6 not UTF-8 */
+			   "5 5,甲,乙,丙\n"	/* 7 bad member_no */
+			   "6,甲,乙,丙\n";	/* 8 ok */
 
 	assert_int_equal(parse(text, &imp, &errs), -1);
 	assert_int_equal(imp.nerr, 5);
@@ -123,6 +161,24 @@ static void csv_bad_rows(void **state)
 	assert_non_null(strstr(errs, "m.csv:5: member_no 1 repeats line 2\n"));
 	assert_non_null(strstr(errs, "m.csv:6: name is not valid UTF-8"));
 	assert_non_null(strstr(errs, "m.csv:7: member_no must be"));
+	free(errs);
+	ctl_import_free(&imp);
+
+	/* A NUL byte inside member_no (found by fuzz_ctl_csv). */
+	{
+		static const char nul[] = "member_no,name,union,category\n"
+					  "A2\0U,x,y,z\n";
+		size_t elen = 0;
+		FILE *ef = open_memstream(&errs, &elen);
+
+		memset(&imp, 0, sizeof(imp));
+		imp.errs = ef;
+		imp.file = "m.csv";
+		assert_int_equal(
+		    ctl_import_parse(&imp, nul, sizeof(nul) - 1, NULL), -1);
+		fclose(ef);
+		assert_non_null(strstr(errs, "m.csv:2: member_no must be"));
+	}
 	free(errs);
 	ctl_import_free(&imp);
 }
@@ -134,19 +190,22 @@ static void csv_bad_header_and_quotes(void **state)
 
 	assert_int_equal(parse("no,name\n1,2\n", &imp, &errs), -1);
 	assert_non_null(strstr(errs, "m.csv:1: the header must be"));
-	assert_int_equal(imp.nerr, 1); /* rows after a bad header: not repeated */
+	assert_int_equal(imp.nerr,
+			 1); /* rows after a bad header: not repeated */
 	free(errs);
 	ctl_import_free(&imp);
 
 	assert_int_equal(parse("member_no,name,union,category\n1,a\"b\"c,u,c\n"
 			       "2,\"x\"y,u,c\n",
-			       &imp, &errs), -1);
+			       &imp, &errs),
+			 -1);
 	assert_non_null(strstr(errs, "m.csv:2: malformed CSV"));
 	free(errs);
 	ctl_import_free(&imp);
 
-	assert_int_equal(parse("member_no,name,union,category\n1,\"open,u,c\n",
-			       &imp, &errs), -1);
+	assert_int_equal(
+	    parse("member_no,name,union,category\n1,\"open,u,c\n", &imp, &errs),
+	    -1);
 	assert_non_null(strstr(errs, "ends inside a quoted field"));
 	free(errs);
 	ctl_import_free(&imp);
@@ -157,8 +216,11 @@ static void csv_bad_header_and_quotes(void **state)
 	ctl_import_free(&imp);
 
 	assert_int_equal(parse("member_no,name,union,category,status\n"
-			       "1,a,u,c,gone\n", &imp, &errs), -1);
-	assert_non_null(strstr(errs, "m.csv:2: status must be active or suspended"));
+			       "1,a,u,c,gone\n",
+			       &imp, &errs),
+			 -1);
+	assert_non_null(
+	    strstr(errs, "m.csv:2: status must be active or suspended"));
 	free(errs);
 	ctl_import_free(&imp);
 }
@@ -234,9 +296,56 @@ static void dates_and_text(void **state)
 	assert_false(ctl_valid_date("2026-11-27x"));
 	assert_true(ctl_utf8_text("王小明", strlen("王小明")));
 	assert_false(ctl_utf8_text("a\tb", 3));
-	assert_false(ctl_utf8_text("\xc0\xaf", 2));	    /* overlong */
+	assert_false(ctl_utf8_text("\xc0\xaf", 2));	/* overlong */
 	assert_false(ctl_utf8_text("\xed\xa0\x80", 3)); /* surrogate */
-	assert_false(ctl_utf8_text("\xe7\x8e", 2));	    /* truncated */
+	assert_false(ctl_utf8_text("\xe7\x8e", 2));	/* truncated */
+}
+
+static void numbers_and_fields(void **state)
+{
+	cJSON *o = cJSON_Parse("{\"issued\":86400,\"n\":3,\"s\":\"x\","
+			       "\"b\":true,\"z\":null,\"f\":1.5}");
+	char buf[64];
+	uint64_t v;
+
+	setenv("TZ", "UTC", 1);
+	assert_string_equal(ctl_field_text(o, "issued", buf, sizeof(buf)),
+			    "1970-01-02 00:00:00");
+	assert_string_equal(ctl_field_text(o, "n", buf, sizeof(buf)), "3");
+	assert_string_equal(ctl_field_text(o, "s", buf, sizeof(buf)), "x");
+	assert_string_equal(ctl_field_text(o, "b", buf, sizeof(buf)), "yes");
+	assert_string_equal(ctl_field_text(o, "z", buf, sizeof(buf)), "");
+	assert_string_equal(ctl_field_text(o, "missing", buf, sizeof(buf)), "");
+	assert_string_equal(ctl_field_text(o, "f", buf, sizeof(buf)), "1.5");
+	cJSON_Delete(o);
+	assert_true(ctl_parse_u64("42", 1, 100, &v) && v == 42);
+	assert_false(ctl_parse_u64("0", 1, 100, &v));
+	assert_false(ctl_parse_u64("101", 1, 100, &v));
+	assert_false(ctl_parse_u64("-1", 0, 100, &v));
+	assert_false(ctl_parse_u64("12x", 0, 100, &v));
+	assert_false(ctl_parse_u64("", 0, 100, &v));
+	assert_false(
+	    ctl_parse_u64("99999999999999999999999", 0, UINT64_MAX, &v));
+}
+
+static void key_file(void **state)
+{
+	char path[] = "/tmp/test_ctl_keyXXXXXX";
+	uint8_t k[16];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "000102030405060708090a0b0c0d0e0f\n", 33),
+			 33);
+	close(fd);
+	assert_int_equal(ctl_read_key16(path, k), CTL_OK);
+	assert_hex_equal(k, 16, "000102030405060708090A0B0C0D0E0F");
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "0001\n", 5), 5);
+	close(fd);
+	assert_int_equal(ctl_read_key16(path, k), CTL_FAIL);
+	unlink(path);
+	assert_int_equal(ctl_read_key16(path, k), CTL_FAIL);
 }
 
 static void progress_bar(void **state)
@@ -262,22 +371,24 @@ static void progress_bar(void **state)
 	close(fds[0]);
 	assert_true(n > 0);
 	buf[n] = '\0';
-	assert_non_null(strstr(buf, "checking [###############---------------]  50%"));
+	assert_non_null(
+	    strstr(buf, "checking [###############---------------]  50%"));
 	assert_non_null(strstr(buf, "\r\033[K"));
 }
 
 static void report_html(void **state)
 {
 	const char *json =
-		"{\"per_day\":[{\"day\":\"2026-11-01\",\"granted\":120,\"denied\":7},"
-		"{\"day\":\"2026-11-02\",\"granted\":98,\"denied\":0}],"
-		"\"per_benefit\":[{\"benefit\":\"meal\",\"name\":\"食堂补贴\","
-		"\"granted\":200,\"denied\":5}],"
-		"\"per_point\":[{\"point\":\"工人文化宫<script>\",\"count\":218}],"
-		"\"denials\":[{\"reason\":\"quota_used_up\",\"count\":5},"
-		"{\"reason\":\"revoked_card\",\"count\":2}],"
-		"\"security\":[{\"ts\":\"2026-11-01T10:00:00Z\",\"kind\":"
-		"\"bad_signature\",\"kiosk\":\"k9\"}]}";
+	    "{\"per_day\":[{\"day\":\"2026-11-01\",\"granted\":120,\"denied\":"
+	    "7},"
+	    "{\"day\":\"2026-11-02\",\"granted\":98,\"denied\":0}],"
+	    "\"per_benefit\":[{\"benefit\":\"meal\",\"name\":\"食堂补贴\","
+	    "\"granted\":200,\"denied\":5}],"
+	    "\"per_point\":[{\"point\":\"工人文化宫<script>\",\"count\":218}],"
+	    "\"denials\":[{\"reason\":\"quota_used_up\",\"count\":5},"
+	    "{\"reason\":\"revoked_card\",\"count\":2}],"
+	    "\"security\":[{\"ts\":\"2026-11-01T10:00:00Z\",\"kind\":"
+	    "\"bad_signature\",\"kiosk\":\"k9\"}]}";
 	cJSON *d = cJSON_Parse(json);
 	char *out = NULL;
 	size_t len = 0;
@@ -295,7 +406,7 @@ static void report_html(void **state)
 	assert_null(strstr(out, "<script"));
 	assert_null(strstr(out, "http://"));
 	assert_null(strstr(out, "https://"));
-	assert_non_null(strstr(out, "<b>218</b>"));  /* granted total */
+	assert_non_null(strstr(out, "<b>218</b>")); /* granted total */
 	assert_non_null(strstr(out, "bad_signature"));
 	assert_non_null(strstr(out, "quota_used_up"));
 	free(out);
@@ -344,7 +455,8 @@ static pid_t peer(const char *path, const char *const *answers, int n)
 					*nl = '\0';
 					cJSON *req = cJSON_Parse(buf);
 					if (req == NULL ||
-					    cJSON_GetObjectItem(req, "v")->valueint != 1)
+					    cJSON_GetObjectItem(req, "v")
+						    ->valueint != 1)
 						_exit(3);
 					cJSON_Delete(req);
 					have -= (size_t)(nl + 1 - buf);
@@ -359,7 +471,8 @@ static pid_t peer(const char *path, const char *const *answers, int n)
 			/* Answer in two writes, to exercise reassembly. */
 			size_t al = strlen(answers[i]);
 			if (write(c, answers[i], al / 2) < 0 ||
-			    (usleep(20000), write(c, answers[i] + al / 2, al - al / 2)) < 0)
+			    (usleep(20000),
+			     write(c, answers[i] + al / 2, al - al / 2)) < 0)
 				_exit(5);
 		}
 		_exit(0);
@@ -386,11 +499,12 @@ static void admin_framing(void **state)
 	big[27 + 200000] = '\0';
 	strcat(big, "\"}}\n");
 	const char *const answers[] = {
-		"{\"ok\":true,\"data\":{\"role\":\"staff\",\"uid\":1001}}\n",
-		big,
-		"{\"ok\":false,\"error\":\"redemption.void is for administrators\","
-		"\"code\":\"forbidden\",\"need_role\":\"admin\"}\n",
-		"{\"ok\":false,\"error\":\"card 04AABB is registered\",\"code\":\"exists\"}\n",
+	    "{\"ok\":true,\"data\":{\"role\":\"staff\",\"uid\":1001}}\n",
+	    big,
+	    "{\"ok\":false,\"error\":\"redemption.void is for administrators\","
+	    "\"code\":\"forbidden\",\"need_role\":\"admin\"}\n",
+	    "{\"ok\":false,\"error\":\"card 04AABB is "
+	    "registered\",\"code\":\"exists\"}\n",
 	};
 
 	snprintf(path, sizeof(path), "/tmp/test_ctl.%d.sock", (int)getpid());
@@ -398,10 +512,12 @@ static void admin_framing(void **state)
 	assert_int_equal(ctl_open_path(path, &c), CTL_OK);
 	assert_int_equal(ctl_call(c, "ping", NULL, &data, &code), CTL_OK);
 	assert_string_equal(code, "");
-	assert_string_equal(cJSON_GetObjectItem(data, "role")->valuestring, "staff");
+	assert_string_equal(cJSON_GetObjectItem(data, "role")->valuestring,
+			    "staff");
 	cJSON_Delete(data);
 	assert_int_equal(ctl_call(c, "member.show", NULL, &data, NULL), CTL_OK);
-	assert_int_equal(strlen(cJSON_GetObjectItem(data, "blob")->valuestring), 200000);
+	assert_int_equal(strlen(cJSON_GetObjectItem(data, "blob")->valuestring),
+			 200000);
 	cJSON_Delete(data);
 
 	/* Refusals print one line naming the role needed. */
@@ -427,9 +543,11 @@ static void admin_framing(void **state)
 		buf[n > 0 ? n : 0] = '\0';
 		close(fd);
 		unlink(tmpl);
-		assert_non_null(strstr(buf, "redemption.void refused: redemption.void "
-					    "is for administrators (needs the admin role"));
-		assert_non_null(strstr(buf, "card.prepare: card 04AABB is registered\n"));
+		assert_non_null(
+		    strstr(buf, "redemption.void refused: redemption.void "
+				"is for administrators (needs the admin role"));
+		assert_non_null(
+		    strstr(buf, "card.prepare: card 04AABB is registered\n"));
 	}
 	fclose(ef);
 	free(errs);
@@ -441,24 +559,28 @@ static void admin_framing(void **state)
 	free(big);
 
 	/* No daemon: a clear failure, not a hang. */
-	assert_int_equal(ctl_open_path("/tmp/no-such-tapaid.sock", &c), CTL_FAIL);
+	assert_int_equal(ctl_open_path("/tmp/no-such-tapaid.sock", &c),
+			 CTL_FAIL);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(csv_good),
-		cmocka_unit_test(csv_multiline_record),
-		cmocka_unit_test(csv_four_columns),
-		cmocka_unit_test(csv_bad_rows),
-		cmocka_unit_test(csv_bad_header_and_quotes),
-		cmocka_unit_test(csv_many_errors_capped),
-		cmocka_unit_test(csv_output),
-		cmocka_unit_test(table_widths),
-		cmocka_unit_test(dates_and_text),
-		cmocka_unit_test(progress_bar),
-		cmocka_unit_test(report_html),
-		cmocka_unit_test(admin_framing),
+	    cmocka_unit_test(csv_good),
+	    cmocka_unit_test(csv_multiline_record),
+	    cmocka_unit_test(csv_json_escaping),
+	    cmocka_unit_test(csv_four_columns),
+	    cmocka_unit_test(csv_bad_rows),
+	    cmocka_unit_test(csv_bad_header_and_quotes),
+	    cmocka_unit_test(csv_many_errors_capped),
+	    cmocka_unit_test(csv_output),
+	    cmocka_unit_test(table_widths),
+	    cmocka_unit_test(dates_and_text),
+	    cmocka_unit_test(numbers_and_fields),
+	    cmocka_unit_test(key_file),
+	    cmocka_unit_test(progress_bar),
+	    cmocka_unit_test(report_html),
+	    cmocka_unit_test(admin_framing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,10 +9,12 @@
 #include "ctl_int.h"
 
 static const char add_usage[] =
-	"tapaidctl benefit add --code CODE --name NAME\n"
-	"        (--quota N --per day|month|year | --balance CENTS [--amount CENTS])\n"
-	"        [--categories a,b] [--unions a,b] [--points p,q] [--offline N]\n"
-	"        [--valid-from YYYY-MM-DD] [--valid-until YYYY-MM-DD] [--hours HH:MM-HH:MM]";
+    "tapaidctl benefit add --code CODE --name NAME\n"
+    "        (--quota N --per day|month|year |\n"
+    "         --balance CENTS --amount CENTS [--per day|month|year])\n"
+    "        [--categories a,b] [--unions a,b] [--points p,q] [--offline N]\n"
+    "        [--valid-from YYYY-MM-DD] [--valid-until YYYY-MM-DD] [--hours "
+    "HH:MM-HH:MM]";
 
 /* Adds "a,b,c" to obj as an array of strings; 0 or -1 on an empty item. */
 static int add_list(cJSON *obj, const char *key, const char *csv)
@@ -25,7 +27,8 @@ static int add_list(cJSON *obj, const char *key, const char *csv)
 		free(dup);
 		return -1;
 	}
-	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(dup, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
 		while (*tok == ' ')
 			tok++;
 		if (*tok == '\0' || !ctl_utf8_text(tok, strlen(tok))) {
@@ -52,24 +55,37 @@ static int valid_hours(const char *s)
 
 static int benefit_add(int argc, char **argv)
 {
-	enum { O_CODE = 1, O_NAME, O_QUOTA, O_PER, O_BAL, O_AMT, O_CAT, O_UNI,
-	       O_PTS, O_OFF, O_VF, O_VU, O_HRS };
+	enum {
+		O_CODE = 1,
+		O_NAME,
+		O_QUOTA,
+		O_PER,
+		O_BAL,
+		O_AMT,
+		O_CAT,
+		O_UNI,
+		O_PTS,
+		O_OFF,
+		O_VF,
+		O_VU,
+		O_HRS
+	};
 	static const struct option lo[] = {
-		{"code", required_argument, NULL, O_CODE},
-		{"name", required_argument, NULL, O_NAME},
-		{"quota", required_argument, NULL, O_QUOTA},
-		{"per", required_argument, NULL, O_PER},
-		{"balance", required_argument, NULL, O_BAL},
-		{"amount", required_argument, NULL, O_AMT},
-		{"categories", required_argument, NULL, O_CAT},
-		{"unions", required_argument, NULL, O_UNI},
-		{"points", required_argument, NULL, O_PTS},
-		{"offline", required_argument, NULL, O_OFF},
-		{"valid-from", required_argument, NULL, O_VF},
-		{"valid-until", required_argument, NULL, O_VU},
-		{"hours", required_argument, NULL, O_HRS},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"code", required_argument, NULL, O_CODE},
+	    {"name", required_argument, NULL, O_NAME},
+	    {"quota", required_argument, NULL, O_QUOTA},
+	    {"per", required_argument, NULL, O_PER},
+	    {"balance", required_argument, NULL, O_BAL},
+	    {"amount", required_argument, NULL, O_AMT},
+	    {"categories", required_argument, NULL, O_CAT},
+	    {"unions", required_argument, NULL, O_UNI},
+	    {"points", required_argument, NULL, O_PTS},
+	    {"offline", required_argument, NULL, O_OFF},
+	    {"valid-from", required_argument, NULL, O_VF},
+	    {"valid-until", required_argument, NULL, O_VU},
+	    {"hours", required_argument, NULL, O_HRS},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	const char *code = NULL, *name = NULL, *per = NULL, *vf = NULL,
 		   *vu = NULL, *hours = NULL, *cat = NULL, *uni = NULL,
 		   *pts = NULL;
@@ -80,15 +96,33 @@ static int benefit_add(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case O_CODE: code = optarg; break;
-		case O_NAME: name = optarg; break;
-		case O_PER: per = optarg; break;
-		case O_CAT: cat = optarg; break;
-		case O_UNI: uni = optarg; break;
-		case O_PTS: pts = optarg; break;
-		case O_VF: vf = optarg; break;
-		case O_VU: vu = optarg; break;
-		case O_HRS: hours = optarg; break;
+		case O_CODE:
+			code = optarg;
+			break;
+		case O_NAME:
+			name = optarg;
+			break;
+		case O_PER:
+			per = optarg;
+			break;
+		case O_CAT:
+			cat = optarg;
+			break;
+		case O_UNI:
+			uni = optarg;
+			break;
+		case O_PTS:
+			pts = optarg;
+			break;
+		case O_VF:
+			vf = optarg;
+			break;
+		case O_VU:
+			vu = optarg;
+			break;
+		case O_HRS:
+			hours = optarg;
+			break;
 		case O_QUOTA:
 			if (!ctl_parse_u64(optarg, 1, 1000000, &quota))
 				goto bad_num;
@@ -109,8 +143,11 @@ static int benefit_add(int argc, char **argv)
 				goto bad_num;
 			ho = 1;
 			break;
-		case 'h': puts(add_usage); return CTL_OK;
-		default: return ctl_usage(add_usage);
+		case 'h':
+			puts(add_usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(add_usage);
 		}
 	}
 	if (optind != argc || !code || !name || hq == hb)
@@ -120,12 +157,15 @@ static int benefit_add(int argc, char **argv)
 		ctl_err("--quota needs --per day, month or year");
 		return CTL_USAGE;
 	}
-	if (hb && per) {
-		ctl_err("--per goes with --quota, not --balance");
+	if (hb && per && strcmp(per, "day") && strcmp(per, "month") &&
+	    strcmp(per, "year")) {
+		ctl_err("--per is day, month or year");
 		return CTL_USAGE;
 	}
-	if (ha && !hb) {
-		ctl_err("--amount goes with --balance");
+	if (ha != hb) {
+		ctl_err(
+		    "--balance needs --amount (cents taken per redemption), "
+		    "and --amount goes with --balance");
 		return CTL_USAGE;
 	}
 	if ((vf && !ctl_valid_date(vf)) || (vu && !ctl_valid_date(vu))) {
@@ -148,8 +188,9 @@ static int benefit_add(int argc, char **argv)
 		cJSON_AddStringToObject(args, "per", per);
 	} else {
 		cJSON_AddNumberToObject(args, "balance", (double)bal);
-		if (ha)
-			cJSON_AddNumberToObject(args, "amount", (double)amt);
+		cJSON_AddNumberToObject(args, "amount", (double)amt);
+		if (per)
+			cJSON_AddStringToObject(args, "per", per);
 	}
 	if ((cat && add_list(args, "categories", cat) < 0) ||
 	    (uni && add_list(args, "unions", uni) < 0) ||
@@ -180,12 +221,12 @@ static const char list_usage[] = "tapaidctl benefit list [--json]";
 
 static int benefit_list(int argc, char **argv)
 {
-	static const char *const head[] = {"CODE", "NAME", "QUOTA", "PER",
-					   "BALANCE", "CATEGORIES", "POINTS",
-					   "OFFLINE"};
-	static const char *const key[] = {"code", "name", "quota", "per",
-					  "balance", "categories", "points",
-					  "offline"};
+	static const char *const head[] = {"CODE",   "NAME",	"QUOTA",
+					   "PER",    "BALANCE", "CATEGORIES",
+					   "POINTS", "OFFLINE"};
+	static const char *const key[] = {"code",   "name",    "quota",
+					  "per",    "balance", "categories",
+					  "points", "offline"};
 	struct ctl_table t;
 	cJSON *data = NULL;
 	const cJSON *b;
@@ -204,7 +245,8 @@ static int benefit_list(int argc, char **argv)
 	if (rc != CTL_OK)
 		return rc;
 	ctl_table_init(&t, 8, head);
-	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(data, "benefits"))
+	cJSON_ArrayForEach(b,
+			   cJSON_GetObjectItemCaseSensitive(data, "benefits"))
 	{
 		char bufs[8][256];
 		const char *v[8];
@@ -214,7 +256,8 @@ static int benefit_list(int argc, char **argv)
 			continue;
 		}
 		for (int i = 0; i < 8; i++) {
-			const cJSON *x = cJSON_GetObjectItemCaseSensitive(b, key[i]);
+			const cJSON *x =
+			    cJSON_GetObjectItemCaseSensitive(b, key[i]);
 
 			if (cJSON_IsArray(x)) {
 				const cJSON *e;
@@ -222,12 +265,13 @@ static int benefit_list(int argc, char **argv)
 
 				bufs[i][0] = '\0';
 				cJSON_ArrayForEach(e, x) if (cJSON_IsString(e))
-					n += (size_t)snprintf(bufs[i] + n,
-						n < 256 ? 256 - n : 0, "%s%s",
-						n ? "," : "", e->valuestring);
+				    n += (size_t)snprintf(
+					bufs[i] + n, n < 256 ? 256 - n : 0,
+					"%s%s", n ? "," : "", e->valuestring);
 				v[i] = bufs[i];
 			} else {
-				v[i] = ctl_json_text(x, bufs[i], sizeof(bufs[i]));
+				v[i] =
+				    ctl_json_text(x, bufs[i], sizeof(bufs[i]));
 			}
 		}
 		ctl_table_add(&t, v);
@@ -240,8 +284,8 @@ static int benefit_list(int argc, char **argv)
 }
 
 static const struct ctl_cmd benefit_cmds[] = {
-	{"add", benefit_add, "define a benefit (admin)"},
-	{"list", benefit_list, "list benefits"},
+    {"add", benefit_add, "define a benefit (admin)"},
+    {"list", benefit_list, "list benefits"},
 };
 
 int ctl_benefit(int argc, char **argv)

@@ -9,14 +9,14 @@
 #include "ctl_int.h"
 
 static const char revoke_usage[] =
-	"tapaidctl card revoke CARD --reason lost|stolen|left|damaged";
+    "tapaidctl card revoke CARD --reason lost|stolen|left|damaged";
 
 static int card_revoke(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"reason", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"reason", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	static const char *const reasons[] = {"lost", "stolen", "left",
 					      "damaged", NULL};
 	const char *reason = NULL;
@@ -26,9 +26,14 @@ static int card_revoke(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case 'r': reason = optarg; break;
-		case 'h': puts(revoke_usage); return CTL_OK;
-		default: return ctl_usage(revoke_usage);
+		case 'r':
+			reason = optarg;
+			break;
+		case 'h':
+			puts(revoke_usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(revoke_usage);
 		}
 	}
 	if (optind + 1 != argc || reason == NULL)
@@ -86,15 +91,17 @@ static int card_show(int argc, char **argv)
 static int card_list(int argc, char **argv)
 {
 	static const char usage[] = "tapaidctl card list --member N [--json]";
-	static const char *const head[] = {"CARD", "MEMBER", "STATUS", "REASON",
-					   "KEY VERSION", "LAST CTR", "ISSUED"};
-	static const char *const key[] = {"card", "member", "status", "reason",
-					  "key_version", "last_ctr", "issued"};
+	static const char *const head[] = {"CARD",   "MEMBER",	    "STATUS",
+					   "REASON", "KEY VERSION", "LAST CTR",
+					   "ISSUED"};
+	static const char *const key[] = {"card",   "member",	   "status",
+					  "reason", "key_version", "last_ctr",
+					  "issued"};
 	static const struct option lo[] = {
-		{"member", required_argument, NULL, 'm'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"member", required_argument, NULL, 'm'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	const char *member = NULL;
 	struct ctl_table t;
 	cJSON *args, *data = NULL;
@@ -104,10 +111,17 @@ static int card_list(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case 'm': member = optarg; break;
-		case 'j': json = 1; break;
-		case 'h': puts(usage); return CTL_OK;
-		default: return ctl_usage(usage);
+		case 'm':
+			member = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			puts(usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(usage);
 		}
 	}
 	if (optind != argc || member == NULL)
@@ -139,14 +153,16 @@ static int card_list(int argc, char **argv)
 }
 
 static const struct ctl_cmd card_cmds[] = {
-	{"issue", ctl_card_issue, "personalise a blank NTAG 424 DNA for a member"},
-	{"replace", ctl_card_replace, "issue a new card in place of an old one"},
-	{"revoke", card_revoke, "revoke a card (lost, stolen, left, damaged)"},
-	{"show", card_show, "show one card"},
-	{"list", card_list, "list a member's cards"},
+    {"issue", ctl_card_issue, "personalise a blank NTAG 424 DNA for a member"},
+    {"replace", ctl_card_replace, "issue a new card in place of an old one"},
+    {"revoke", card_revoke, "revoke a card (lost, stolen, left, damaged)"},
+    {"show", card_show, "show one card"},
+    {"list", card_list, "list a member's cards"},
+    {"read", ctl_card_read, "print the URL (SUN) a card on a reader gives"},
 };
 
 int ctl_card(int argc, char **argv)
 {
-	return ctl_dispatch(card_cmds, 5, "tapaidctl card", argc, argv);
+	return ctl_dispatch(card_cmds, sizeof(card_cmds) / sizeof(card_cmds[0]),
+			    "tapaidctl card", argc, argv);
 }

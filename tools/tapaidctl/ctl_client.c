@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tapaid/crypto.h"
+
 #include "ctl_int.h"
 
 struct ctl_conn {
@@ -32,7 +34,8 @@ int ctl_open_path(const char *path, struct ctl_conn **out)
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		ctl_err("socket path %s is too long; use a shorter --dir", path);
+		ctl_err("socket path %s is too long; use a shorter --dir",
+			path);
 		return CTL_FAIL;
 	}
 	strcpy(sa.sun_path, path);
@@ -46,7 +49,8 @@ int ctl_open_path(const char *path, struct ctl_conn **out)
 
 		close(fd);
 		if (e == ENOENT || e == ECONNREFUSED)
-			ctl_err("tapaidd is not running (no answer on %s); start it "
+			ctl_err("tapaidd is not running (no answer on %s); "
+				"start it "
 				"with 'tapaidd -c DIR/tapaidd.conf'",
 				path);
 		else if (e == EACCES || e == EPERM)
@@ -115,9 +119,9 @@ static char *read_line(struct ctl_conn *c)
 	size_t scanned = 0;
 
 	for (;;) {
-		char *nl = c->len > scanned
-				   ? memchr(c->buf + scanned, '\n', c->len - scanned)
-				   : NULL;
+		char *nl = c->len > scanned ? memchr(c->buf + scanned, '\n',
+						     c->len - scanned)
+					    : NULL;
 		ssize_t r;
 
 		if (nl != NULL) {
@@ -129,6 +133,9 @@ static char *read_line(struct ctl_conn *c)
 			memcpy(line, c->buf, l);
 			line[l] = '\0';
 			memmove(c->buf, nl + 1, c->len - l - 1);
+			/* Answers may carry card keys (card.prepare): leave
+			 * no copy behind in the buffer. */
+			tp_wipe(c->buf + c->len - l - 1, l + 1);
 			c->len -= l + 1;
 			return line;
 		}
@@ -168,12 +175,58 @@ static char *read_line(struct ctl_conn *c)
 	}
 }
 
+/*
+ * Sends one request line (txt, n bytes, ending in '\n') and reads and
+ * parses the answer.  Returns the answer object or NULL after one message.
+ */
+static cJSON *exchange(struct ctl_conn *c, const char *txt, size_t n)
+{
+	cJSON *ans = NULL;
+	char *line;
+	int e;
+
+	if (n > CTL_MAX_LINE) {
+		ctl_err("request is %zu bytes, over the admin socket's 64 MiB "
+			"limit; split the input",
+			n);
+		return NULL;
+	}
+	e = write_all(c->fd, txt, n);
+	if (e < 0) {
+		ctl_err("sending to tapaidd failed: %s", strerror(-e));
+		return NULL;
+	}
+	c->prog = ctl_wait_progress;
+	line = read_line(c);
+	c->prog = NULL;
+	if (line == NULL) {
+		if (errno == ECONNRESET)
+			ctl_err(
+			    "tapaidd closed the connection without answering; "
+			    "see its log");
+		else
+			ctl_err("reading tapaidd's answer failed: %s",
+				strerror(errno));
+		return NULL;
+	}
+	ans = cJSON_Parse(line);
+	if (ans == NULL || !cJSON_IsObject(ans) ||
+	    !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(ans, "ok"))) {
+		cJSON_Delete(ans);
+		ans = NULL;
+		ctl_err("tapaidd sent an answer that is not a valid reply "
+			"object; is the daemon the same version?");
+	}
+	tp_wipe(line, strlen(line));
+	free(line);
+	return ans;
+}
+
 cJSON *ctl_request(struct ctl_conn *c, const char *cmd, cJSON *args)
 {
 	cJSON *req = cJSON_CreateObject(), *ans = NULL;
-	char *txt = NULL, *line = NULL;
+	char *txt = NULL;
 	size_t n;
-	int e;
 
 	if (req == NULL || !cJSON_AddNumberToObject(req, "v", 1) ||
 	    !cJSON_AddStringToObject(req, "cmd", cmd)) {
@@ -188,45 +241,41 @@ cJSON *ctl_request(struct ctl_conn *c, const char *cmd, cJSON *args)
 	if (txt == NULL)
 		goto nomem;
 	n = strlen(txt);
-	if (n + 1 > CTL_MAX_LINE) {
-		ctl_err("request is %zu bytes, over the admin socket's 64 MiB "
-			"limit; split the input",
-			n + 1);
-		goto out;
-	}
 	txt[n] = '\n'; /* the NUL is not sent */
-	e = write_all(c->fd, txt, n + 1);
-	if (e < 0) {
-		ctl_err("sending to tapaidd failed: %s", strerror(-e));
-		goto out;
-	}
-	c->prog = ctl_wait_progress;
-	line = read_line(c);
-	c->prog = NULL;
-	if (line == NULL) {
-		if (errno == ECONNRESET)
-			ctl_err("tapaidd closed the connection without answering; "
-				"see its log");
-		else
-			ctl_err("reading tapaidd's answer failed: %s",
-				strerror(errno));
-		goto out;
-	}
-	ans = cJSON_Parse(line);
-	if (ans == NULL || !cJSON_IsObject(ans) ||
-	    !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(ans, "ok"))) {
-		cJSON_Delete(ans);
-		ans = NULL;
-		ctl_err("tapaidd sent an answer that is not a valid reply "
-			"object; is the daemon the same version?");
-	}
+	ans = exchange(c, txt, n + 1);
 	goto out;
 nomem:
 	ctl_err("out of memory");
 out:
-	free(line);
 	free(txt);
 	cJSON_Delete(req);
+	return ans;
+}
+
+cJSON *ctl_request_raw(struct ctl_conn *c, const char *cmd, const char *args,
+		       size_t len)
+{
+	static const char head[] = "{\"v\":1,\"cmd\":\"";
+	size_t hl = sizeof(head) - 1, cl = strlen(cmd), n = 0;
+	char *txt = malloc(hl + cl + 16 + len);
+	cJSON *ans;
+
+	if (txt == NULL) {
+		ctl_err("out of memory");
+		return NULL;
+	}
+	memcpy(txt, head, hl);
+	n = hl;
+	memcpy(txt + n, cmd, cl);
+	n += cl;
+	memcpy(txt + n, "\",\"args\":", 9);
+	n += 9;
+	memcpy(txt + n, args, len);
+	n += len;
+	memcpy(txt + n, "}\n", 2);
+	n += 2;
+	ans = exchange(c, txt, n);
+	free(txt);
 	return ans;
 }
 
@@ -257,8 +306,8 @@ int ctl_call(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
 	return ctl_call_ex(c, cmd, args, data, code, NULL, 0);
 }
 
-int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args,
-		cJSON **data, const char **code, char *msg, size_t msgcap)
+int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
+		const char **code, char *msg, size_t msgcap)
 {
 	static char codebuf[32];
 	cJSON *ans = ctl_request(c, cmd, args);
@@ -275,10 +324,12 @@ int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args,
 		if (code != NULL)
 			*code = codebuf;
 		if (msg != NULL) {
-			const cJSON *e = cJSON_GetObjectItemCaseSensitive(ans, "error");
+			const cJSON *e =
+			    cJSON_GetObjectItemCaseSensitive(ans, "error");
 
 			snprintf(msg, msgcap, "%s",
-				 cJSON_IsString(e) ? e->valuestring : "refused");
+				 cJSON_IsString(e) ? e->valuestring
+						   : "refused");
 			if (strcmp(codebuf, "forbidden") == 0)
 				ctl_report_refusal(cmd, ans);
 		} else {
@@ -337,7 +388,8 @@ int ctl_check_show_names(struct ctl_conn *c, const char *what)
 		ctl_err("%s --show-names refused: seeing names needs the staff "
 			"role (you are %s); the request was recorded. Run it "
 			"without --show-names for masked names",
-			what, cJSON_IsString(role) ? role->valuestring : "no role");
+			what,
+			cJSON_IsString(role) ? role->valuestring : "no role");
 	cJSON_Delete(data);
 	return ok ? CTL_OK : CTL_FAIL;
 }

@@ -17,10 +17,10 @@
 #include "ctl_int.h"
 
 #define MAX_FIELDS 8
-#define MAX_FIELD 400 /* bytes kept per field; longer is an error anyway */
-#define MAX_NO 32
-#define MAX_NAME 200
-#define MAX_OTHER 100
+#define MAX_FIELD  400 /* bytes kept per field; longer is an error anyway */
+#define MAX_NO	   32
+#define MAX_NAME   200
+#define MAX_OTHER  100
 
 static const char *const cols[] = {"member_no", "name", "union", "category",
 				   "status"};
@@ -37,14 +37,16 @@ struct parse {
 	int prev_cr;
 	int have_header;
 	size_t ncols;
-	char **nos; /* member_no of row i (owned by the cJSON rows) */
-	uint32_t *hash;	    /* open addressing: row index + 1, 0 empty */
+	uint32_t *nos; /* member_no of row i: offset into arena */
+	char *arena;   /* the member_nos, each NUL-terminated */
+	size_t alen, acap;
+	uint64_t *hash; /* hash << 32 | (row index + 1); 0 empty */
 	size_t hcap;
 	int oom;
 };
 
 static void bad(struct parse *ps, uint32_t line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void bad(struct parse *ps, uint32_t line, const char *fmt, ...)
 {
@@ -93,20 +95,29 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-static int grow_hash(struct parse *ps)
+/*
+ * The duplicate check: open addressing, each slot the row index + 1 in
+ * the low 32 bits and the member_no's hash in the high 32, so that growing
+ * and most misses never touch the strings (which are scattered in memory:
+ * with 400,000 rows, cache misses dominate).
+ */
+static int grow_hash(struct parse *ps, size_t want)
 {
-	size_t ncap = ps->hcap ? ps->hcap * 2 : 1024;
-	uint32_t *nh = calloc(ncap, sizeof(*nh));
+	size_t ncap = ps->hcap ? ps->hcap : 1024;
+	uint64_t *nh;
 
+	while (ncap < want * 2)
+		ncap *= 2;
+	nh = calloc(ncap, sizeof(*nh));
 	if (nh == NULL)
 		return -1;
 	for (size_t i = 0; i < ps->hcap; i++) {
-		uint32_t v = ps->hash[i];
+		uint64_t v = ps->hash[i];
 		size_t j;
 
 		if (v == 0)
 			continue;
-		j = hash_str(ps->nos[v - 1]) & (ncap - 1);
+		j = (size_t)(v >> 32) & (ncap - 1);
 		while (nh[j] != 0)
 			j = (j + 1) & (ncap - 1);
 		nh[j] = v;
@@ -120,27 +131,35 @@ static int grow_hash(struct parse *ps)
 /* Returns the row index already holding no, or -1 (and inserts row). */
 static long find_or_add(struct parse *ps, const char *no, size_t row)
 {
+	uint64_t h = hash_str(no);
+	uint32_t h32 = (uint32_t)(h ^ (h >> 32));
 	size_t j;
 
-	if ((row + 1) * 2 > ps->hcap && grow_hash(ps) < 0) {
+	if ((row + 1) * 2 > ps->hcap && grow_hash(ps, row + 1) < 0) {
 		ps->oom = 1;
 		return -1;
 	}
-	j = hash_str(no) & (ps->hcap - 1);
+	j = h32 & (ps->hcap - 1);
 	while (ps->hash[j] != 0) {
-		if (strcmp(ps->nos[ps->hash[j] - 1], no) == 0)
-			return (long)ps->hash[j] - 1;
+		uint64_t v = ps->hash[j];
+
+		if ((uint32_t)(v >> 32) == h32 &&
+		    strcmp(ps->arena + ps->nos[(uint32_t)v - 1], no) == 0)
+			return (long)(uint32_t)v - 1;
 		j = (j + 1) & (ps->hcap - 1);
 	}
-	ps->hash[j] = (uint32_t)row + 1;
+	ps->hash[j] = (uint64_t)h32 << 32 | (uint32_t)(row + 1);
 	return -1;
 }
 
-static int no_ok(const char *s)
+/* By length, not to a NUL: a NUL byte in the field is not allowed. */
+static int no_ok(const char *s, size_t n)
 {
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= 'a' && *s <= 'z') || *s == '-' || *s == '_'))
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= 'a' && s[i] <= 'z') || s[i] == '-' ||
+		      s[i] == '_'))
 			return 0;
 	return 1;
 }
@@ -186,11 +205,58 @@ static void header(struct parse *ps, uint32_t line)
 	ps->ncols = 0;
 }
 
+/* Grows *buf to hold at least need bytes; 0 when out of memory. */
+static int reserve(char **buf, size_t *cap, size_t need)
+{
+	size_t ncap = *cap ? *cap : 4096;
+	char *nb;
+
+	if (need <= *cap)
+		return 1;
+	while (ncap < need)
+		ncap *= 2;
+	nb = realloc(*buf, ncap);
+	if (nb == NULL)
+		return 0;
+	*buf = nb;
+	*cap = ncap;
+	return 1;
+}
+
+static int json_put(struct ctl_import *imp, const char *s, size_t n)
+{
+	if (!reserve(&imp->json, &imp->jcap, imp->jlen + n + 1))
+		return 0;
+	memcpy(imp->json + imp->jlen, s, n);
+	imp->jlen += n;
+	imp->json[imp->jlen] = '\0';
+	return 1;
+}
+
+static int json_str(struct ctl_import *imp, const char *s, size_t n)
+{
+	char *p;
+
+	/* At worst every byte escaped, plus the quotes. */
+	if (!reserve(&imp->json, &imp->jcap, imp->jlen + 2 * n + 3))
+		return 0;
+	p = imp->json + imp->jlen;
+	*p++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			*p++ = '\\';
+		*p++ = s[i];
+	}
+	*p++ = '"';
+	*p = '\0';
+	imp->jlen = (size_t)(p - imp->json);
+	return 1;
+}
+
 static void row(struct parse *ps, uint32_t line)
 {
 	struct ctl_import *imp = ps->imp;
 	const char *status = "active";
-	cJSON *r;
 	long dup;
 	int ok = 1;
 
@@ -208,7 +274,7 @@ static void row(struct parse *ps, uint32_t line)
 	if (ps->flen[0] == 0) {
 		bad(ps, line, "member_no is empty");
 		ok = 0;
-	} else if (ps->flen[0] > MAX_NO || !no_ok(ps->field[0])) {
+	} else if (ps->flen[0] > MAX_NO || !no_ok(ps->field[0], ps->flen[0])) {
 		bad(ps, line,
 		    "member_no must be 1 to %d letters, digits, '-' or '_'",
 		    MAX_NO);
@@ -232,7 +298,7 @@ static void row(struct parse *ps, uint32_t line)
 	if (imp->n == imp->cap) {
 		size_t ncap = imp->cap ? imp->cap * 2 : 1024;
 		uint32_t *nl = realloc(imp->line, ncap * sizeof(*nl));
-		char **nn;
+		uint32_t *nn;
 
 		if (nl == NULL)
 			goto oom;
@@ -243,25 +309,29 @@ static void row(struct parse *ps, uint32_t line)
 		ps->nos = nn;
 		imp->cap = ncap;
 	}
-	r = cJSON_CreateArray();
-	if (r == NULL)
+	if (!reserve(&ps->arena, &ps->acap, ps->alen + ps->flen[0] + 1))
 		goto oom;
-	cJSON_AddItemToArray(imp->rows, r);
-	for (size_t i = 0; i < 4; i++)
-		if (!cJSON_AddItemToArray(r, cJSON_CreateString(ps->field[i])))
-			goto oom;
-	if (!cJSON_AddItemToArray(r, cJSON_CreateString(status)))
-		goto oom;
-	ps->nos[imp->n] = r->child->valuestring;
-	dup = find_or_add(ps, ps->nos[imp->n], imp->n);
+	memcpy(ps->arena + ps->alen, ps->field[0], ps->flen[0] + 1);
+	ps->nos[imp->n] = (uint32_t)ps->alen;
+	dup = find_or_add(ps, ps->field[0], imp->n);
 	if (ps->oom)
 		goto oom;
 	if (dup >= 0) {
 		bad(ps, line, "member_no %s repeats line %u", ps->field[0],
 		    imp->line[dup]);
-		cJSON_DeleteItemFromArray(imp->rows, (int)imp->n);
 		return;
 	}
+	ps->alen += ps->flen[0] + 1;
+	/* The row as JSON: the text was checked (UTF-8, no control
+	 * characters), so only '"' and '\\' need escaping. */
+	if (!json_put(imp, "[", 1))
+		goto oom;
+	for (size_t i = 0; i < 4; i++)
+		if (!json_str(imp, ps->field[i], ps->flen[i]) ||
+		    !json_put(imp, ",", 1))
+			goto oom;
+	if (!json_str(imp, status, strlen(status)) || !json_put(imp, "],", 2))
+		goto oom;
 	imp->line[imp->n++] = line;
 	return;
 oom:
@@ -319,15 +389,21 @@ int ctl_import_parse(struct ctl_import *imp, const char *buf, size_t len,
 		imp->max_show = 20;
 	if (imp->file == NULL)
 		imp->file = "input";
-	imp->rows = cJSON_CreateArray();
+	imp->jlen = 0;
 	ps = calloc(1, sizeof(*ps));
-	if (imp->rows == NULL || ps == NULL) {
+	if (ps == NULL || !json_put(imp, "[", 1)) {
 		free(ps);
 		ctl_err("out of memory");
 		return -1;
 	}
 	ps->imp = imp;
 	ps->rec_line = 1;
+	/* Size the table once from the file size (rows are ~40 bytes). */
+	if (grow_hash(ps, len / 32 + 16) < 0) {
+		free(ps);
+		ctl_err("out of memory");
+		return -1;
+	}
 	if (csv_init(&p, CSV_STRICT | CSV_REPALL_NL | CSV_STRICT_FINI) != 0) {
 		free(ps);
 		ctl_err("out of memory");
@@ -337,8 +413,8 @@ int ctl_import_parse(struct ctl_import *imp, const char *buf, size_t len,
 		skip = off = 3;
 	while (off < len && !ps->oom) {
 		size_t chunk = len - off > (1u << 20) ? (1u << 20) : len - off;
-		size_t used = csv_parse(&p, buf + off, chunk, on_field,
-					on_record, ps);
+		size_t used =
+		    csv_parse(&p, buf + off, chunk, on_field, on_record, ps);
 
 		if (used != chunk) {
 			bad(ps, line_at(buf, off + used),
@@ -360,8 +436,16 @@ int ctl_import_parse(struct ctl_import *imp, const char *buf, size_t len,
 		goto out;
 	}
 	if (!ps->have_header) {
-		bad(ps, 1, "the file is empty; it needs the header "
-			   "member_no,name,union,category[,status]");
+		bad(ps, 1,
+		    "the file is empty; it needs the header "
+		    "member_no,name,union,category[,status]");
+		goto out;
+	}
+	/* Close the array: the last row's ',' becomes ']'. */
+	if (imp->json[imp->jlen - 1] == ',')
+		imp->json[imp->jlen - 1] = ']';
+	else if (!json_put(imp, "]", 1)) {
+		ctl_err("out of memory reading %s", imp->file);
 		goto out;
 	}
 	rc = imp->nerr == 0 ? 0 : -1;
@@ -370,6 +454,7 @@ out:
 	csv_free(&p);
 	free(ps->hash);
 	free(ps->nos);
+	free(ps->arena);
 	free(ps);
 	if (imp->nerr > imp->max_show)
 		fprintf(imp->errs, "%s: ... and %zu more bad rows\n", imp->file,
@@ -379,9 +464,10 @@ out:
 
 void ctl_import_free(struct ctl_import *imp)
 {
-	cJSON_Delete(imp->rows);
+	free(imp->json);
 	free(imp->line);
-	imp->rows = NULL;
+	imp->json = NULL;
+	imp->jlen = imp->jcap = 0;
 	imp->line = NULL;
 	imp->n = imp->cap = 0;
 }

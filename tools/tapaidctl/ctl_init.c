@@ -24,11 +24,11 @@
 #include "ctl_int.h"
 
 static const char init_usage[] =
-	"tapaidctl init --dir DIR [--listen ADDR:PORT]\n"
-	"  creates DIR (0700): host.key/host.pub, card-master.key, sdm-meta.key,\n"
-	"  lookup-salt.key (0600) and tapaidd.conf; refuses a non-empty DIR";
+    "tapaidctl init --dir DIR [--listen ADDR:PORT]\n"
+    "  creates DIR (0700): host.key/host.pub, card-master.key, sdm-meta.key,\n"
+    "  lookup-salt.key (0600) and tapaidd.conf; refuses a non-empty DIR";
 
-static const char *const made[] = {"host.key",	   "host.pub",
+static const char *const made[] = {"host.key",	      "host.pub",
 				   "card-master.key", "sdm-meta.key",
 				   "lookup-salt.key", "tapaidd.conf"};
 
@@ -73,13 +73,12 @@ static int write_new(const char *path, const void *buf, size_t len, mode_t mode)
 	if (fsync(fd) < 0)
 		goto fail;
 	return close(fd) < 0 ? -errno : 0;
-fail:
-	{
-		int e = errno;
+fail : {
+	int e = errno;
 
-		close(fd);
-		return -e;
-	}
+	close(fd);
+	return -e;
+}
 }
 
 static int new_key_file(const char *path)
@@ -101,10 +100,10 @@ static int new_key_file(const char *path)
 int ctl_init(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"dir", required_argument, NULL, 'd'},
-		{"listen", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"dir", required_argument, NULL, 'd'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	const char *dir = ctl_dir, *listen = "127.0.0.1:7420";
 	char abs[PATH_MAX], path[PATH_MAX + 32], *conf = NULL;
 	struct tp_key *key = NULL;
@@ -114,10 +113,17 @@ int ctl_init(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case 'd': dir = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'h': puts(init_usage); return CTL_OK;
-		default: return ctl_usage(init_usage);
+		case 'd':
+			dir = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'h':
+			puts(init_usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(init_usage);
 		}
 	}
 	if (optind != argc || dir == NULL)
@@ -130,9 +136,10 @@ int ctl_init(int argc, char **argv)
 		created = 1;
 	} else if (errno == EEXIST) {
 		if (!empty_dir(dir)) {
-			ctl_err("%s exists and is not empty; choose a new "
-				"directory (existing keys are never overwritten)",
-				dir);
+			ctl_err(
+			    "%s exists and is not empty; choose a new "
+			    "directory (existing keys are never overwritten)",
+			    dir);
 			return CTL_FAIL;
 		}
 		if (chmod(dir, 0700) < 0) {

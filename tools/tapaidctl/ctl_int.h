@@ -18,8 +18,8 @@
 
 #include <cJSON.h>
 
-#define CTL_OK 0
-#define CTL_FAIL 1
+#define CTL_OK	  0
+#define CTL_FAIL  1
 #define CTL_USAGE 2
 
 /* A subcommand: wg.c's {name, fn, help} habit. */
@@ -120,8 +120,8 @@ int ctl_call(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
  * The same, but on a refusal other than "forbidden" the daemon's sentence
  * is copied to msg instead of printed, for callers that say it better.
  */
-int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args,
-		cJSON **data, const char **code, char *msg, size_t msgcap);
+int ctl_call_ex(struct ctl_conn *c, const char *cmd, cJSON *args, cJSON **data,
+		const char **code, char *msg, size_t msgcap);
 
 /*
  * After a request made with show_names: the daemon quietly masks names for
@@ -140,6 +140,13 @@ int ctl_rpc(const char *cmd, cJSON *args, cJSON **data);
  */
 cJSON *ctl_request(struct ctl_conn *c, const char *cmd, cJSON *args);
 
+/*
+ * The same with args given as JSON text (an object), for requests too big
+ * to build as a cJSON tree (member.import).
+ */
+cJSON *ctl_request_raw(struct ctl_conn *c, const char *cmd, const char *args,
+		       size_t len);
+
 /* Prints the one-line message for a refused answer; returns CTL_FAIL. */
 int ctl_report_refusal(const char *cmd, const cJSON *answer);
 
@@ -153,8 +160,7 @@ struct ctl_table {
 	size_t nrows, cap;
 };
 
-void ctl_table_init(struct ctl_table *t, size_t ncols,
-		    const char *const *head);
+void ctl_table_init(struct ctl_table *t, size_t ncols, const char *const *head);
 /* Appends one row of ncols values (NULL means empty). 0 or -ENOMEM. */
 int ctl_table_add(struct ctl_table *t, const char *const *values);
 void ctl_table_print(const struct ctl_table *t, FILE *f);
@@ -202,12 +208,15 @@ uint64_t ctl_now_ms(void);
 /* --- ctl_csv.c --- */
 
 /*
- * The members of one import file, checked.  rows is a cJSON array of
- * [no, name, union, category, status] arrays; line[i] is the physical line
- * on which row i starts (for mapping the daemon's "line N" back).
+ * The members of one import file, checked.  json is the JSON array of
+ * [no, name, union, category, status] arrays, ready for member.import
+ * (built as text: a cJSON tree of 400,000 rows costs ten times the memory);
+ * line[i] is the physical line on which row i starts (for mapping the
+ * daemon's "line N" back).
  */
 struct ctl_import {
-	cJSON *rows;
+	char *json;
+	size_t jlen, jcap;
 	uint32_t *line;
 	size_t n, cap;
 	size_t nerr;	  /* bad rows found */
@@ -253,5 +262,6 @@ int ctl_ping(int argc, char **argv);
 /* --- ctl_issue.c --- */
 int ctl_card_issue(int argc, char **argv);
 int ctl_card_replace(int argc, char **argv);
+int ctl_card_read(int argc, char **argv);
 
 #endif

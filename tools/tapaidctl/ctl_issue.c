@@ -41,16 +41,16 @@
 
 #include "ctl_int.h"
 
-#define RX_MAX 300
+#define RX_MAX	       300
 #define NFC_TIMEOUT_MS 3000
 
 /* How far personalisation got: what a failure leaves on the card. */
 enum stage {
-	ST_FRESH,	/* nothing written yet */
-	ST_NDEF,	/* template written, SDM off, keys default */
-	ST_SDM,		/* SDM on, some of keys 1-4 may be changed */
-	ST_KEYED,	/* every key changed; not yet verified/registered */
-	ST_VERIFIED,	/* read back and verified; registration pending */
+	ST_FRESH,    /* nothing written yet */
+	ST_NDEF,     /* template written, SDM off, keys default */
+	ST_SDM,	     /* SDM on, some of keys 1-4 may be changed */
+	ST_KEYED,    /* every key changed; not yet verified/registered */
+	ST_VERIFIED, /* read back and verified; registration pending */
 };
 
 struct issue {
@@ -59,15 +59,16 @@ struct issue {
 	struct tp_ev2 ev2;
 	uint8_t uid[7];
 	char uidhex[15];
-	uint8_t key[5][16];  /* new keys 0..4 */
-	uint8_t old[5][16];  /* what each key holds now (known) */
-	int changed[5];	     /* key n already holds key[n] */
+	uint8_t key[5][16]; /* new keys 0..4 */
+	uint8_t old[5][16]; /* what each key holds now (known) */
+	int changed[5];	    /* key n already holds key[n] */
 	int keyver;
 	char url[200];
 	enum stage stage;
-	int verbose;	     /* step lines on a terminal */
+	int verbose; /* step lines on a terminal */
 	uint32_t ctr;
-	const char *what;    /* the step being run, for messages */
+	const char *what;  /* the step being run, for messages */
+	int key_in_flight; /* ChangeKey sent for this key, -1 none */
 };
 
 static void step(struct issue *is, const char *what)
@@ -129,7 +130,7 @@ static int auth(struct issue *is, uint8_t keyno, const uint8_t key[16])
 		e = xfer(is, a, al, r, &rl);
 	if (e == TP_OK && tp_ntag_sw(r, rl) != TP_SW_MORE)
 		e = tp_ntag_sw(r, rl) == TP_SW_AUTH_ERR ? TP_ERR_AUTH
-							 : TP_ERR_CARD_STATUS;
+							: TP_ERR_CARD_STATUS;
 	if (e == TP_OK)
 		e = tp_random(rnda, sizeof(rnda));
 	if (e == TP_OK)
@@ -214,11 +215,17 @@ static const char *state_text(const struct issue *is, char *buf, size_t cap)
 
 		for (int k = 1; k <= 4 && n < cap; k++)
 			if (is->changed[k]) {
-				n += (size_t)snprintf(buf + n, cap - n, " %d", k);
+				n += (size_t)snprintf(buf + n, cap - n, " %d",
+						      k);
 				any = 1;
 			}
 		if (!any && n < cap)
-			snprintf(buf + n, cap - n, " none");
+			n += (size_t)snprintf(buf + n, cap - n, " none");
+		if (is->key_in_flight >= 0 && n < cap)
+			snprintf(buf + n, cap - n,
+				 "; key %d may or may not be set (its answer "
+				 "was lost)",
+				 is->key_in_flight);
 		return buf;
 	}
 	case ST_KEYED:
@@ -237,8 +244,9 @@ static int fail(struct issue *is, int e, const char *extra)
 
 	ctl_err("card issue failed while %s: %s%s%s; %s. Leave the card on the "
 		"reader and run the same command again to resume",
-		is->what, tp_strerror(e), extra ? ": " : "", extra ? extra : "",
-		state_text(is, buf, sizeof(buf)));
+		is->what, tp_strerror(e),
+		e == TP_ERR_IO ? " (was the card moved off the reader?)" : "",
+		extra ? extra : "", state_text(is, buf, sizeof(buf)));
 	return CTL_FAIL;
 }
 
@@ -250,7 +258,8 @@ static int probe_keys(struct issue *is)
 	int e;
 
 	for (int k = 1; k <= 4; k++) {
-		snprintf(msg, sizeof(msg), "checking key %d from an earlier run", k);
+		snprintf(msg, sizeof(msg),
+			 "checking key %d from an earlier run", k);
 		step(is, msg);
 		e = auth(is, (uint8_t)k, zero);
 		if (e == TP_OK) {
@@ -267,10 +276,11 @@ static int probe_keys(struct issue *is)
 			continue;
 		}
 		if (e == TP_ERR_AUTH) {
-			ctl_err("card issue refused: key %d on this card is "
-				"neither the factory key nor this daemon's key; "
-				"it was personalised elsewhere. Use another card",
-				k);
+			ctl_err(
+			    "card issue refused: key %d on this card is "
+			    "neither the factory key nor this daemon's key; "
+			    "it was personalised elsewhere. Use another card",
+			    k);
 			return 1; /* reported */
 		}
 		return e;
@@ -294,9 +304,9 @@ static int write_ndef(struct issue *is, const uint8_t *file, size_t len,
 		if (e == TP_OK)
 			e = xfer(is, a, al, r, &rl);
 		if (e == TP_OK)
-			e = tp_ev2_unwrap(&is->ev2,
-					  mode == TP_COMM_FULL ? TP_COMM_MAC : mode,
-					  r, rl, NULL, 0, &n);
+			e = tp_ev2_unwrap(
+			    &is->ev2, mode == TP_COMM_FULL ? TP_COMM_MAC : mode,
+			    r, rl, NULL, 0, &n);
 		off += 128;
 	}
 	return e;
@@ -308,37 +318,66 @@ static int change_key(struct issue *is, int k)
 	size_t al, rl;
 	int e;
 
+	is->key_in_flight = k;
 	e = tp_ntag_change_key_cmd(&is->ev2, (uint8_t)k, is->key[k], is->old[k],
 				   (uint8_t)is->keyver, a, sizeof(a), &al);
 	if (e == TP_OK)
 		e = xfer(is, a, al, r, &rl);
 	if (e == TP_OK)
 		e = tp_ntag_change_key_resp(&is->ev2, (uint8_t)k, r, rl);
+	if (e == TP_OK)
+		is->key_in_flight = -1;
 	tp_wipe(a, sizeof(a));
 	return e;
 }
 
-/* Step 9: read the NDEF file as a phone would and check its SUN. */
-static int read_back(struct issue *is, size_t len)
+/*
+ * Reads the NDEF file as a phone would (ISO select + ReadBinary; the card
+ * mirrors a fresh SUN into it) and extracts its URL.  len is the file's
+ * length, or 0 to read its NLEN first.
+ */
+static int read_url(struct issue *is, size_t len, char *url, size_t cap,
+		    size_t *ul)
 {
 	uint8_t a[32], file[260];
-	char url[300];
-	struct tp_sun_msg msg;
-	struct tp_sun_result res;
-	size_t al, fl, ul;
+	size_t al, fl;
 	int e;
 
-	step(is, "reading the card back");
 	e = tp_iso_select_file(TP_NTAG_FID_NDEF, a, sizeof(a), &al);
 	if (e == TP_OK)
 		e = iso(is, a, al, NULL, 0, NULL);
+	if (e == TP_OK && len == 0) {
+		e = tp_iso_read_binary(0, 2, a, sizeof(a), &al);
+		if (e == TP_OK)
+			e = iso(is, a, al, file, sizeof(file), &fl);
+		if (e == TP_OK && fl != 2)
+			e = TP_ERR_PARSE;
+		if (e == TP_OK)
+			len = 2 + ((size_t)file[0] << 8 | file[1]);
+		if (e == TP_OK && (len <= 2 || len > 256))
+			e = TP_ERR_PARSE; /* an empty or oversized NDEF file */
+	}
 	if (e == TP_OK)
 		e = tp_iso_read_binary(0, (uint8_t)(len >= 256 ? 0 : len), a,
 				       sizeof(a), &al);
 	if (e == TP_OK)
 		e = iso(is, a, al, file, sizeof(file), &fl);
 	if (e == TP_OK)
-		e = tp_ndef_uri(file, fl, url, sizeof(url), &ul);
+		e = tp_ndef_uri(file, fl, url, cap, ul);
+	return e;
+}
+
+/* Step 9: read the card back and check its SUN with the new keys. */
+static int read_back(struct issue *is, size_t len)
+{
+	char url[300];
+	struct tp_sun_msg msg;
+	struct tp_sun_result res;
+	size_t ul;
+	int e;
+
+	step(is, "reading the card back");
+	e = read_url(is, len, url, sizeof(url), &ul);
 	if (e == TP_OK)
 		e = tp_sun_parse(url, ul, &msg);
 	if (e != TP_OK)
@@ -374,11 +413,13 @@ static int take_prepare(struct issue *is, cJSON *data)
 {
 	const cJSON *kv = cJSON_GetObjectItemCaseSensitive(data, "key_version");
 	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(data, "keys");
-	const cJSON *url = cJSON_GetObjectItemCaseSensitive(data, "url_template");
+	const cJSON *url =
+	    cJSON_GetObjectItemCaseSensitive(data, "url_template");
 	int rc = CTL_OK;
 
-	if (!cJSON_IsNumber(kv) || kv->valuedouble < 0 || kv->valuedouble > 255 ||
-	    !cJSON_IsString(url) || strlen(url->valuestring) >= sizeof(is->url)) {
+	if (!cJSON_IsNumber(kv) || kv->valuedouble < 0 ||
+	    kv->valuedouble > 255 || !cJSON_IsString(url) ||
+	    strlen(url->valuestring) >= sizeof(is->url)) {
 		ctl_err("tapaidd's card.prepare answer lacks key_version or "
 			"url_template; is the daemon the same version?");
 		return CTL_FAIL;
@@ -394,8 +435,10 @@ static int take_prepare(struct issue *is, cJSON *data)
 		if (!cJSON_IsString(h) ||
 		    tp_hex_decode(h->valuestring, strlen(h->valuestring),
 				  is->key[k], 16) != TP_OK) {
-			ctl_err("tapaidd's card.prepare answer has no valid key "
-				"%s", name);
+			ctl_err(
+			    "tapaidd's card.prepare answer has no valid key "
+			    "%s",
+			    name);
 			rc = CTL_FAIL;
 		}
 		if (cJSON_IsString(h))
@@ -431,7 +474,8 @@ static int open_reader(struct issue *is, const char *conn, int wait_s)
 		return CTL_FAIL;
 	}
 	for (;;) {
-		r = nfc_initiator_select_passive_target(is->pnd, nm, NULL, 0, &nt);
+		r = nfc_initiator_select_passive_target(is->pnd, nm, NULL, 0,
+							&nt);
 		if (r > 0 || ctl_now_ms() >= until)
 			break;
 		usleep(200000);
@@ -484,6 +528,7 @@ static int issue(const char *member, const char *replace, const char *conn,
 	int e, rc = CTL_FAIL, mode;
 
 	is.verbose = isatty(STDERR_FILENO);
+	is.key_in_flight = -1;
 	is.what = "opening the reader";
 	if (ctl_open(&c) != CTL_OK)
 		goto out;
@@ -492,7 +537,8 @@ static int issue(const char *member, const char *replace, const char *conn,
 	step(&is, "selecting the NDEF application");
 	if ((e = select_app(&is)) != TP_OK) {
 		ctl_err("the card has no NDEF application (%s); it is not an "
-			"NTAG 424 DNA", tp_strerror(e));
+			"NTAG 424 DNA",
+			tp_strerror(e));
 		goto out;
 	}
 	step(&is, "reading the card version");
@@ -542,7 +588,8 @@ static int issue(const char *member, const char *replace, const char *conn,
 		}
 		is.stage = ST_KEYED; /* an earlier run got past step 8 */
 		if (is.verbose)
-			fputs("  (resuming: the card was keyed by an earlier run)\n",
+			fputs("  (resuming: the card was keyed by an earlier "
+			      "run)\n",
 			      stderr);
 		goto verify;
 	}
@@ -562,8 +609,9 @@ static int issue(const char *member, const char *replace, const char *conn,
 	if (cur.file_option & TP_FILE_OPT_SDM) {
 		is.stage = ST_SDM;
 		if (is.verbose)
-			fputs("  (resuming: SUN was enabled by an earlier run)\n",
-			      stderr);
+			fputs(
+			    "  (resuming: SUN was enabled by an earlier run)\n",
+			    stderr);
 		e = probe_keys(&is);
 		if (e == 1)
 			goto out;
@@ -586,10 +634,9 @@ static int issue(const char *member, const char *replace, const char *conn,
 			uint8_t a[TP_NTAG_APDU_MAX], r[RX_MAX];
 			size_t al, rl;
 
-			e = tp_ntag_change_file_settings_cmd(&is.ev2,
-							     TP_NTAG_FILE_NDEF,
-							     &sdm, a, sizeof(a),
-							     &al);
+			e = tp_ntag_change_file_settings_cmd(
+			    &is.ev2, TP_NTAG_FILE_NDEF, &sdm, a, sizeof(a),
+			    &al);
 			if (e == TP_OK)
 				e = xfer(&is, a, al, r, &rl);
 			if (e == TP_OK)
@@ -628,9 +675,10 @@ static int issue(const char *member, const char *replace, const char *conn,
 	}
 verify:
 	if ((e = read_back(&is, flen)) != TP_OK) {
-		fail(&is, e, e == TP_ERR_MAC ? "the card's SUN does not verify "
-					       "with the keys just written"
-					     : NULL);
+		fail(&is, e,
+		     e == TP_ERR_MAC ? ": the card's SUN does not verify "
+				       "with the keys just written"
+				     : NULL);
 		goto out;
 	}
 	is.stage = ST_VERIFIED;
@@ -646,8 +694,8 @@ verify:
 	cJSON_AddNumberToObject(args, "ctr", is.ctr);
 	step(&is, replace ? "replacing the card (card.replace)"
 			  : "registering the card (card.register)");
-	if (ctl_call(c, replace ? "card.replace" : "card.register", args,
-		     &data, NULL) != CTL_OK) {
+	if (ctl_call(c, replace ? "card.replace" : "card.register", args, &data,
+		     NULL) != CTL_OK) {
 		char sbuf[160];
 
 		ctl_err("%s; run the same command again to register it",
@@ -657,19 +705,21 @@ verify:
 	if (replace != NULL) {
 		char b1[64], b2[64];
 
-		printf("card %s replaced by card %s (uid %s); usage moved\n",
-		       ctl_json_text(cJSON_GetObjectItemCaseSensitive(data, "old"),
-				     b1, sizeof(b1)),
-		       ctl_json_text(cJSON_GetObjectItemCaseSensitive(data, "new"),
-				     b2, sizeof(b2)),
-		       is.uidhex);
+		printf(
+		    "card %s replaced by card %s (uid %s); usage moved\n",
+		    ctl_json_text(cJSON_GetObjectItemCaseSensitive(data, "old"),
+				  b1, sizeof(b1)),
+		    ctl_json_text(cJSON_GetObjectItemCaseSensitive(data, "new"),
+				  b2, sizeof(b2)),
+		    is.uidhex);
 	} else {
 		char b[64];
 
 		printf("issued card %s to member %s (uid %s, key version %d, "
 		       "counter %u)\n",
-		       ctl_json_text(cJSON_GetObjectItemCaseSensitive(data, "card"),
-				     b, sizeof(b)),
+		       ctl_json_text(
+			   cJSON_GetObjectItemCaseSensitive(data, "card"), b,
+			   sizeof(b)),
 		       member, is.uidhex, is.keyver, is.ctr);
 	}
 	rc = CTL_OK;
@@ -681,20 +731,20 @@ out:
 }
 
 static const char issue_usage[] =
-	"tapaidctl card issue --member N --reader CONNSTRING [--wait SECONDS]\n"
-	"  personalises a blank NTAG 424 DNA on the staff reader and registers\n"
-	"  it; a card left half-way is finished by running it again";
+    "tapaidctl card issue --member N --reader CONNSTRING [--wait SECONDS]\n"
+    "  personalises a blank NTAG 424 DNA on the staff reader and registers\n"
+    "  it; a card left half-way is finished by running it again";
 
 static int parse_card_opts(int argc, char **argv, const char *usage,
 			   const char **member, const char **reader,
 			   int *wait_s)
 {
 	static const struct option lo[] = {
-		{"member", required_argument, NULL, 'm'},
-		{"reader", required_argument, NULL, 'r'},
-		{"wait", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"member", required_argument, NULL, 'm'},
+	    {"reader", required_argument, NULL, 'r'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	uint64_t w;
 	int o;
 
@@ -706,7 +756,9 @@ static int parse_card_opts(int argc, char **argv, const char *usage,
 				return ctl_usage(usage);
 			*member = optarg;
 			break;
-		case 'r': *reader = optarg; break;
+		case 'r':
+			*reader = optarg;
+			break;
 		case 'w':
 			if (!ctl_parse_u64(optarg, 0, 3600, &w)) {
 				ctl_err("--wait takes seconds (0-3600)");
@@ -714,8 +766,11 @@ static int parse_card_opts(int argc, char **argv, const char *usage,
 			}
 			*wait_s = (int)w;
 			break;
-		case 'h': puts(usage); return -1;
-		default: return ctl_usage(usage);
+		case 'h':
+			puts(usage);
+			return -1;
+		default:
+			return ctl_usage(usage);
 		}
 	}
 	return CTL_OK;
@@ -726,7 +781,8 @@ int ctl_card_issue(int argc, char **argv)
 	const char *member = NULL, *reader = NULL;
 	int wait_s = 5, rc;
 
-	rc = parse_card_opts(argc, argv, issue_usage, &member, &reader, &wait_s);
+	rc =
+	    parse_card_opts(argc, argv, issue_usage, &member, &reader, &wait_s);
 	if (rc != CTL_OK)
 		return rc < 0 ? CTL_OK : rc;
 	if (optind != argc || member == NULL || reader == NULL)
@@ -735,9 +791,9 @@ int ctl_card_issue(int argc, char **argv)
 }
 
 static const char replace_usage[] =
-	"tapaidctl card replace CARD --reader CONNSTRING [--wait SECONDS]\n"
-	"  issues the blank card on the reader to CARD's member, revokes CARD\n"
-	"  and moves the member's usage to the new card in one recorded step";
+    "tapaidctl card replace CARD --reader CONNSTRING [--wait SECONDS]\n"
+    "  issues the blank card on the reader to CARD's member, revokes CARD\n"
+    "  and moves the member's usage to the new card in one recorded step";
 
 int ctl_card_replace(int argc, char **argv)
 {
@@ -766,4 +822,45 @@ int ctl_card_replace(int argc, char **argv)
 		return CTL_FAIL;
 	}
 	return issue(member, card, reader, wait_s);
+}
+
+static const char read_usage[] =
+    "tapaidctl card read --reader CONNSTRING [--wait SECONDS]\n"
+    "  prints the URL the card on the reader gives a phone (its SUN message,\n"
+    "  for tapaidctl sun verify); needs no daemon and no keys";
+
+/* card read: what does this card say?  A diagnostic for the staff desk. */
+int ctl_card_read(int argc, char **argv)
+{
+	struct issue is = {0};
+	const char *reader = NULL;
+	char url[300];
+	size_t ul;
+	int wait_s = 5, rc, e;
+
+	rc = parse_card_opts(argc, argv, read_usage, NULL, &reader, &wait_s);
+	if (rc != CTL_OK)
+		return rc < 0 ? CTL_OK : rc;
+	if (optind != argc || reader == NULL)
+		return ctl_usage(read_usage);
+	rc = CTL_FAIL;
+	is.key_in_flight = -1;
+	if (open_reader(&is, reader, wait_s) != CTL_OK)
+		goto out;
+	if ((e = select_app(&is)) != TP_OK) {
+		ctl_err("the card has no NDEF application (%s); it is not an "
+			"NTAG 424 DNA",
+			tp_strerror(e));
+		goto out;
+	}
+	if ((e = read_url(&is, 0, url, sizeof(url), &ul)) != TP_OK) {
+		ctl_err("card %s holds no URL (%s); is it blank?", is.uidhex,
+			tp_strerror(e));
+		goto out;
+	}
+	printf("%s\n", url);
+	rc = CTL_OK;
+out:
+	issue_free(&is);
+	return rc;
 }

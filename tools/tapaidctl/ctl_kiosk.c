@@ -11,17 +11,17 @@
 #include "ctl_int.h"
 
 static const char add_usage[] =
-	"tapaidctl kiosk add --id K --point P --pubkey FILE [--tz ZONE]";
+    "tapaidctl kiosk add --id K --point P --pubkey FILE [--tz ZONE]";
 
 static int kiosk_add(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"id", required_argument, NULL, 'i'},
-		{"point", required_argument, NULL, 'p'},
-		{"pubkey", required_argument, NULL, 'k'},
-		{"tz", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"id", required_argument, NULL, 'i'},
+	    {"point", required_argument, NULL, 'p'},
+	    {"pubkey", required_argument, NULL, 'k'},
+	    {"tz", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	const char *id = NULL, *point = NULL, *pub = NULL, *tz = NULL;
 	cJSON *args, *data = NULL;
 	char *pem = NULL;
@@ -31,12 +31,23 @@ static int kiosk_add(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case 'i': id = optarg; break;
-		case 'p': point = optarg; break;
-		case 'k': pub = optarg; break;
-		case 't': tz = optarg; break;
-		case 'h': puts(add_usage); return CTL_OK;
-		default: return ctl_usage(add_usage);
+		case 'i':
+			id = optarg;
+			break;
+		case 'p':
+			point = optarg;
+			break;
+		case 'k':
+			pub = optarg;
+			break;
+		case 't':
+			tz = optarg;
+			break;
+		case 'h':
+			puts(add_usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(add_usage);
 		}
 	}
 	if (optind != argc || !id || !point || !pub)
@@ -49,13 +60,15 @@ static int kiosk_add(int argc, char **argv)
 	if (strstr(pem, "PRIVATE KEY") != NULL) {
 		free(pem);
 		ctl_err("%s is a private key; give the kiosk's public key "
-			"(kiosk.pub)", pub);
+			"(kiosk.pub)",
+			pub);
 		return CTL_FAIL;
 	}
 	if (strstr(pem, "-----BEGIN PUBLIC KEY-----") == NULL) {
 		free(pem);
 		ctl_err("%s is not a PEM public key (made by tapaid-kiosk "
-			"--enroll)", pub);
+			"--enroll)",
+			pub);
 		return CTL_FAIL;
 	}
 	args = cJSON_CreateObject();
@@ -96,7 +109,8 @@ static int kiosk_revoke(int argc, char **argv)
 static int kiosk_list(int argc, char **argv)
 {
 	static const char usage[] = "tapaidctl kiosk list [--json]";
-	static const char *const head[] = {"ID", "POINT", "STATUS", "LAST SEEN"};
+	static const char *const head[] = {"ID", "POINT", "STATUS",
+					   "LAST SEEN"};
 	static const char *const key[] = {"id", "point", "status", "last_seen"};
 	struct ctl_table t;
 	cJSON *data = NULL;
@@ -137,20 +151,20 @@ static int kiosk_list(int argc, char **argv)
 }
 
 static const char config_usage[] =
-	"tapaidctl kiosk config K --reader CONNSTRING --key KDIR/kiosk.key "
-	"--benefit CODE [--lang zh|en]\n"
-	"  prints a ready kiosk configuration on stdout (the key is named by its\n"
-	"  path; its contents never leave the kiosk's directory)";
+    "tapaidctl kiosk config K --reader CONNSTRING --key KDIR/kiosk.key "
+    "--benefit CODE [--lang zh|en]\n"
+    "  prints a ready kiosk configuration on stdout (the key is named by its\n"
+    "  path; its contents never leave the kiosk's directory)";
 
 static int kiosk_config(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"reader", required_argument, NULL, 'r'},
-		{"key", required_argument, NULL, 'k'},
-		{"benefit", required_argument, NULL, 'b'},
-		{"lang", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"reader", required_argument, NULL, 'r'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"benefit", required_argument, NULL, 'b'},
+	    {"lang", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	const char *reader = NULL, *key = NULL, *benefit = NULL, *lang = "zh";
 	char abs[PATH_MAX];
 	cJSON *args, *data = NULL;
@@ -160,12 +174,23 @@ static int kiosk_config(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case 'r': reader = optarg; break;
-		case 'k': key = optarg; break;
-		case 'b': benefit = optarg; break;
-		case 'l': lang = optarg; break;
-		case 'h': puts(config_usage); return CTL_OK;
-		default: return ctl_usage(config_usage);
+		case 'r':
+			reader = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'b':
+			benefit = optarg;
+			break;
+		case 'l':
+			lang = optarg;
+			break;
+		case 'h':
+			puts(config_usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(config_usage);
 		}
 	}
 	if (optind + 1 != argc || !reader || !key || !benefit)
@@ -198,10 +223,10 @@ static int kiosk_config(int argc, char **argv)
 }
 
 static const struct ctl_cmd kiosk_cmds[] = {
-	{"add", kiosk_add, "enrol a kiosk by its public key (admin)"},
-	{"revoke", kiosk_revoke, "revoke a kiosk (admin)"},
-	{"list", kiosk_list, "list kiosks"},
-	{"config", kiosk_config, "print a kiosk's configuration (admin)"},
+    {"add", kiosk_add, "enrol a kiosk by its public key (admin)"},
+    {"revoke", kiosk_revoke, "revoke a kiosk (admin)"},
+    {"list", kiosk_list, "list kiosks"},
+    {"config", kiosk_config, "print a kiosk's configuration (admin)"},
 };
 
 int ctl_kiosk(int argc, char **argv)

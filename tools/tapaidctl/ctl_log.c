@@ -17,19 +17,19 @@
 #define PAGE 5000
 
 static const char log_usage[] =
-	"tapaidctl log [--member N] [--kiosk K] [--benefit CODE] [--since DATE]\n"
-	"              [--until DATE] [--result granted|denied] [--show-names]\n"
-	"              [--limit N] [--csv | --json]\n"
-	"tapaidctl log verify [--json]\n"
-	"  DATE is YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]; a table is printed unless\n"
-	"  --csv (RFC 4180, CRLF) or --json (one object per line) is given";
+    "tapaidctl log [--member N] [--kiosk K] [--benefit CODE] [--since DATE]\n"
+    "              [--until DATE] [--result granted|denied] [--show-names]\n"
+    "              [--limit N] [--csv | --json]\n"
+    "tapaidctl log verify [--json]\n"
+    "  DATE is YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]; a table is printed unless\n"
+    "  --csv (RFC 4180, CRLF) or --json (one object per line) is given";
 
-static const char *const cols[] = {"id", "ts", "kiosk", "point", "member",
-				   "name", "benefit", "result", "reason",
-				   "left", "offline", "voided"};
-static const char *const heads[] = {"ID", "TIME", "KIOSK", "POINT", "MEMBER",
-				    "NAME", "BENEFIT", "RESULT", "REASON",
-				    "LEFT", "OFFLINE", "VOIDED"};
+static const char *const cols[] = {"id",     "ts",   "kiosk",	"point",
+				   "member", "name", "benefit", "result",
+				   "reason", "left", "offline", "voided"};
+static const char *const heads[] = {"ID",     "TIME", "KIOSK",	 "POINT",
+				    "MEMBER", "NAME", "BENEFIT", "RESULT",
+				    "REASON", "LEFT", "OFFLINE", "VOIDED"};
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
 
 /*
@@ -57,24 +57,34 @@ static int log_verify(int argc, char **argv);
 
 int ctl_log(int argc, char **argv)
 {
-	enum { O_MEM = 1, O_KIO, O_BEN, O_SINCE, O_UNTIL, O_RES, O_SHOW, O_CSV,
-	       O_JSON, O_LIMIT };
+	enum {
+		O_MEM = 1,
+		O_KIO,
+		O_BEN,
+		O_SINCE,
+		O_UNTIL,
+		O_RES,
+		O_SHOW,
+		O_CSV,
+		O_JSON,
+		O_LIMIT
+	};
 	static const struct option lo[] = {
-		{"member", required_argument, NULL, O_MEM},
-		{"kiosk", required_argument, NULL, O_KIO},
-		{"benefit", required_argument, NULL, O_BEN},
-		{"since", required_argument, NULL, O_SINCE},
-		{"until", required_argument, NULL, O_UNTIL},
-		{"result", required_argument, NULL, O_RES},
-		{"show-names", no_argument, NULL, O_SHOW},
-		{"csv", no_argument, NULL, O_CSV},
-		{"json", no_argument, NULL, O_JSON},
-		{"limit", required_argument, NULL, O_LIMIT},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"member", required_argument, NULL, O_MEM},
+	    {"kiosk", required_argument, NULL, O_KIO},
+	    {"benefit", required_argument, NULL, O_BEN},
+	    {"since", required_argument, NULL, O_SINCE},
+	    {"until", required_argument, NULL, O_UNTIL},
+	    {"result", required_argument, NULL, O_RES},
+	    {"show-names", no_argument, NULL, O_SHOW},
+	    {"csv", no_argument, NULL, O_CSV},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"limit", required_argument, NULL, O_LIMIT},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	const char *f[6] = {0};
 	static const char *const fkey[6] = {"member", "kiosk", "benefit",
-					    "since", "until", "result"};
+					    "since",  "until", "result"};
 	enum fmt fmt = FMT_TABLE;
 	uint64_t limit = 0, shown = 0;
 	int o, show = 0, rc = CTL_FAIL, first_page = 1;
@@ -87,11 +97,17 @@ int ctl_log(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case O_MEM: case O_KIO: case O_BEN: case O_SINCE: case O_UNTIL:
+		case O_MEM:
+		case O_KIO:
+		case O_BEN:
+		case O_SINCE:
+		case O_UNTIL:
 		case O_RES:
 			f[o - O_MEM] = optarg;
 			break;
-		case O_SHOW: show = 1; break;
+		case O_SHOW:
+			show = 1;
+			break;
 		case O_CSV:
 			if (fmt == FMT_JSON)
 				return ctl_usage(log_usage);
@@ -108,8 +124,11 @@ int ctl_log(int argc, char **argv)
 				return CTL_USAGE;
 			}
 			break;
-		case 'h': puts(log_usage); return CTL_OK;
-		default: return ctl_usage(log_usage);
+		case 'h':
+			puts(log_usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(log_usage);
 		}
 	}
 	if (optind != argc)
@@ -117,7 +136,8 @@ int ctl_log(int argc, char **argv)
 	for (int i = 3; i <= 4; i++)
 		if (f[i] && !ctl_valid_date(f[i])) {
 			ctl_err("--%s '%s' is not a date (YYYY-MM-DD or "
-				"YYYY-MM-DDTHH:MM[:SS])", fkey[i], f[i]);
+				"YYYY-MM-DDTHH:MM[:SS])",
+				fkey[i], f[i]);
 			return CTL_USAGE;
 		}
 	if (f[5] && strcmp(f[5], "granted") && strcmp(f[5], "denied")) {
@@ -235,30 +255,37 @@ static int log_verify(int argc, char **argv)
 	if (json) {
 		ctl_json_line(stdout, data);
 	} else {
-		char b1[32], b2[32];
+		const cJSON *staff =
+		    cJSON_GetObjectItemCaseSensitive(data, "staff_rows");
+		char b1[32], b2[32], b3[32];
 
-		printf("%s: %s rows, %s signed checkpoints\n",
+		printf("%s: %s redemption rows, %s staff actions, %s signed "
+		       "checkpoints\n",
 		       cJSON_IsTrue(ok) ? "log intact" : "LOG BROKEN",
 		       ctl_json_text(rows, b1, sizeof(b1)),
+		       staff ? ctl_json_text(staff, b3, sizeof(b3)) : "?",
 		       ctl_json_text(cps, b2, sizeof(b2)));
 	}
 	if (!cJSON_IsTrue(ok)) {
 		char b[32];
 
-		const cJSON *tbl = cJSON_GetObjectItemCaseSensitive(data, "table");
+		const cJSON *tbl =
+		    cJSON_GetObjectItemCaseSensitive(data, "table");
 
 		if (bad != NULL && !cJSON_IsNull(bad))
-			ctl_err("log verify: the chain breaks at %s row %s: %s; "
-				"keep this database as evidence and restore "
-				"from a backup",
-				cJSON_IsString(tbl) ? tbl->valuestring : "log",
-				ctl_json_text(bad, b, sizeof(b)),
-				cJSON_IsString(why) ? why->valuestring
-						    : "hash mismatch");
+			ctl_err(
+			    "log verify: the chain breaks at %s row %s: %s; "
+			    "keep this database as evidence and restore "
+			    "from a backup",
+			    cJSON_IsString(tbl) ? tbl->valuestring : "log",
+			    ctl_json_text(bad, b, sizeof(b)),
+			    cJSON_IsString(why) ? why->valuestring
+						: "hash mismatch");
 		else
-			ctl_err("log verify: %s; keep this database as evidence",
-				cJSON_IsString(why) ? why->valuestring
-						    : "the log does not verify");
+			ctl_err(
+			    "log verify: %s; keep this database as evidence",
+			    cJSON_IsString(why) ? why->valuestring
+						: "the log does not verify");
 		rc = CTL_FAIL;
 	}
 	cJSON_Delete(data);
@@ -270,9 +297,9 @@ static const char void_usage[] = "tapaidctl redemption void ID --reason TEXT";
 static int redemption_void(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"reason", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"reason", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	const char *reason = NULL;
 	uint64_t id;
 	cJSON *args, *data = NULL;
@@ -281,16 +308,22 @@ static int redemption_void(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case 'r': reason = optarg; break;
-		case 'h': puts(void_usage); return CTL_OK;
-		default: return ctl_usage(void_usage);
+		case 'r':
+			reason = optarg;
+			break;
+		case 'h':
+			puts(void_usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(void_usage);
 		}
 	}
 	if (optind + 1 != argc || reason == NULL)
 		return ctl_usage(void_usage);
 	if (!ctl_parse_u64(argv[optind], 1, (1ull << 53), &id)) {
 		ctl_err("'%s' is not a redemption id (a number from tapaidctl "
-			"log)", argv[optind]);
+			"log)",
+			argv[optind]);
 		return CTL_USAGE;
 	}
 	if (!*reason || !ctl_utf8_text(reason, strlen(reason))) {
@@ -308,7 +341,7 @@ static int redemption_void(int argc, char **argv)
 }
 
 static const struct ctl_cmd redemption_cmds[] = {
-	{"void", redemption_void, "void a redemption made by mistake (admin)"},
+    {"void", redemption_void, "void a redemption made by mistake (admin)"},
 };
 
 int ctl_redemption(int argc, char **argv)

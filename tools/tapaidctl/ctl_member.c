@@ -11,18 +11,18 @@
 #define MAX_IMPORT_FILE (1u << 30)
 
 static const char import_usage[] =
-	"tapaidctl member import FILE.csv\n"
-	"  CSV in UTF-8 with the header member_no,name,union,category[,status];\n"
-	"  all or nothing: every bad row is reported with its line number and\n"
-	"  nothing is imported until the whole file is right.";
+    "tapaidctl member import FILE.csv\n"
+    "  CSV in UTF-8 with the header member_no,name,union,category[,status];\n"
+    "  all or nothing: every bad row is reported with its line number and\n"
+    "  nothing is imported until the whole file is right.";
 
 static int member_import(int argc, char **argv)
 {
 	struct ctl_import imp = {0};
 	struct ctl_progress prog;
 	struct ctl_conn *c = NULL;
-	cJSON *args = NULL, *ans = NULL;
-	char *buf = NULL;
+	cJSON *ans = NULL;
+	char *buf = NULL, *args = NULL;
 	size_t len;
 	int rc = CTL_FAIL, e;
 
@@ -46,10 +46,11 @@ static int member_import(int argc, char **argv)
 	free(buf);
 	if (e < 0) {
 		if (imp.nerr > 0)
-			ctl_err("%zu bad row%s in %s; nothing was imported. Fix "
-				"%s and run the import again",
-				imp.nerr, imp.nerr == 1 ? "" : "s", argv[1],
-				imp.nerr == 1 ? "it" : "them");
+			ctl_err(
+			    "%zu bad row%s in %s; nothing was imported. Fix "
+			    "%s and run the import again",
+			    imp.nerr, imp.nerr == 1 ? "" : "s", argv[1],
+			    imp.nerr == 1 ? "it" : "them");
 		goto out;
 	}
 	if (imp.n == 0) {
@@ -59,21 +60,25 @@ static int member_import(int argc, char **argv)
 	}
 	if (ctl_open(&c) != CTL_OK)
 		goto out;
-	args = cJSON_CreateObject();
-	if (args == NULL)
+	/* {"rows":[...],"first_line":2}, built as text around the rows. */
+	args = malloc(imp.jlen + 40);
+	if (args == NULL) {
+		ctl_err("out of memory");
 		goto out;
-	cJSON_AddItemToObject(args, "rows", imp.rows);
-	imp.rows = NULL;
-	cJSON_AddNumberToObject(args, "first_line", 2);
+	}
+	memcpy(args, "{\"rows\":", 8);
+	memcpy(args + 8, imp.json, imp.jlen);
+	memcpy(args + 8 + imp.jlen, ",\"first_line\":2}", 16);
 	ctl_progress_start(&prog, "importing", 0);
 	ctl_wait_progress = &prog;
-	ans = ctl_request(c, "member.import", args);
+	ans = ctl_request_raw(c, "member.import", args, imp.jlen + 24);
 	ctl_wait_progress = NULL;
 	ctl_progress_end(&prog);
 	if (ans == NULL)
 		goto out;
 	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "ok"))) {
-		const cJSON *err = cJSON_GetObjectItemCaseSensitive(ans, "error");
+		const cJSON *err =
+		    cJSON_GetObjectItemCaseSensitive(ans, "error");
 		unsigned dline;
 		int n = 0;
 
@@ -90,7 +95,8 @@ static int member_import(int argc, char **argv)
 	}
 	{
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(ans, "data");
-		const cJSON *k = cJSON_GetObjectItemCaseSensitive(d, "imported");
+		const cJSON *k =
+		    cJSON_GetObjectItemCaseSensitive(d, "imported");
 
 		printf("imported %lld members from %s\n",
 		       cJSON_IsNumber(k) ? (long long)k->valuedouble
@@ -100,23 +106,24 @@ static int member_import(int argc, char **argv)
 	rc = CTL_OK;
 out:
 	cJSON_Delete(ans);
+	free(args);
 	ctl_close(c);
 	ctl_import_free(&imp);
 	return rc;
 }
 
 static const char add_usage[] =
-	"tapaidctl member add --no N --name NAME --union U --category C";
+    "tapaidctl member add --no N --name NAME --union U --category C";
 
 static int member_add(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"no", required_argument, NULL, 'n'},
-		{"name", required_argument, NULL, 'N'},
-		{"union", required_argument, NULL, 'u'},
-		{"category", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"no", required_argument, NULL, 'n'},
+	    {"name", required_argument, NULL, 'N'},
+	    {"union", required_argument, NULL, 'u'},
+	    {"category", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	const char *v[4] = {0};
 	static const char *const key[4] = {"no", "name", "union", "category"};
 	cJSON *args, *data = NULL;
@@ -125,12 +132,23 @@ static int member_add(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case 'n': v[0] = optarg; break;
-		case 'N': v[1] = optarg; break;
-		case 'u': v[2] = optarg; break;
-		case 'c': v[3] = optarg; break;
-		case 'h': puts(add_usage); return CTL_OK;
-		default: return ctl_usage(add_usage);
+		case 'n':
+			v[0] = optarg;
+			break;
+		case 'N':
+			v[1] = optarg;
+			break;
+		case 'u':
+			v[2] = optarg;
+			break;
+		case 'c':
+			v[3] = optarg;
+			break;
+		case 'h':
+			puts(add_usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(add_usage);
 		}
 	}
 	if (optind != argc || !v[0] || !v[1] || !v[2] || !v[3])
@@ -152,16 +170,16 @@ static int member_add(int argc, char **argv)
 }
 
 static const char show_usage[] =
-	"tapaidctl member show N [--show-names] [--json]\n"
-	"  names are masked unless --show-names (staff and admin; recorded)";
+    "tapaidctl member show N [--show-names] [--json]\n"
+    "  names are masked unless --show-names (staff and admin; recorded)";
 
 static int member_show(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"show-names", no_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"show-names", no_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	int o, show = 0, json = 0, rc;
 	cJSON *args, *data = NULL;
 	struct ctl_conn *c;
@@ -169,10 +187,17 @@ static int member_show(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case 's': show = 1; break;
-		case 'j': json = 1; break;
-		case 'h': puts(show_usage); return CTL_OK;
-		default: return ctl_usage(show_usage);
+		case 's':
+			show = 1;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			puts(show_usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(show_usage);
 		}
 	}
 	if (optind + 1 != argc)
@@ -216,7 +241,8 @@ static int set_status(int argc, char **argv, const char *cmd)
 	cJSON_AddStringToObject(args, "no", argv[1]);
 	rc = ctl_rpc(cmd, args, &data);
 	if (rc == CTL_OK) {
-		const cJSON *s = cJSON_GetObjectItemCaseSensitive(data, "status");
+		const cJSON *s =
+		    cJSON_GetObjectItemCaseSensitive(data, "status");
 
 		printf("member %s is %s\n", argv[1],
 		       cJSON_IsString(s) ? s->valuestring : "updated");
@@ -236,15 +262,17 @@ static int member_resume(int argc, char **argv)
 }
 
 static const struct ctl_cmd member_cmds[] = {
-	{"import", member_import, "import members from a CSV file (all or nothing)"},
-	{"add", member_add, "add one member"},
-	{"show", member_show, "show a member, their cards and usage"},
-	{"suspend", member_suspend, "suspend a member (taps are denied)"},
-	{"resume", member_resume, "resume a suspended member"},
+    {"import", member_import,
+     "import members from a CSV file (all or nothing)"},
+    {"add", member_add, "add one member"},
+    {"show", member_show, "show a member, their cards and usage"},
+    {"suspend", member_suspend, "suspend a member (taps are denied)"},
+    {"resume", member_resume, "resume a suspended member"},
 };
 
 int ctl_member(int argc, char **argv)
 {
-	return ctl_dispatch(member_cmds, sizeof(member_cmds) / sizeof(member_cmds[0]),
+	return ctl_dispatch(member_cmds,
+			    sizeof(member_cmds) / sizeof(member_cmds[0]),
 			    "tapaidctl member", argc, argv);
 }

@@ -8,8 +8,7 @@
 
 #include "ctl_int.h"
 
-void ctl_table_init(struct ctl_table *t, size_t ncols,
-		    const char *const *head)
+void ctl_table_init(struct ctl_table *t, size_t ncols, const char *const *head)
 {
 	memset(t, 0, sizeof(*t));
 	t->ncols = ncols;
@@ -151,12 +150,14 @@ void ctl_print_object(FILE *f, const cJSON *obj, int indent)
 					if (cJSON_IsObject(e)) {
 						pad(f, (size_t)indent + 2);
 						fputs("-\n", f);
-						ctl_print_object(f, e, indent + 4);
+						ctl_print_object(f, e,
+								 indent + 4);
 					} else {
 						pad(f, (size_t)indent + 2);
-						fprintf(f, "- %s\n",
-							ctl_json_text(e, buf,
-								      sizeof(buf)));
+						fprintf(
+						    f, "- %s\n",
+						    ctl_json_text(e, buf,
+								  sizeof(buf)));
 					}
 				}
 			} else {
@@ -165,7 +166,8 @@ void ctl_print_object(FILE *f, const cJSON *obj, int indent)
 			continue;
 		}
 		fprintf(f, " %s\n",
-			it->string ? ctl_field_text(obj, it->string, buf, sizeof(buf))
-				   : ctl_json_text(it, buf, sizeof(buf)));
+			it->string
+			    ? ctl_field_text(obj, it->string, buf, sizeof(buf))
+			    : ctl_json_text(it, buf, sizeof(buf)));
 	}
 }

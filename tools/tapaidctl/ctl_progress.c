@@ -13,8 +13,8 @@
 #include "ctl_int.h"
 
 #define SHOW_AFTER_MS 300
-#define REDRAW_MS 100
-#define BAR 30
+#define REDRAW_MS     100
+#define BAR	      30
 
 uint64_t ctl_now_ms(void)
 {

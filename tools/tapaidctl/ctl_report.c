@@ -23,9 +23,9 @@
 
 #define MAXS 4
 
-static const char *const label_keys[] = {"day", "date", "benefit", "code",
-					 "point", "kiosk", "reason", "kind",
-					 "event", "type", NULL};
+static const char *const label_keys[] = {"day",	  "date",  "benefit", "code",
+					 "point", "kiosk", "reason",  "kind",
+					 "event", "type",  NULL};
 
 struct series {
 	const char *key[MAXS];
@@ -49,12 +49,23 @@ static void esc(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f);
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&#39;", f);
+			break;
+		default:
+			fputc(*s, f);
 		}
 	}
 }
@@ -62,7 +73,8 @@ static void esc(FILE *f, const char *s)
 static const char *label_of(const cJSON *o, char *buf, size_t cap)
 {
 	for (int i = 0; label_keys[i]; i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, label_keys[i]);
+		const cJSON *v =
+		    cJSON_GetObjectItemCaseSensitive(o, label_keys[i]);
 
 		if (cJSON_IsString(v))
 			return v->valuestring;
@@ -85,7 +97,8 @@ static void find_series(const cJSON *arr, struct series *s)
 	for (int i = 0; pref[i] && s->n < MAXS; i++)
 		cJSON_ArrayForEach(o, arr)
 		{
-			if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, pref[i]))) {
+			if (cJSON_IsNumber(
+				cJSON_GetObjectItemCaseSensitive(o, pref[i]))) {
 				s->key[s->n++] = pref[i];
 				break;
 			}
@@ -96,7 +109,8 @@ static void find_series(const cJSON *arr, struct series *s)
 		{
 			size_t j;
 
-			if (!cJSON_IsNumber(v) || s->n == MAXS || v->string == NULL)
+			if (!cJSON_IsNumber(v) || s->n == MAXS ||
+			    v->string == NULL)
 				continue;
 			for (j = 0; j < s->n; j++)
 				if (!strcmp(s->key[j], v->string))
@@ -181,7 +195,7 @@ static void numbers_table(FILE *f, const cJSON *arr, const struct series *s,
 		for (size_t i = 0; i < s->n; i++)
 			fprintf(f, "<td class=n>%s</td>",
 				ctl_json_text(cJSON_GetObjectItemCaseSensitive(
-						      o, s->key[i]),
+						  o, s->key[i]),
 					      b, sizeof(b)));
 		fputs("</tr>\n", f);
 	}
@@ -199,7 +213,8 @@ static void vbars(FILE *f, const cJSON *arr, const char *title)
 
 	fprintf(f, "<section><h2>%s</h2>\n", title);
 	if (n == 0) {
-		fputs("<p class=empty>No data in this period.</p></section>\n", f);
+		fputs("<p class=empty>No data in this period.</p></section>\n",
+		      f);
 		return;
 	}
 	find_series(arr, &s);
@@ -216,15 +231,17 @@ static void vbars(FILE *f, const cJSON *arr, const char *title)
 	ticks = nice_ticks(max);
 	bw = (W - L - 8) / n;
 	every = n > 7 ? (n + 6) / 7 : 1;
-	fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" role=img aria-label=\"%s\">\n",
+	fprintf(f,
+		"<svg viewBox=\"0 0 %.0f %.0f\" role=img aria-label=\"%s\">\n",
 		W, H, title);
 	for (int g = 0; g <= ticks; g++) {
 		double y = 10 + (H - B - 10) * (1 - (double)g / ticks);
 
-		fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" "
-			   "class=grid />"
-			   "<text x=\"%.0f\" y=\"%.1f\" class=ax text-anchor=end>"
-			   "%g</text>\n",
+		fprintf(f,
+			"<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" "
+			"class=grid />"
+			"<text x=\"%.0f\" y=\"%.1f\" class=ax text-anchor=end>"
+			"%g</text>\n",
 			L, W - 4, y, y, L - 4, y + 4, max * g / ticks);
 	}
 	cJSON_ArrayForEach(o, arr)
@@ -238,13 +255,15 @@ static void vbars(FILE *f, const cJSON *arr, const char *title)
 			if (h <= 0)
 				continue;
 			y -= h;
-			fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
-				   "height=\"%.2f\" fill=\"%s\"><title>",
-				x + bw * 0.1, y, bw * 0.8, h, color_of(s.key[k]));
+			fprintf(f,
+				"<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+				"height=\"%.2f\" fill=\"%s\"><title>",
+				x + bw * 0.1, y, bw * 0.8, h,
+				color_of(s.key[k]));
 			esc(f, label_of(o, b, sizeof(b)));
 			fprintf(f, " %s: %s</title></rect>", s.key[k],
 				ctl_json_text(cJSON_GetObjectItemCaseSensitive(
-						      o, s.key[k]),
+						  o, s.key[k]),
 					      b, sizeof(b)));
 		}
 		if (i % every == 0) {
@@ -253,8 +272,9 @@ static void vbars(FILE *f, const cJSON *arr, const char *title)
 			/* Days print as MM-DD to fit. */
 			if (strlen(lab) == 10 && lab[4] == '-')
 				lab += 5;
-			fprintf(f, "<text x=\"%.2f\" y=\"%.0f\" class=ax "
-				   "text-anchor=middle>",
+			fprintf(f,
+				"<text x=\"%.2f\" y=\"%.0f\" class=ax "
+				"text-anchor=middle>",
 				x + bw / 2, H - B + 15);
 			esc(f, lab);
 			fputs("</text>", f);
@@ -280,7 +300,8 @@ static void hbars(FILE *f, const cJSON *arr, const char *title,
 
 	fprintf(f, "<section><h2>%s</h2>\n", title);
 	if (n == 0) {
-		fputs("<p class=empty>No data in this period.</p></section>\n", f);
+		fputs("<p class=empty>No data in this period.</p></section>\n",
+		      f);
 		return;
 	}
 	find_series(arr, &s);
@@ -295,15 +316,18 @@ static void hbars(FILE *f, const cJSON *arr, const char *title,
 	}
 	if (max <= 0)
 		max = 1;
-	fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" role=img aria-label=\"%s\">\n",
+	fprintf(f,
+		"<svg viewBox=\"0 0 %.0f %.0f\" role=img aria-label=\"%s\">\n",
 		W, n * RH + 8, title);
 	cJSON_ArrayForEach(o, arr)
 	{
 		double x = L, y = 4 + i * RH, t = 0;
 		const char *lab = label_of(o, b, sizeof(b));
 
-		fprintf(f, "<g><text x=\"%.0f\" y=\"%.0f\" class=lab "
-			   "text-anchor=end>", L - 6, y + 16);
+		fprintf(f,
+			"<g><text x=\"%.0f\" y=\"%.0f\" class=lab "
+			"text-anchor=end>",
+			L - 6, y + 16);
 		/* Long labels are cut so they cannot run into the bars. */
 		if (ctl_utf8_width(lab) > 18) {
 			char cut[128];
@@ -330,15 +354,17 @@ static void hbars(FILE *f, const cJSON *arr, const char *title,
 			t += v;
 			if (w <= 0)
 				continue;
-			fprintf(f, "<rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" "
-				   "height=\"%.0f\" fill=\"%s\"><title>%s: %.0f"
-				   "</title></rect>",
+			fprintf(f,
+				"<rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" "
+				"height=\"%.0f\" fill=\"%s\"><title>%s: %.0f"
+				"</title></rect>",
 				x, y + 4, w, RH - 8, color_of(s.key[k]),
 				s.key[k], v);
 			x += w;
 		}
-		fprintf(f, "<text x=\"%.2f\" y=\"%.0f\" class=ax>%.0f</text></g>\n",
-			x + 4, y + 16, t);
+		fprintf(
+		    f, "<text x=\"%.2f\" y=\"%.0f\" class=ax>%.0f</text></g>\n",
+		    x + 4, y + 16, t);
 		i++;
 	}
 	fputs("</svg>\n", f);
@@ -371,9 +397,11 @@ static void events(FILE *f, const cJSON *arr)
 		fputs("<tr>", f);
 		cJSON_ArrayForEach(v, arr->child)
 		{
-			const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, v->string);
+			const cJSON *x =
+			    cJSON_GetObjectItemCaseSensitive(o, v->string);
 
-			fprintf(f, "<td%s>", cJSON_IsNumber(x) ? " class=n" : "");
+			fprintf(f, "<td%s>",
+				cJSON_IsNumber(x) ? " class=n" : "");
 			esc(f, ctl_json_text(x, b, sizeof(b)));
 			fputs("</td>", f);
 		}
@@ -395,38 +423,42 @@ int ctl_report_html(FILE *f, const cJSON *data, const char *since,
 		    const char *until, const char *generated)
 {
 	const cJSON *day = cJSON_GetObjectItemCaseSensitive(data, "per_day");
-	const cJSON *ben = cJSON_GetObjectItemCaseSensitive(data, "per_benefit");
+	const cJSON *ben =
+	    cJSON_GetObjectItemCaseSensitive(data, "per_benefit");
 	const cJSON *pt = cJSON_GetObjectItemCaseSensitive(data, "per_point");
 	const cJSON *den = cJSON_GetObjectItemCaseSensitive(data, "denials");
 	const cJSON *sec = cJSON_GetObjectItemCaseSensitive(data, "security");
 
-	fputs("<!DOCTYPE html>\n<html lang=\"zh\"><head><meta charset=\"utf-8\">\n"
-	      "<meta name=\"viewport\" content=\"width=device-width, "
-	      "initial-scale=1\">\n"
-	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src "
-	      "'none'; style-src 'unsafe-inline'\">\n"
-	      "<title>tapaid report</title>\n<style>\n"
-	      "body{font-family:system-ui,-apple-system,\"Noto Sans CJK SC\","
-	      "\"PingFang SC\",sans-serif;margin:0 auto;max-width:960px;"
-	      "padding:12px;color:#222;background:#fafafa}\n"
-	      "h1{font-size:1.4em}h2{font-size:1.15em;margin:0 0 .4em}\n"
-	      "section{background:#fff;border:1px solid #ddd;border-radius:8px;"
-	      "padding:12px;margin:12px 0}\n"
-	      "svg{width:100%;height:auto;display:block;max-width:720px}\n"
-	      ".grid{stroke:#e0e0e0}.ax{font-size:10px;fill:#555}"
-	      ".lab{font-size:11px;fill:#222}\n"
-	      ".legend span{margin-right:1em;font-size:.9em}"
-	      ".legend i{display:inline-block;width:.8em;height:.8em;"
-	      "margin-right:.3em;vertical-align:-.05em}\n"
-	      "table{border-collapse:collapse;font-size:.9em;margin-top:.4em}"
-	      "td,th{border-bottom:1px solid #eee;padding:3px 8px;"
-	      "text-align:left}.n{text-align:right;font-variant-numeric:"
-	      "tabular-nums}\n.scroll{overflow-x:auto}.empty{color:#777}\n"
-	      ".kpi{display:flex;flex-wrap:wrap;gap:8px}.kpi div{flex:1 1 120px;"
-	      "background:#fff;border:1px solid #ddd;border-radius:8px;"
-	      "padding:8px}.kpi b{display:block;font-size:1.5em}\n"
-	      "</style></head><body>\n<h1>tapaid: redemptions report</h1>\n<p>",
-	      f);
+	fputs(
+	    "<!DOCTYPE html>\n<html lang=\"zh\"><head><meta "
+	    "charset=\"utf-8\">\n"
+	    "<meta name=\"viewport\" content=\"width=device-width, "
+	    "initial-scale=1\">\n"
+	    "<meta http-equiv=\"Content-Security-Policy\" "
+	    "content=\"default-src "
+	    "'none'; style-src 'unsafe-inline'\">\n"
+	    "<title>tapaid report</title>\n<style>\n"
+	    "body{font-family:system-ui,-apple-system,\"Noto Sans CJK SC\","
+	    "\"PingFang SC\",sans-serif;margin:0 auto;max-width:960px;"
+	    "padding:12px;color:#222;background:#fafafa}\n"
+	    "h1{font-size:1.4em}h2{font-size:1.15em;margin:0 0 .4em}\n"
+	    "section{background:#fff;border:1px solid #ddd;border-radius:8px;"
+	    "padding:12px;margin:12px 0}\n"
+	    "svg{width:100%;height:auto;display:block;max-width:720px}\n"
+	    ".grid{stroke:#e0e0e0}.ax{font-size:10px;fill:#555}"
+	    ".lab{font-size:11px;fill:#222}\n"
+	    ".legend span{margin-right:1em;font-size:.9em}"
+	    ".legend i{display:inline-block;width:.8em;height:.8em;"
+	    "margin-right:.3em;vertical-align:-.05em}\n"
+	    "table{border-collapse:collapse;font-size:.9em;margin-top:.4em}"
+	    "td,th{border-bottom:1px solid #eee;padding:3px 8px;"
+	    "text-align:left}.n{text-align:right;font-variant-numeric:"
+	    "tabular-nums}\n.scroll{overflow-x:auto}.empty{color:#777}\n"
+	    ".kpi{display:flex;flex-wrap:wrap;gap:8px}.kpi div{flex:1 1 120px;"
+	    "background:#fff;border:1px solid #ddd;border-radius:8px;"
+	    "padding:8px}.kpi b{display:block;font-size:1.5em}\n"
+	    "</style></head><body>\n<h1>tapaid: redemptions report</h1>\n<p>",
+	    f);
 	fputs("Period: ", f);
 	esc(f, since ? since : "the beginning");
 	fputs(" to ", f);
@@ -434,9 +466,10 @@ int ctl_report_html(FILE *f, const cJSON *data, const char *since,
 	fputs(". Generated ", f);
 	esc(f, generated);
 	fputs(".</p>\n", f);
-	fprintf(f, "<div class=kpi><div>granted<b>%.0f</b></div>"
-		   "<div>denied<b>%.0f</b></div><div>security events<b>%d</b>"
-		   "</div></div>\n",
+	fprintf(f,
+		"<div class=kpi><div>granted<b>%.0f</b></div>"
+		"<div>denied<b>%.0f</b></div><div>security events<b>%d</b>"
+		"</div></div>\n",
 		total(day, "granted"), total(day, "denied"),
 		cJSON_GetArraySize(sec));
 	vbars(f, day, "Redemptions per day");
@@ -449,17 +482,17 @@ int ctl_report_html(FILE *f, const cJSON *data, const char *since,
 }
 
 static const char report_usage[] =
-	"tapaidctl report --html FILE [--since DATE] [--until DATE]\n"
-	"  one self-contained HTML file (inline SVG charts, no network)";
+    "tapaidctl report --html FILE [--since DATE] [--until DATE]\n"
+    "  one self-contained HTML file (inline SVG charts, no network)";
 
 int ctl_report(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"html", required_argument, NULL, 'o'},
-		{"since", required_argument, NULL, 's'},
-		{"until", required_argument, NULL, 'u'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"html", required_argument, NULL, 'o'},
+	    {"since", required_argument, NULL, 's'},
+	    {"until", required_argument, NULL, 'u'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	const char *out = NULL, *since = NULL, *until = NULL;
 	char tmp[4096], gen[64];
 	struct ctl_progress prog;
@@ -473,16 +506,26 @@ int ctl_report(int argc, char **argv)
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
-		case 'o': out = optarg; break;
-		case 's': since = optarg; break;
-		case 'u': until = optarg; break;
-		case 'h': puts(report_usage); return CTL_OK;
-		default: return ctl_usage(report_usage);
+		case 'o':
+			out = optarg;
+			break;
+		case 's':
+			since = optarg;
+			break;
+		case 'u':
+			until = optarg;
+			break;
+		case 'h':
+			puts(report_usage);
+			return CTL_OK;
+		default:
+			return ctl_usage(report_usage);
 		}
 	}
 	if (optind != argc || out == NULL)
 		return ctl_usage(report_usage);
-	if ((since && !ctl_valid_date(since)) || (until && !ctl_valid_date(until))) {
+	if ((since && !ctl_valid_date(since)) ||
+	    (until && !ctl_valid_date(until))) {
 		ctl_err("dates are YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]");
 		return CTL_USAGE;
 	}
@@ -504,7 +547,8 @@ int ctl_report(int argc, char **argv)
 	if (rc != CTL_OK)
 		return rc;
 	strftime(gen, sizeof(gen), "%Y-%m-%d %H:%M UTC", gmtime_r(&now, &tm));
-	/* Write beside the target and rename, so a failure leaves no half file. */
+	/* Write beside the target and rename, so a failure leaves no half file.
+	 */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
 	f = fopen(tmp, "w");
 	if (f == NULL) {

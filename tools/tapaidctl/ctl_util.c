@@ -37,7 +37,8 @@ int ctl_want_help(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
 			return 1;
 	}
 	return 0;
@@ -46,8 +47,9 @@ int ctl_want_help(int argc, char **argv)
 static void print_table(FILE *f, const struct ctl_cmd *t, size_t n,
 			const char *parent)
 {
-	fprintf(f, "usage: %s <command> [options]  (each command takes --help)\n\n",
-		parent);
+	fprintf(
+	    f, "usage: %s <command> [options]  (each command takes --help)\n\n",
+	    parent);
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "  %-12s %s\n", t[i].name, t[i].help);
 }
@@ -159,7 +161,8 @@ int ctl_read_key16(const char *path, uint8_t key[static 16])
 	tp_wipe(txt, len);
 	free(txt);
 	if (rc != TP_OK) {
-		ctl_err("key file %s must hold 32 hex digits and a newline", path);
+		ctl_err("key file %s must hold 32 hex digits and a newline",
+			path);
 		tp_wipe(key, 16);
 		return CTL_FAIL;
 	}
@@ -189,12 +192,14 @@ int ctl_valid_date(const char *s)
 		return 0;
 	if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
 		return 0;
-	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+	if (m == 2 && d == 29 &&
+	    !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
 		return 0;
 	if (n == 10)
 		return 1;
-	if ((s[10] != 'T' && s[10] != ' ') || n < 16 || !digits(s + 11, 2, &hh) ||
-	    s[13] != ':' || !digits(s + 14, 2, &mm) || hh > 23 || mm > 59)
+	if ((s[10] != 'T' && s[10] != ' ') || n < 16 ||
+	    !digits(s + 11, 2, &hh) || s[13] != ':' ||
+	    !digits(s + 14, 2, &mm) || hh > 23 || mm > 59)
 		return 0;
 	if (n == 16)
 		return 1;
@@ -264,8 +269,7 @@ static int wide(uint32_t c)
 	       (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
 	       (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
 	       (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f) ||
-	       (c >= 0x1f900 && c <= 0x1f9ff) ||
-	       (c >= 0x20000 && c <= 0x3fffd);
+	       (c >= 0x1f900 && c <= 0x1f9ff) || (c >= 0x20000 && c <= 0x3fffd);
 }
 
 size_t ctl_utf8_width(const char *s)
@@ -332,8 +336,8 @@ const char *ctl_json_text(const cJSON *v, char *buf, size_t cap)
 
 static int time_key(const char *k)
 {
-	static const char *const keys[] = {"ts", "issued", "last_seen", "time",
-					   "created", NULL};
+	static const char *const keys[] = {"ts",   "issued",  "last_seen",
+					   "time", "created", NULL};
 
 	for (int i = 0; k && keys[i]; i++)
 		if (strcmp(k, keys[i]) == 0)

@@ -23,8 +23,8 @@ const char *ctl_dir;
 int ctl_sun(int argc, char **argv)
 {
 	static const struct ctl_cmd sun_cmds[] = {
-		{"verify", ctl_sun_verify,
-		 "check one SUN message (URL or query) with key files"},
+	    {"verify", ctl_sun_verify,
+	     "check one SUN message (URL or query) with key files"},
 	};
 
 	return ctl_dispatch(sun_cmds, 1, "tapaidctl sun", argc, argv);
@@ -50,23 +50,24 @@ int ctl_ping(int argc, char **argv)
 }
 
 static const struct ctl_cmd commands[] = {
-	{"init", ctl_init, "make a new data directory (keys, tapaidd.conf)"},
-	{"member", ctl_member, "import, add, show, suspend, resume members"},
-	{"benefit", ctl_benefit, "add and list benefits"},
-	{"kiosk", ctl_kiosk, "enrol, revoke, list and configure kiosks"},
-	{"card", ctl_card, "issue, replace, revoke, show and list cards"},
-	{"log", ctl_log, "read and export the redemption log; log verify"},
-	{"redemption", ctl_redemption, "void a redemption"},
-	{"report", ctl_report, "write an HTML report with charts"},
+    {"init", ctl_init, "make a new data directory (keys, tapaidd.conf)"},
+    {"member", ctl_member, "import, add, show, suspend, resume members"},
+    {"benefit", ctl_benefit, "add and list benefits"},
+    {"kiosk", ctl_kiosk, "enrol, revoke, list and configure kiosks"},
+    {"card", ctl_card, "issue, replace, revoke, show and list cards"},
+    {"log", ctl_log, "read and export the redemption log; log verify"},
+    {"redemption", ctl_redemption, "void a redemption"},
+    {"report", ctl_report, "write an HTML report with charts"},
 #ifdef CTL_HAVE_SUN
-	{"sun", ctl_sun, "diagnostics: sun verify"},
+    {"sun", ctl_sun, "diagnostics: sun verify"},
 #endif
-	{"ping", ctl_ping, "check the connection and show your role"},
+    {"ping", ctl_ping, "check the connection and show your role"},
 };
 
 static void usage(FILE *f)
 {
-	fputs("usage: tapaidctl [--dir DIR] <command> [args]   (or TAPAID_DIR=DIR)\n"
+	fputs("usage: tapaidctl [--dir DIR] <command> [args]   (or "
+	      "TAPAID_DIR=DIR)\n"
 	      "       tapaidctl <command> --help\n\n",
 	      f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
