@@ -100,6 +100,12 @@ format-check:
 analyze:
 	scan-build-14 --status-bugs $(MAKE) B=build-analyze all
 
+# ---- the demo -----------------------------------------------------------
+.PHONY: demo
+demo: $(B)/.deps-ok
+	@$(MAKE) --no-print-directory all
+	@TAPAID_BUILD=$(B) tools/demo.sh $(CURDIR)/demo
+
 # ---- install -------------------------------------------------------------
 .PHONY: install
 install: all

@@ -667,8 +667,8 @@ int tp_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t outlen)
 	if (hexlen != 2 * outlen)
 		return TP_ERR_LENGTH;
 	for (size_t i = 0; i < outlen; i++)
-		out[i] =
-		    (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+		out[i] = (uint8_t)((unsigned)hexval(hex[2 * i]) << 4 |
+				   (unsigned)hexval(hex[2 * i + 1]));
 	return TP_OK;
 }
 

@@ -111,6 +111,8 @@ int tp_sun_parse(const char *url, size_t len, struct tp_sun_msg *out)
 			if (have_ctr++)
 				return TP_ERR_PARSE;
 			rc = hex_field(v, vlen, c, 3);
+			if (rc != TP_OK)
+				return rc;
 			/* ASCII mirror: MSB first (data sheet 9.3.3). */
 			out->ctr =
 			    (uint32_t)c[0] << 16 | (uint32_t)c[1] << 8 | c[2];
