@@ -44,6 +44,7 @@ include $(sort $(wildcard firmware/*.mk))
 include $(sort $(wildcard host/*.mk))
 include $(sort $(wildcard tools/*.mk))
 include tests/module.mk
+include $(filter-out tests/module.mk,$(sort $(wildcard tests/*.mk)))
 
 all: $(PROGRAMS)
 
@@ -90,8 +91,8 @@ fuzz: $(B)/.deps-ok
 		fuzz-run
 
 bench: $(B)/.deps-ok
-	@$(MAKE) --no-print-directory all $(BENCHES)
-	@for b in $(BENCHES); do $$b || exit 1; done
+	@$(MAKE) --no-print-directory all $(BENCHES) $(BENCH_TOOLS)
+	@tools/bench-table.sh $(B) $(BENCHES)
 
 format-check:
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')

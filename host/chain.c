@@ -20,17 +20,19 @@
  *
  * hash = SHA-256 of the encoding (which starts with prev_hash).
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tapaid/crypto.h"
 
 #include "chain.h"
 
-#define TAG_RED "tapaid-redemption-v1"
+#define TAG_RED	  "tapaid-redemption-v1"
 #define TAG_STAFF "tapaid-staff-v1"
-#define TAG_CP "tapaid-checkpoint-v1"
+#define TAG_CP	  "tapaid-checkpoint-v1"
 
 struct enc {
 	uint8_t *p;
@@ -65,22 +67,24 @@ static void put_u8(struct enc *e, uint8_t v)
 static void put_str(struct enc *e, const char *s, size_t cap)
 {
 	size_t len = strnlen(s, cap);
-	uint8_t b[4] = { (uint8_t)len, (uint8_t)(len >> 8),
-			 (uint8_t)(len >> 16), (uint8_t)(len >> 24) };
+	uint8_t b[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+			(uint8_t)(len >> 24)};
 
 	put(e, b, 4);
 	put(e, s, len);
 }
 
-int chain_hash_redemption(const uint8_t prev[STORE_HASH_LEN],
-			  const struct store_redemption *r,
-			  uint8_t out[STORE_HASH_LEN])
+#define RED_ENC_MAX                                                            \
+	(sizeof(TAG_RED) + STORE_HASH_LEN + 10 * 8 + 5 + STORE_REQID_LEN +     \
+	 5 * 4 + STORE_ID_LEN * 2 + STORE_CODE_LEN + STORE_NAME_LEN +          \
+	 STORE_SUN_LEN + STORE_SIG_LEN)
+
+/* The canonical encoding of a redemption row into buf (RED_ENC_MAX). */
+static int enc_redemption(const uint8_t prev[STORE_HASH_LEN],
+			  const struct store_redemption *r, uint8_t *buf,
+			  size_t *len)
 {
-	uint8_t buf[sizeof(TAG_RED) + STORE_HASH_LEN + 10 * 8 + 5 +
-		    STORE_REQID_LEN + 5 * 4 + STORE_ID_LEN * 2 +
-		    STORE_CODE_LEN + STORE_NAME_LEN + STORE_SUN_LEN +
-		    STORE_SIG_LEN];
-	struct enc e = { buf, 0, sizeof(buf), 0 };
+	struct enc e = {buf, 0, RED_ENC_MAX, 0};
 
 	put(&e, TAG_RED, sizeof(TAG_RED)); /* with its NUL */
 	put(&e, prev, STORE_HASH_LEN);
@@ -109,7 +113,19 @@ int chain_hash_redemption(const uint8_t prev[STORE_HASH_LEN],
 		put(&e, r->kiosk_sig, STORE_SIG_LEN);
 	if (e.over)
 		return TP_ERR_ARG;
-	return tp_sha256(buf, e.n, out);
+	*len = e.n;
+	return 0;
+}
+
+int chain_hash_redemption(const uint8_t prev[STORE_HASH_LEN],
+			  const struct store_redemption *r,
+			  uint8_t out[STORE_HASH_LEN])
+{
+	uint8_t buf[RED_ENC_MAX];
+	size_t len;
+	int rc = enc_redemption(prev, r, buf, &len);
+
+	return rc ? rc : tp_sha256(buf, len, out);
 }
 
 int chain_hash_staff(const uint8_t prev[STORE_HASH_LEN],
@@ -118,12 +134,12 @@ int chain_hash_staff(const uint8_t prev[STORE_HASH_LEN],
 {
 	uint8_t buf[sizeof(TAG_STAFF) + STORE_HASH_LEN + 5 * 8 + 4 * 3 +
 		    STORE_ROLE_LEN + STORE_CMD_LEN];
-	struct enc e = { buf, 0, sizeof(buf), 0 };
+	struct enc e = {buf, 0, sizeof(buf), 0};
 	struct tp_sha256_ctx c;
 	const char *args = a->args ? a->args : "";
 	size_t alen = strlen(args);
-	uint8_t lb[4] = { (uint8_t)alen, (uint8_t)(alen >> 8),
-			  (uint8_t)(alen >> 16), (uint8_t)(alen >> 24) };
+	uint8_t lb[4] = {(uint8_t)alen, (uint8_t)(alen >> 8),
+			 (uint8_t)(alen >> 16), (uint8_t)(alen >> 24)};
 	int rc;
 
 	put(&e, TAG_STAFF, sizeof(TAG_STAFF));
@@ -138,7 +154,8 @@ int chain_hash_staff(const uint8_t prev[STORE_HASH_LEN],
 	if (e.over)
 		return TP_ERR_ARG;
 	/* args may be long: streamed rather than copied */
-	if ((rc = tp_sha256_start(&c)) || (rc = tp_sha256_update(&c, buf, e.n)) ||
+	if ((rc = tp_sha256_start(&c)) ||
+	    (rc = tp_sha256_update(&c, buf, e.n)) ||
 	    (rc = tp_sha256_update(&c, lb, 4)) ||
 	    (rc = tp_sha256_update(&c, args, alen)) ||
 	    (rc = tp_sha256_finish(&c, out)))
@@ -150,7 +167,7 @@ int chain_checkpoint_digest(const struct store_checkpoint *c,
 			    uint8_t out[STORE_HASH_LEN])
 {
 	uint8_t buf[sizeof(TAG_CP) + 4 * 8 + 3 * STORE_HASH_LEN];
-	struct enc e = { buf, 0, sizeof(buf), 0 };
+	struct enc e = {buf, 0, sizeof(buf), 0};
 
 	put(&e, TAG_CP, sizeof(TAG_CP));
 	put_u64(&e, (uint64_t)c->id);
@@ -227,6 +244,160 @@ fail:
 
 /* ---- verification ------------------------------------------------------ */
 
+/*
+ * Hashing is most of a verification's work, and each row's hash depends
+ * only on that row (prev_hash is part of the row), so a second thread
+ * hashes while the caller's thread reads rows and checks the links and
+ * checkpoints.  Rows travel in fixed chunks allocated once per walk.  If
+ * the thread cannot be started, the caller hashes inline.
+ */
+#define HB_ROWS	  256
+#define HB_CHUNKS 8
+
+struct hb_row {
+	int64_t id;
+	size_t len;
+	uint8_t hash[STORE_HASH_LEN];
+	uint8_t enc[RED_ENC_MAX];
+};
+
+struct hb_chunk {
+	int n, full;
+	struct hb_row rows[HB_ROWS];
+};
+
+struct hasher {
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct hb_chunk *c;
+	int head, tail, stop, threaded;
+	int fill;	/* rows the caller put in the head chunk so far */
+	int64_t bad_id; /* lowest row whose hash does not match, 0 if none */
+};
+
+/* Hashes a chunk's rows; the first mismatch in it (rows are in order). */
+static int64_t hb_run(const struct hb_chunk *k)
+{
+	uint8_t d[STORE_HASH_LEN];
+
+	for (int i = 0; i < k->n; i++)
+		if (tp_sha256(k->rows[i].enc, k->rows[i].len, d) != 0 ||
+		    memcmp(d, k->rows[i].hash, STORE_HASH_LEN) != 0)
+			return k->rows[i].id;
+	return 0;
+}
+
+static void *hb_main(void *arg)
+{
+	struct hasher *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		struct hb_chunk *k = &h->c[h->tail];
+		int64_t bad;
+
+		while (!k->full && !h->stop)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (!k->full)
+			break; /* stopped, nothing left */
+		pthread_mutex_unlock(&h->mu);
+		bad = hb_run(k);
+		pthread_mutex_lock(&h->mu);
+		if (bad && (!h->bad_id || bad < h->bad_id))
+			h->bad_id = bad;
+		k->full = 0;
+		h->tail = (h->tail + 1) % HB_CHUNKS;
+		pthread_cond_broadcast(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static int hb_start(struct hasher *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->c = calloc(HB_CHUNKS, sizeof(*h->c));
+	if (!h->c)
+		return STORE_ENOMEM;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	h->threaded = pthread_create(&h->thr, NULL, hb_main, h) == 0;
+	return 0;
+}
+
+/*
+ * The slot for the next row.  A chunk is the caller's until it is marked
+ * full and the thread's until the thread marks it empty again, so the
+ * caller waits for that before it starts filling a chunk.
+ */
+static struct hb_row *hb_slot(struct hasher *h)
+{
+	struct hb_chunk *k = &h->c[h->head];
+
+	if (h->threaded && h->fill == 0) {
+		pthread_mutex_lock(&h->mu);
+		while (k->full)
+			pthread_cond_wait(&h->cv, &h->mu);
+		pthread_mutex_unlock(&h->mu);
+	}
+	return &k->rows[h->fill];
+}
+
+static void hb_push(struct hasher *h)
+{
+	struct hb_chunk *k = &h->c[h->head];
+
+	if (++h->fill < HB_ROWS)
+		return;
+	h->fill = 0;
+	if (!h->threaded) {
+		int64_t bad;
+
+		k->n = HB_ROWS;
+		bad = hb_run(k);
+		if (bad && !h->bad_id)
+			h->bad_id = bad;
+		return;
+	}
+	pthread_mutex_lock(&h->mu);
+	k->n = HB_ROWS;
+	k->full = 1;
+	h->head = (h->head + 1) % HB_CHUNKS;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Hashes what is left, stops the thread; returns the lowest bad row. */
+static int64_t hb_finish(struct hasher *h)
+{
+	struct hb_chunk *k = &h->c[h->head];
+
+	if (!h->threaded) {
+		int64_t bad;
+
+		k->n = h->fill;
+		bad = hb_run(k);
+		if (bad && !h->bad_id)
+			h->bad_id = bad;
+	} else {
+		pthread_mutex_lock(&h->mu);
+		if (h->fill > 0) {
+			k->n = h->fill;
+			k->full = 1;
+			h->head = (h->head + 1) % HB_CHUNKS;
+		}
+		h->stop = 1;
+		pthread_cond_broadcast(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+		pthread_join(h->thr, NULL);
+	}
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
+	free(h->c);
+	return h->bad_id;
+}
+
 struct walk {
 	struct store *s;
 	struct chain_verify_result *res;
@@ -235,10 +406,8 @@ struct walk {
 	int64_t done, total;
 };
 
-__attribute__((format(printf, 4, 5))) static void bad(struct walk *w,
-						      const char *table,
-						      int64_t id,
-						      const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void
+bad(struct walk *w, const char *table, int64_t id, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -279,17 +448,19 @@ static int walk_chain(struct walk *w, int staff)
 	struct store_redemption r;
 	struct store_staff_action a;
 	struct store_checkpoint cp;
-	uint8_t prev[STORE_HASH_LEN] = { 0 }, h[STORE_HASH_LEN];
+	uint8_t prev[STORE_HASH_LEN] = {0}, h[STORE_HASH_LEN];
 	int64_t expect = 1, cp_id = 0;
 	const uint8_t *cp_hash, *row_hash, *row_prev;
-	int64_t row_id;
+	int64_t row_id, hash_bad;
+	struct hasher hb;
 	int rc, have_cp, err = 0;
 
-	err = s->ops->cursor_open(s, staff ? STORE_CUR_STAFF :
-					     STORE_CUR_REDEMPTIONS,
-				  0, &rows);
-	if (err)
+	if (!staff && (err = hb_start(&hb)))
 		return err;
+	err = s->ops->cursor_open(
+	    s, staff ? STORE_CUR_STAFF : STORE_CUR_REDEMPTIONS, 0, &rows);
+	if (err)
+		goto out;
 	err = s->ops->cursor_open(s, STORE_CUR_CHECKPOINTS, 0, &cps);
 	if (err)
 		goto out;
@@ -313,35 +484,39 @@ static int walk_chain(struct walk *w, int staff)
 		}
 		if (rc == 0)
 			break;
-		if (staff) {
-			row_id = a.id;
-			row_hash = a.hash;
-			row_prev = a.prev_hash;
-			rc = chain_hash_staff(a.prev_hash, &a, h);
-			w->res->staff_rows++;
-		} else {
-			row_id = r.id;
-			row_hash = r.hash;
-			row_prev = r.prev_hash;
-			rc = chain_hash_redemption(r.prev_hash, &r, h);
-			w->res->rows++;
-		}
+		row_id = staff ? a.id : r.id;
+		row_hash = staff ? a.hash : r.hash;
+		row_prev = staff ? a.prev_hash : r.prev_hash;
 		tick(w);
-		if (rc) {
-			bad(w, table, row_id, "row %lld cannot be encoded",
-			    (long long)row_id);
-			goto out;
-		}
 		if (row_id != expect) {
 			bad(w, table, expect,
 			    "row %lld is missing (the next row is %lld)",
 			    (long long)expect, (long long)row_id);
 			goto out;
 		}
-		if (memcmp(h, row_hash, STORE_HASH_LEN) != 0) {
-			bad(w, table, row_id,
-			    "row %lld was changed: its content does not give "
-			    "its hash",
+		if (staff) {
+			w->res->staff_rows++;
+			rc = chain_hash_staff(a.prev_hash, &a, h);
+			if (!rc && memcmp(h, row_hash, STORE_HASH_LEN) != 0) {
+				bad(w, table, row_id,
+				    "row %lld was changed: its content does "
+				    "not give its hash",
+				    (long long)row_id);
+				goto out;
+			}
+		} else {
+			struct hb_row *slot = hb_slot(&hb);
+
+			w->res->rows++;
+			slot->id = r.id;
+			memcpy(slot->hash, r.hash, STORE_HASH_LEN);
+			rc = enc_redemption(r.prev_hash, &r, slot->enc,
+					    &slot->len);
+			if (!rc)
+				hb_push(&hb);
+		}
+		if (rc) {
+			bad(w, table, row_id, "row %lld cannot be encoded",
 			    (long long)row_id);
 			goto out;
 		}
@@ -388,19 +563,34 @@ static int walk_chain(struct walk *w, int staff)
 		    (long long)expect - 1);
 	}
 out:
-	s->ops->cursor_close(rows);
-	s->ops->cursor_close(cps);
+	if (rows)
+		s->ops->cursor_close(rows);
+	if (cps)
+		s->ops->cursor_close(cps);
+	if (!staff) {
+		/* A changed row comes before any later break it causes. */
+		hash_bad = hb_finish(&hb);
+		if (!err && hash_bad &&
+		    (!w->res->first_bad_table ||
+		     strcmp(w->res->first_bad_table, "checkpoints") == 0 ||
+		     hash_bad <= w->res->first_bad)) {
+			w->res->first_bad_table = NULL;
+			bad(w, table, hash_bad,
+			    "row %lld was changed: its content does not give "
+			    "its hash",
+			    (long long)hash_bad);
+		}
+	}
 	return err;
 }
 
 /* Links of the checkpoint chain, and their signatures. */
-static int walk_checkpoints(struct walk *w, const struct tp_key *pub,
-			    int flags)
+static int walk_checkpoints(struct walk *w, const struct tp_key *pub, int flags)
 {
 	struct store *s = w->s;
 	struct store_cursor *cps = NULL;
 	struct store_checkpoint cp;
-	uint8_t prev[STORE_HASH_LEN] = { 0 }, d[STORE_HASH_LEN];
+	uint8_t prev[STORE_HASH_LEN] = {0}, d[STORE_HASH_LEN];
 	int64_t expect = 1;
 	int rc, err;
 
@@ -454,7 +644,7 @@ int chain_verify(struct store *s, const struct tp_key *host_pub, int flags,
 		 void (*progress)(void *ctx, int64_t done, int64_t total),
 		 void *ctx, struct chain_verify_result *res)
 {
-	struct walk w = { s, res, progress, ctx, 0, 0 };
+	struct walk w = {s, res, progress, ctx, 0, 0};
 	int64_t nr = 0, ns = 0;
 	int err;
 

@@ -63,20 +63,21 @@ int chain_checkpoint(struct store *s, int64_t now, chain_sign_fn sign,
 /* A chain_sign_fn over a struct tp_key (ctx) in this process. */
 int chain_sign_with_key(void *ctx, const uint8_t digest[32], uint8_t sig[64]);
 
-#define CHAIN_VERIFY_ALL_SIGS 1 /* verify every checkpoint's signature; by
-				 * default the links of all are checked and
-				 * the signature of the last one (which, by
-				 * the links, vouches for all before it) */
+#define CHAIN_VERIFY_ALL_SIGS                                                  \
+	1 /* verify every checkpoint's signature; by                           \
+	   * default the links of all are checked and                          \
+	   * the signature of the last one (which, by                          \
+	   * the links, vouches for all before it) */
 
 struct chain_verify_result {
-	int ok;		     /* 1 when everything verifies */
-	int64_t rows;	     /* redemption rows walked */
-	int64_t staff_rows;  /* staff-action rows walked */
-	int64_t checkpoints; /* checkpoints walked */
-	const char *first_bad_table; /* "redemptions", "staff_actions",
-				      * "checkpoints" or NULL */
-	int64_t first_bad;	     /* id of the first bad row, 0 if none */
-	char why[200];		     /* one sentence */
+	int ok;			      /* 1 when everything verifies */
+	int64_t rows;		      /* redemption rows walked */
+	int64_t staff_rows;	      /* staff-action rows walked */
+	int64_t checkpoints;	      /* checkpoints walked */
+	const char *first_bad_table;  /* "redemptions", "staff_actions",
+				       * "checkpoints" or NULL */
+	int64_t first_bad;	      /* id of the first bad row, 0 if none */
+	char why[200];		      /* one sentence */
 	struct store_checkpoint last; /* the last checkpoint (id 0 if none) */
 };
 

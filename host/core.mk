@@ -6,7 +6,7 @@ HOSTCORE_SRCS := $(wildcard $(HOSTCORE_SRCS))
 HOSTCORE_OBJS := $(HOSTCORE_SRCS:%.c=$(B)/%.o)
 LIBHOST := $(B)/libtphost.a
 LDLIBS_SQLITE := $(or $(call PKG_LIBS,sqlite3),-lsqlite3)
-LDLIBS_HOST := $(LDLIBS_SQLITE) $(LDLIBS_CRYPTO)
+LDLIBS_HOST := $(LDLIBS_SQLITE) $(LDLIBS_CRYPTO) -lpthread
 
 $(B)/host/%.o: CPPFLAGS += $(call PKG_CFLAGS,sqlite3)
 
@@ -19,7 +19,7 @@ all: $(LIBHOST)
 # Unit tests of the core: each links the library and SQLite.
 HOSTCORE_TESTS := test_store test_engine test_chain test_mask
 $(foreach t,$(HOSTCORE_TESTS),$(eval TEST_OBJS_$(t) := $(LIBHOST)) \
-	$(eval TEST_LIBS_$(t) := $(LDLIBS_SQLITE)))
+	$(eval TEST_LIBS_$(t) := $(LDLIBS_SQLITE) -lpthread))
 
 # Bench: tools/gen-bench-db builds the data directory once (400,000
 # members, 150,000 cards, 2,000,000 redemptions; about 80 s here), then

@@ -24,18 +24,12 @@
 
 #include "tapaid/crypto.h"
 #include "tapaid/ntag.h"
-/*
- * proto.h also declares a tp_card_lookup_id (unsalted) that clashes with
- * ntag.h's; the host uses ntag.h's salted one.  Hide proto.h's name.
- */
-#define tp_card_lookup_id tp_card_lookup_id_proto_h
 #include "tapaid/proto.h"
-#undef tp_card_lookup_id
 
 #include "engine.h"
 
 #define BENEFIT_CACHE 32
-#define TZ_CACHE 16
+#define TZ_CACHE      16
 
 struct tz_entry {
 	char tz[STORE_TZ_LEN];
@@ -192,8 +186,8 @@ static void compute_lt(const char *tz, int64_t t, struct engine_localtime *lt)
 	lt->year_start = mk(b);
 	b.tm_year++;
 	lt->year_end = mk(b);
-	lt->yyyymmdd = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 +
-		       tm.tm_mday;
+	lt->yyyymmdd =
+	    (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 	if (had)
 		setenv("TZ", saved, 1);
 	else
@@ -219,8 +213,8 @@ int engine_localtime(struct engine *e, const char *tz, int64_t t,
 			c->used = ++e->tz_clock;
 			return c->valid == 2 ? TP_ERR_VALUE : 0;
 		}
-		if (!victim || !c->valid || (victim->valid &&
-					     c->used < victim->used))
+		if (!victim || !c->valid ||
+		    (victim->valid && c->used < victim->used))
 			victim = c;
 	}
 	if (strlen(tz) >= STORE_TZ_LEN || !tz_known(tz)) {
@@ -389,8 +383,8 @@ static int decide(struct engine *e, const struct engine_tap *t,
 
 	/* 0: a retry gets the first answer. */
 	if (t->offline && t->offline_seq > 0) {
-		err = s->ops->redemption_by_seq(s, t->kiosk, t->offline_seq,
-						&r);
+		err =
+		    s->ops->redemption_by_seq(s, t->kiosk, t->offline_seq, &r);
 		if (err == 0) {
 			answer_from_row(&r, d);
 			return 0;
@@ -429,9 +423,10 @@ static int decide(struct engine *e, const struct engine_tap *t,
 		return err;
 	if (err || k.status != STORE_ACTIVE) {
 		reason = TP_REASON_KIOSK_NOT_ENROLLED;
-		if ((err = security(e, now, STORE_SEC_UNKNOWN_KIOSK, t->kiosk,
-				    0, err ? "tap from a kiosk not enrolled" :
-					     "tap from a revoked kiosk")))
+		if ((err =
+			 security(e, now, STORE_SEC_UNKNOWN_KIOSK, t->kiosk, 0,
+				  err ? "tap from a kiosk not enrolled"
+				      : "tap from a revoked kiosk")))
 			return err;
 		goto store;
 	}
@@ -456,8 +451,8 @@ static int decide(struct engine *e, const struct engine_tap *t,
 		return err;
 	if (err) {
 		reason = TP_REASON_UNKNOWN_CARD;
-		if ((err = security(e, now, STORE_SEC_UNKNOWN_CARD, t->kiosk,
-				    0, "card not registered")))
+		if ((err = security(e, now, STORE_SEC_UNKNOWN_CARD, t->kiosk, 0,
+				    "card not registered")))
 			return err;
 		goto store;
 	}
@@ -482,8 +477,8 @@ static int decide(struct engine *e, const struct engine_tap *t,
 	/* 5: a fresh counter, stored in this same transaction. */
 	if (ctr <= c.last_ctr) {
 		reason = TP_REASON_REPLAYED_TAP;
-		snprintf(detail, sizeof(detail),
-			 "counter %u, last seen %u%s", ctr, c.last_ctr,
+		snprintf(detail, sizeof(detail), "counter %u, last seen %u%s",
+			 ctr, c.last_ctr,
 			 t->offline ? " (offline record)" : "");
 		if ((err = security(e, now, STORE_SEC_REPLAYED, t->kiosk, c.id,
 				    detail)))
@@ -711,7 +706,7 @@ static int usage_one(void *ctx, const struct store_benefit *b)
 int engine_member_usage(struct engine *e, int64_t member_id, int64_t now,
 			engine_usage_fn fn, void *ctx)
 {
-	struct usage_walk w = { .e = e, .now = now, .fn = fn, .ctx = ctx };
+	struct usage_walk w = {.e = e, .now = now, .fn = fn, .ctx = ctx};
 	int err;
 
 	err = e->s->ops->member_get_id(e->s, member_id, &w.m);

@@ -56,8 +56,8 @@
 
 /* File names inside the data directory (32 hex digits each, mode 0600). */
 #define ENGINE_MASTER_KEY_FILE "card-master.key"
-#define ENGINE_META_KEY_FILE "sdm-meta.key"
-#define ENGINE_SALT_FILE "lookup-salt.key"
+#define ENGINE_META_KEY_FILE   "sdm-meta.key"
+#define ENGINE_SALT_FILE       "lookup-salt.key"
 
 struct engine_keys {
 	uint8_t master[16]; /* card master key (AN10922 diversification) */
@@ -87,17 +87,17 @@ void engine_free(struct engine *e);
 
 /* One tap as the daemon received it. */
 struct engine_tap {
-	char kiosk[STORE_ID_LEN];	      /* authenticated kiosk id */
+	char kiosk[STORE_ID_LEN];	     /* authenticated kiosk id */
 	uint8_t request_id[STORE_REQID_LEN]; /* the kiosk's random id */
 	char benefit[STORE_CODE_LEN];
 	char sun[STORE_SUN_LEN]; /* SUN URL or query text read from the card */
 	int64_t kiosk_time;	 /* unix seconds, the kiosk's clock */
 	uint8_t offline;	 /* 1: an offline record from the queue */
 	uint8_t has_sig;
-	int64_t offline_seq;	 /* record seq (offline only, > 0) */
-	uint8_t offline_reason;	 /* the kiosk's own offline decision
-				  * (enum tp_reason): a record of an offline
-				  * denial is stored as denied, never counted */
+	int64_t offline_seq;		  /* record seq (offline only, > 0) */
+	uint8_t offline_reason;		  /* the kiosk's own offline decision
+					   * (enum tp_reason): a record of an offline
+					   * denial is stored as denied, never counted */
 	uint8_t kiosk_sig[STORE_SIG_LEN]; /* the record's signature */
 };
 
@@ -130,9 +130,9 @@ int engine_decide_batch(struct engine *e, const struct engine_tap *taps,
 /* Usage of one benefit by a member in the period containing now. */
 struct engine_usage {
 	char benefit[STORE_CODE_LEN];
-	int64_t used;	/* redemptions (quota) or cents (balance) */
-	int64_t left;	/* quota or cents left */
-	const char *period; /* "day","month","year","lifetime" */
+	int64_t used;	      /* redemptions (quota) or cents (balance) */
+	int64_t left;	      /* quota or cents left */
+	const char *period;   /* "day","month","year","lifetime" */
 	int64_t period_start; /* unix seconds */
 };
 typedef int (*engine_usage_fn)(void *ctx, const struct engine_usage *u);

@@ -53,37 +53,38 @@
 #define STORE_SCHEMA_VERSION 1
 
 /* Field sizes, including the terminating NUL. */
-#define STORE_NO_LEN 32	      /* member number */
-#define STORE_NAME_LEN 96     /* member name, UTF-8 (32 CJK characters) */
-#define STORE_UNION_LEN 64    /* union name or code */
-#define STORE_CAT_LEN 32      /* member category */
-#define STORE_ID_LEN 32	      /* kiosk id, service point id */
-#define STORE_CODE_LEN 32     /* benefit code */
-#define STORE_TZ_LEN 48	      /* IANA time zone, "Asia/Shanghai" */
-#define STORE_LIST_LEN 1024   /* comma-separated list, "" = all */
-#define STORE_SUN_LEN 256     /* the SUN URL or query as read from the card */
+#define STORE_NO_LEN	 32   /* member number */
+#define STORE_NAME_LEN	 96   /* member name, UTF-8 (32 CJK characters) */
+#define STORE_UNION_LEN	 64   /* union name or code */
+#define STORE_CAT_LEN	 32   /* member category */
+#define STORE_ID_LEN	 32   /* kiosk id, service point id */
+#define STORE_CODE_LEN	 32   /* benefit code */
+#define STORE_TZ_LEN	 48   /* IANA time zone, "Asia/Shanghai" */
+#define STORE_LIST_LEN	 1024 /* comma-separated list, "" = all */
+#define STORE_SUN_LEN	 256  /* the SUN URL or query as read from the card */
 #define STORE_REASON_LEN 16   /* card revocation reason */
-#define STORE_PEM_LEN 512     /* kiosk public key, PEM text */
-#define STORE_ROLE_LEN 16     /* staff role */
-#define STORE_CMD_LEN 32      /* admin command name */
+#define STORE_PEM_LEN	 512  /* kiosk public key, PEM text */
+#define STORE_ROLE_LEN	 16   /* staff role */
+#define STORE_CMD_LEN	 32   /* admin command name */
 #define STORE_DETAIL_LEN 160  /* security event detail */
 #define STORE_LOOKUP_LEN 16   /* card lookup id (from tp_card_lookup_id) */
-#define STORE_REQID_LEN 16    /* kiosk request id */
-#define STORE_HASH_LEN 32     /* SHA-256 */
-#define STORE_SIG_LEN 64      /* ECDSA P-256 raw r || s */
+#define STORE_REQID_LEN	 16   /* kiosk request id */
+#define STORE_HASH_LEN	 32   /* SHA-256 */
+#define STORE_SIG_LEN	 64   /* ECDSA P-256 raw r || s */
 
 enum store_err {
 	STORE_OK = 0,
 	STORE_ENOTFOUND = -1, /* no such member, card, kiosk, benefit, row */
 	STORE_EEXISTS = -2,   /* the key is already taken */
 	STORE_EINVALID = -3,  /* a field is empty, too long or out of range */
-	STORE_ECONFLICT = -4, /* the state does not allow it (already revoked) */
-	STORE_EFULL = -5,     /* the disk (or max_page_count) is full */
-	STORE_EBUSY = -6,     /* the database is locked by another process */
-	STORE_EIO = -7,	      /* an I/O or other database error */
-	STORE_ENOMEM = -8,    /* out of memory */
-	STORE_ESCHEMA = -9,   /* schema newer than this program, or corrupt */
-	STORE_ESTATE = -10,   /* call not allowed now (transaction state) */
+	STORE_ECONFLICT =
+	    -4,		    /* the state does not allow it (already revoked) */
+	STORE_EFULL = -5,   /* the disk (or max_page_count) is full */
+	STORE_EBUSY = -6,   /* the database is locked by another process */
+	STORE_EIO = -7,	    /* an I/O or other database error */
+	STORE_ENOMEM = -8,  /* out of memory */
+	STORE_ESCHEMA = -9, /* schema newer than this program, or corrupt */
+	STORE_ESTATE = -10, /* call not allowed now (transaction state) */
 };
 
 /* Status of members, cards, kiosks (stored as these integers). */
@@ -127,11 +128,11 @@ struct store_card {
 	int64_t member_id;
 	char member_no[STORE_NO_LEN];
 	int key_version;
-	int status;			/* STORE_ACTIVE or STORE_REVOKED */
-	char reason[STORE_REASON_LEN];	/* lost|stolen|left|damaged|replaced */
-	uint32_t last_ctr;		/* last SDM read counter accepted */
-	int64_t issued;			/* unix seconds */
-	int64_t replaced_by;		/* card id, 0 if none */
+	int status;		       /* STORE_ACTIVE or STORE_REVOKED */
+	char reason[STORE_REASON_LEN]; /* lost|stolen|left|damaged|replaced */
+	uint32_t last_ctr;	       /* last SDM read counter accepted */
+	int64_t issued;		       /* unix seconds */
+	int64_t replaced_by;	       /* card id, 0 if none */
 };
 
 struct store_kiosk {
@@ -139,28 +140,28 @@ struct store_kiosk {
 	char point[STORE_ID_LEN];
 	char tz[STORE_TZ_LEN];
 	char pubkey_pem[STORE_PEM_LEN];
-	int status;	      /* STORE_ACTIVE or STORE_REVOKED */
-	int64_t last_seen;    /* unix seconds, 0 = never */
-	int64_t offline_seq;  /* last offline record seq applied, 0 = none */
+	int status;	     /* STORE_ACTIVE or STORE_REVOKED */
+	int64_t last_seen;   /* unix seconds, 0 = never */
+	int64_t offline_seq; /* last offline record seq applied, 0 = none */
 	int64_t added;
 };
 
 struct store_benefit {
 	char code[STORE_CODE_LEN];
 	char name[STORE_NAME_LEN];
-	int kind;	  /* enum store_benefit_kind */
-	int per;	  /* enum store_period */
-	int64_t quota;	  /* STORE_QUOTA: redemptions per period */
-	int64_t balance;  /* STORE_BALANCE: cents per period */
-	int64_t amount;	  /* STORE_BALANCE: cents per redemption */
+	int kind;	 /* enum store_benefit_kind */
+	int per;	 /* enum store_period */
+	int64_t quota;	 /* STORE_QUOTA: redemptions per period */
+	int64_t balance; /* STORE_BALANCE: cents per period */
+	int64_t amount;	 /* STORE_BALANCE: cents per redemption */
 	char categories[STORE_LIST_LEN]; /* "a,b"; "" = every category */
 	char unions[STORE_LIST_LEN];	 /* "" = every union */
 	char points[STORE_LIST_LEN];	 /* "" = every service point */
-	int offline;		  /* grants a kiosk may give offline, 0 = none */
-	int32_t valid_from;	  /* YYYYMMDD local, 0 = no start */
-	int32_t valid_until;	  /* YYYYMMDD local, inclusive, 0 = no end */
-	int hours_from;		  /* minutes after local midnight, -1 = all day */
-	int hours_to;		  /* exclusive; may be < hours_from (overnight) */
+	int offline;	     /* grants a kiosk may give offline, 0 = none */
+	int32_t valid_from;  /* YYYYMMDD local, 0 = no start */
+	int32_t valid_until; /* YYYYMMDD local, inclusive, 0 = no end */
+	int hours_from;	     /* minutes after local midnight, -1 = all day */
+	int hours_to;	     /* exclusive; may be < hours_from (overnight) */
 };
 
 /*
@@ -187,11 +188,11 @@ struct store_redemption {
 	int64_t kiosk_time;
 	int64_t period_start; /* the quota/balance period a grant counts in
 			       * (unix seconds; 0 = lifetime or n/a) */
-	uint32_t ctr; /* SDM read counter of the tap, 0 if not decrypted */
+	uint32_t ctr;	 /* SDM read counter of the tap, 0 if not decrypted */
 	uint8_t ctr_set; /* 1: this tap stored ctr as the card's last counter
 			  * (card_set_ctr in the same transaction) */
 	char masked[STORE_NAME_LEN];
-	char sun[STORE_SUN_LEN];	/* card's SUN text (keeps the CMAC) */
+	char sun[STORE_SUN_LEN];	  /* card's SUN text (keeps the CMAC) */
 	uint8_t kiosk_sig[STORE_SIG_LEN]; /* offline record signature */
 	uint8_t prev_hash[STORE_HASH_LEN];
 	uint8_t hash[STORE_HASH_LEN];
@@ -219,12 +220,12 @@ struct store_staff_action {
 
 /* Kinds of security events (stored as text). */
 #define STORE_SEC_BAD_SIGNATURE "bad_signature"
-#define STORE_SEC_REPLAYED "replayed_tap"
-#define STORE_SEC_UNKNOWN_CARD "unknown_card"
-#define STORE_SEC_REVOKED_CARD "revoked_card"
+#define STORE_SEC_REPLAYED	"replayed_tap"
+#define STORE_SEC_UNKNOWN_CARD	"unknown_card"
+#define STORE_SEC_REVOKED_CARD	"revoked_card"
 #define STORE_SEC_UNKNOWN_KIOSK "kiosk_not_enrolled"
-#define STORE_SEC_MALFORMED "malformed_frame"
-#define STORE_SEC_FORBIDDEN "forbidden"
+#define STORE_SEC_MALFORMED	"malformed_frame"
+#define STORE_SEC_FORBIDDEN	"forbidden"
 
 struct store_security_event {
 	int64_t id;
@@ -256,9 +257,9 @@ struct store_log_filter {
 	char member_no[STORE_NO_LEN];
 	char kiosk[STORE_ID_LEN];
 	char benefit[STORE_CODE_LEN];
-	int64_t since; /* ts >= since, 0 = any */
-	int64_t until; /* ts < until, 0 = any */
-	int result;    /* -1 any, else enum store_result */
+	int64_t since;	  /* ts >= since, 0 = any */
+	int64_t until;	  /* ts < until, 0 = any */
+	int result;	  /* -1 any, else enum store_result */
 	int64_t after_id; /* paging: rows with id > after_id */
 	int limit;	  /* at most this many rows (1..10000; 0 = 100) */
 };
@@ -273,8 +274,8 @@ struct store_log_row {
 
 /* One line of report.data (section names in store_report_fn). */
 struct store_report_row {
-	const char *section; /* "per_day","per_benefit","per_point",
-			      * "denials","security" */
+	const char *section;	  /* "per_day","per_benefit","per_point",
+				   * "denials","security" */
 	char key[STORE_NAME_LEN]; /* YYYY-MM-DD, benefit code, point, reason
 				   * (enum tp_reason as decimal), event kind */
 	int64_t granted;	  /* granted taps (security: event count) */
@@ -306,8 +307,8 @@ struct store_ops {
 	const char *(*errmsg)(struct store *s);
 
 	/* --- transactions (engine batches) --- */
-	int (*begin)(struct store *s);	 /* write transaction */
-	int (*commit)(struct store *s);	 /* durable when it returns 0 */
+	int (*begin)(struct store *s);	/* write transaction */
+	int (*commit)(struct store *s); /* durable when it returns 0 */
 	int (*rollback)(struct store *s);
 	int (*savepoint)(struct store *s); /* one level, per tap */
 	int (*release)(struct store *s);
@@ -317,12 +318,14 @@ struct store_ops {
 	uint64_t (*generation)(struct store *s);
 
 	/* --- hot path (inside a transaction) --- */
-	int (*kiosk_get)(struct store *s, const char *id, struct store_kiosk *k);
+	int (*kiosk_get)(struct store *s, const char *id,
+			 struct store_kiosk *k);
 	int (*kiosk_touch)(struct store *s, const char *id, int64_t last_seen,
 			   int64_t offline_seq /* -1: leave as is */);
 	/* The card with this lookup id and its member (member->id == 0 when
 	 * the card has no member row). */
-	int (*card_find)(struct store *s, const uint8_t lookup[STORE_LOOKUP_LEN],
+	int (*card_find)(struct store *s,
+			 const uint8_t lookup[STORE_LOOKUP_LEN],
 			 struct store_card *c, struct store_member *m);
 	int (*card_set_ctr)(struct store *s, int64_t card_id, uint32_t ctr);
 	int (*benefit_get)(struct store *s, const char *code,
@@ -444,7 +447,18 @@ struct store {
  */
 int store_sqlite_open(const char *path, struct store **out);
 
-/* Why the last store_sqlite_open() failed (one sentence). */
+/*
+ * Only one handle writes (it holds the flock on PATH-writer and keeps the
+ * write-behind state).  store_sqlite_open() on a database that already
+ * has a writer (another process, or another handle in this one, e.g. a
+ * job thread) gives a read-only handle: every write returns STORE_ESTATE,
+ * reads see what is committed (counters and usage as last flushed).
+ * store_sqlite_open_readonly() always gives one (log verify, reports).
+ */
+int store_sqlite_open_readonly(const char *path, struct store **out);
+int store_sqlite_is_readonly(struct store *s);
+
+/* Why the last store_sqlite_open() failed in this thread (one sentence). */
 const char *store_sqlite_open_error(void);
 
 /* The sqlite3 * behind a store_sqlite handle (tests, bench, tools only). */

@@ -14,13 +14,16 @@
  * and put back on a savepoint rollback.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -30,133 +33,133 @@
 /* ---- schema ---------------------------------------------------------- */
 
 static const char *const migrations[] = {
-	/* version 1 */
-	"CREATE TABLE members("
-	" id INTEGER PRIMARY KEY,"
-	" no TEXT NOT NULL UNIQUE,"
-	" name TEXT NOT NULL,"
-	" union_name TEXT NOT NULL,"
-	" category TEXT NOT NULL,"
-	" status INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE cards("
-	" id INTEGER PRIMARY KEY,"
-	" lookup BLOB NOT NULL UNIQUE,"
-	" member_id INTEGER NOT NULL,"
-	" key_version INTEGER NOT NULL,"
-	" status INTEGER NOT NULL DEFAULT 0,"
-	" reason TEXT NOT NULL DEFAULT '',"
-	" last_ctr INTEGER NOT NULL,"
-	" issued INTEGER NOT NULL,"
-	" replaced_by INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX cards_member ON cards(member_id);"
-	"CREATE TABLE kiosks("
-	" id TEXT PRIMARY KEY,"
-	" point TEXT NOT NULL,"
-	" tz TEXT NOT NULL,"
-	" pubkey TEXT NOT NULL,"
-	" status INTEGER NOT NULL DEFAULT 0,"
-	" last_seen INTEGER NOT NULL DEFAULT 0,"
-	" offline_seq INTEGER NOT NULL DEFAULT 0,"
-	" added INTEGER NOT NULL);"
-	"CREATE TABLE benefits("
-	" code TEXT PRIMARY KEY,"
-	" name TEXT NOT NULL,"
-	" kind INTEGER NOT NULL,"
-	" per INTEGER NOT NULL,"
-	" quota INTEGER NOT NULL,"
-	" balance INTEGER NOT NULL,"
-	" amount INTEGER NOT NULL,"
-	" categories TEXT NOT NULL,"
-	" unions TEXT NOT NULL,"
-	" points TEXT NOT NULL,"
-	" offline INTEGER NOT NULL,"
-	" valid_from INTEGER NOT NULL,"
-	" valid_until INTEGER NOT NULL,"
-	" hours_from INTEGER NOT NULL,"
-	" hours_to INTEGER NOT NULL);"
-	/* The redemption log: hash-chained, append-only. */
-	"CREATE TABLE redemptions("
-	" id INTEGER PRIMARY KEY,"
-	" ts INTEGER NOT NULL,"
-	" kiosk TEXT NOT NULL,"
-	" point TEXT NOT NULL,"
-	" request_id BLOB NOT NULL,"
-	" card_id INTEGER NOT NULL,"
-	" member_id INTEGER NOT NULL,"
-	" benefit TEXT NOT NULL,"
-	" result INTEGER NOT NULL,"
-	" reason INTEGER NOT NULL,"
-	" left_ INTEGER NOT NULL,"
-	" amount INTEGER NOT NULL,"
-	" offline INTEGER NOT NULL,"
-	" offline_seq INTEGER NOT NULL,"
-	" kiosk_time INTEGER NOT NULL,"
-	" ctr INTEGER NOT NULL,"
-	" masked TEXT NOT NULL,"
-	" sun TEXT NOT NULL,"
-	" kiosk_sig BLOB,"
-	" prev_hash BLOB NOT NULL,"
-	" hash BLOB NOT NULL,"
-	" period_start INTEGER NOT NULL,"
-	" ctr_set INTEGER NOT NULL);"
-	/* Only indexes that grow at their end (or only for offline rows):
-	 * an index on a random key (request id, member) would cost a random
-	 * page write per tap; see the write-behind note at the top. */
-	"CREATE UNIQUE INDEX red_seq ON redemptions(kiosk, offline_seq)"
-	" WHERE offline_seq > 0;"
-	"CREATE INDEX red_ts ON redemptions(ts);"
-	/* Usage per period, written back from memory (flush); keyed by the
-	 * period first so that the current periods stay together. */
-	"CREATE TABLE usage("
-	" period_start INTEGER NOT NULL,"
-	" member_id INTEGER NOT NULL,"
-	" benefit TEXT NOT NULL,"
-	" count INTEGER NOT NULL,"
-	" amount INTEGER NOT NULL,"
-	" PRIMARY KEY(period_start, member_id, benefit)) WITHOUT ROWID;"
-	/* snap_r, snap_s: the last redemption and staff action whose effect
-	 * on counters and usage is in the tables. */
-	"CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
-	"INSERT INTO meta VALUES('snap_r', 0), ('snap_s', 0);"
-	"CREATE TABLE staff_actions("
-	" id INTEGER PRIMARY KEY,"
-	" ts INTEGER NOT NULL,"
-	" uid INTEGER NOT NULL,"
-	" role TEXT NOT NULL,"
-	" cmd TEXT NOT NULL,"
-	" args TEXT NOT NULL,"
-	" ref_id INTEGER NOT NULL,"
-	" ok INTEGER NOT NULL,"
-	" prev_hash BLOB NOT NULL,"
-	" hash BLOB NOT NULL);"
-	"CREATE INDEX staff_ref ON staff_actions(ref_id);"
-	"CREATE TABLE security_events("
-	" id INTEGER PRIMARY KEY,"
-	" ts INTEGER NOT NULL,"
-	" kind TEXT NOT NULL,"
-	" kiosk TEXT NOT NULL,"
-	" card_id INTEGER NOT NULL,"
-	" detail TEXT NOT NULL);"
-	"CREATE INDEX sec_ts ON security_events(ts);"
-	"CREATE TABLE checkpoints("
-	" id INTEGER PRIMARY KEY,"
-	" ts INTEGER NOT NULL,"
-	" r_head_id INTEGER NOT NULL,"
-	" r_head_hash BLOB NOT NULL,"
-	" s_head_id INTEGER NOT NULL,"
-	" s_head_hash BLOB NOT NULL,"
-	" prev_digest BLOB NOT NULL,"
-	" digest BLOB NOT NULL,"
-	" sig BLOB NOT NULL);"
-	/* Appending is the only change the chained tables allow. */
-	"CREATE TRIGGER red_no_update BEFORE UPDATE ON redemptions"
-	" BEGIN SELECT RAISE(ABORT, 'redemptions are append-only'); END;"
-	"CREATE TRIGGER red_no_delete BEFORE DELETE ON redemptions"
-	" BEGIN SELECT RAISE(ABORT, 'redemptions are append-only'); END;"
-	"CREATE TRIGGER staff_no_update BEFORE UPDATE ON staff_actions"
-	" BEGIN SELECT RAISE(ABORT, 'staff actions are append-only'); END;"
-	"CREATE TRIGGER staff_no_delete BEFORE DELETE ON staff_actions"
-	" BEGIN SELECT RAISE(ABORT, 'staff actions are append-only'); END;",
+    /* version 1 */
+    "CREATE TABLE members("
+    " id INTEGER PRIMARY KEY,"
+    " no TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL,"
+    " union_name TEXT NOT NULL,"
+    " category TEXT NOT NULL,"
+    " status INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE cards("
+    " id INTEGER PRIMARY KEY,"
+    " lookup BLOB NOT NULL UNIQUE,"
+    " member_id INTEGER NOT NULL,"
+    " key_version INTEGER NOT NULL,"
+    " status INTEGER NOT NULL DEFAULT 0,"
+    " reason TEXT NOT NULL DEFAULT '',"
+    " last_ctr INTEGER NOT NULL,"
+    " issued INTEGER NOT NULL,"
+    " replaced_by INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX cards_member ON cards(member_id);"
+    "CREATE TABLE kiosks("
+    " id TEXT PRIMARY KEY,"
+    " point TEXT NOT NULL,"
+    " tz TEXT NOT NULL,"
+    " pubkey TEXT NOT NULL,"
+    " status INTEGER NOT NULL DEFAULT 0,"
+    " last_seen INTEGER NOT NULL DEFAULT 0,"
+    " offline_seq INTEGER NOT NULL DEFAULT 0,"
+    " added INTEGER NOT NULL);"
+    "CREATE TABLE benefits("
+    " code TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " kind INTEGER NOT NULL,"
+    " per INTEGER NOT NULL,"
+    " quota INTEGER NOT NULL,"
+    " balance INTEGER NOT NULL,"
+    " amount INTEGER NOT NULL,"
+    " categories TEXT NOT NULL,"
+    " unions TEXT NOT NULL,"
+    " points TEXT NOT NULL,"
+    " offline INTEGER NOT NULL,"
+    " valid_from INTEGER NOT NULL,"
+    " valid_until INTEGER NOT NULL,"
+    " hours_from INTEGER NOT NULL,"
+    " hours_to INTEGER NOT NULL);"
+    /* The redemption log: hash-chained, append-only. */
+    "CREATE TABLE redemptions("
+    " id INTEGER PRIMARY KEY,"
+    " ts INTEGER NOT NULL,"
+    " kiosk TEXT NOT NULL,"
+    " point TEXT NOT NULL,"
+    " request_id BLOB NOT NULL,"
+    " card_id INTEGER NOT NULL,"
+    " member_id INTEGER NOT NULL,"
+    " benefit TEXT NOT NULL,"
+    " result INTEGER NOT NULL,"
+    " reason INTEGER NOT NULL,"
+    " left_ INTEGER NOT NULL,"
+    " amount INTEGER NOT NULL,"
+    " offline INTEGER NOT NULL,"
+    " offline_seq INTEGER NOT NULL,"
+    " kiosk_time INTEGER NOT NULL,"
+    " ctr INTEGER NOT NULL,"
+    " masked TEXT NOT NULL,"
+    " sun TEXT NOT NULL,"
+    " kiosk_sig BLOB,"
+    " prev_hash BLOB NOT NULL,"
+    " hash BLOB NOT NULL,"
+    " period_start INTEGER NOT NULL,"
+    " ctr_set INTEGER NOT NULL);"
+    /* Only indexes that grow at their end (or only for offline rows):
+     * an index on a random key (request id, member) would cost a random
+     * page write per tap; see the write-behind note at the top. */
+    "CREATE UNIQUE INDEX red_seq ON redemptions(kiosk, offline_seq)"
+    " WHERE offline_seq > 0;"
+    "CREATE INDEX red_ts ON redemptions(ts);"
+    /* Usage per period, written back from memory (flush); keyed by the
+     * period first so that the current periods stay together. */
+    "CREATE TABLE usage("
+    " period_start INTEGER NOT NULL,"
+    " member_id INTEGER NOT NULL,"
+    " benefit TEXT NOT NULL,"
+    " count INTEGER NOT NULL,"
+    " amount INTEGER NOT NULL,"
+    " PRIMARY KEY(period_start, member_id, benefit)) WITHOUT ROWID;"
+    /* snap_r, snap_s: the last redemption and staff action whose effect
+     * on counters and usage is in the tables. */
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES('snap_r', 0), ('snap_s', 0);"
+    "CREATE TABLE staff_actions("
+    " id INTEGER PRIMARY KEY,"
+    " ts INTEGER NOT NULL,"
+    " uid INTEGER NOT NULL,"
+    " role TEXT NOT NULL,"
+    " cmd TEXT NOT NULL,"
+    " args TEXT NOT NULL,"
+    " ref_id INTEGER NOT NULL,"
+    " ok INTEGER NOT NULL,"
+    " prev_hash BLOB NOT NULL,"
+    " hash BLOB NOT NULL);"
+    "CREATE INDEX staff_ref ON staff_actions(ref_id);"
+    "CREATE TABLE security_events("
+    " id INTEGER PRIMARY KEY,"
+    " ts INTEGER NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " kiosk TEXT NOT NULL,"
+    " card_id INTEGER NOT NULL,"
+    " detail TEXT NOT NULL);"
+    "CREATE INDEX sec_ts ON security_events(ts);"
+    "CREATE TABLE checkpoints("
+    " id INTEGER PRIMARY KEY,"
+    " ts INTEGER NOT NULL,"
+    " r_head_id INTEGER NOT NULL,"
+    " r_head_hash BLOB NOT NULL,"
+    " s_head_id INTEGER NOT NULL,"
+    " s_head_hash BLOB NOT NULL,"
+    " prev_digest BLOB NOT NULL,"
+    " digest BLOB NOT NULL,"
+    " sig BLOB NOT NULL);"
+    /* Appending is the only change the chained tables allow. */
+    "CREATE TRIGGER red_no_update BEFORE UPDATE ON redemptions"
+    " BEGIN SELECT RAISE(ABORT, 'redemptions are append-only'); END;"
+    "CREATE TRIGGER red_no_delete BEFORE DELETE ON redemptions"
+    " BEGIN SELECT RAISE(ABORT, 'redemptions are append-only'); END;"
+    "CREATE TRIGGER staff_no_update BEFORE UPDATE ON staff_actions"
+    " BEGIN SELECT RAISE(ABORT, 'staff actions are append-only'); END;"
+    "CREATE TRIGGER staff_no_delete BEFORE DELETE ON staff_actions"
+    " BEGIN SELECT RAISE(ABORT, 'staff actions are append-only'); END;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -165,26 +168,26 @@ _Static_assert(NMIGRATIONS == STORE_SCHEMA_VERSION,
 
 /* ---- prepared statements --------------------------------------------- */
 
-#define RED_COLS                                                              \
-	"id, ts, kiosk, point, request_id, card_id, member_id, benefit,"     \
-	" result, reason, left_, amount, offline, offline_seq, kiosk_time,"  \
+#define RED_COLS                                                               \
+	"id, ts, kiosk, point, request_id, card_id, member_id, benefit,"       \
+	" result, reason, left_, amount, offline, offline_seq, kiosk_time,"    \
 	" ctr, masked, sun, kiosk_sig, prev_hash, hash, period_start, ctr_set"
 #define RED_NCOLS 23
-#define RED_COLS_R                                                            \
-	"r.id, r.ts, r.kiosk, r.point, r.request_id, r.card_id, r.member_id," \
-	" r.benefit, r.result, r.reason, r.left_, r.amount, r.offline,"      \
-	" r.offline_seq, r.kiosk_time, r.ctr, r.masked, r.sun, r.kiosk_sig,"  \
+#define RED_COLS_R                                                             \
+	"r.id, r.ts, r.kiosk, r.point, r.request_id, r.card_id, r.member_id,"  \
+	" r.benefit, r.result, r.reason, r.left_, r.amount, r.offline,"        \
+	" r.offline_seq, r.kiosk_time, r.ctr, r.masked, r.sun, r.kiosk_sig,"   \
 	" r.prev_hash, r.hash, r.period_start, r.ctr_set"
-#define KIOSK_COLS                                                           \
+#define KIOSK_COLS                                                             \
 	"id, point, tz, pubkey, status, last_seen, offline_seq, added"
-#define BENEFIT_COLS                                                         \
-	"code, name, kind, per, quota, balance, amount, categories, unions,"  \
+#define BENEFIT_COLS                                                           \
+	"code, name, kind, per, quota, balance, amount, categories, unions,"   \
 	" points, offline, valid_from, valid_until, hours_from, hours_to"
-#define CARD_COLS                                                            \
-	"c.id, c.lookup, c.member_id, coalesce(m.no, ''), c.key_version,"    \
+#define CARD_COLS                                                              \
+	"c.id, c.lookup, c.member_id, coalesce(m.no, ''), c.key_version,"      \
 	" c.status, c.reason, c.last_ctr, c.issued, c.replaced_by"
 #define MEMBER_COLS "id, no, name, union_name, category, status"
-#define VOIDED_CMD "redemption.voided"
+#define VOIDED_CMD  "redemption.voided"
 
 enum {
 	ST_BEGIN,
@@ -233,91 +236,90 @@ enum {
 };
 
 static const char *const sql[ST__COUNT] = {
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_SAVEPOINT] = "SAVEPOINT tap",
-	[ST_RELEASE] = "RELEASE tap",
-	[ST_ROLLBACK_TO] = "ROLLBACK TO tap",
-	[ST_R_HEAD] = "SELECT id, hash FROM redemptions ORDER BY id DESC LIMIT 1",
-	[ST_S_HEAD] =
-		"SELECT id, hash FROM staff_actions ORDER BY id DESC LIMIT 1",
-	[ST_KIOSK_GET] = "SELECT " KIOSK_COLS " FROM kiosks WHERE id = ?1",
-	[ST_KIOSK_TOUCH] =
-		"UPDATE kiosks SET last_seen = max(last_seen, ?2),"
-		" offline_seq = CASE WHEN ?3 >= 0 THEN max(offline_seq, ?3)"
-		" ELSE offline_seq END WHERE id = ?1",
-	[ST_CARD_FIND] = "SELECT " CARD_COLS ", coalesce(m.id, 0),"
-			 " coalesce(m.name, ''), coalesce(m.union_name, ''),"
-			 " coalesce(m.category, ''), coalesce(m.status, 0)"
-			 " FROM cards c LEFT JOIN members m ON m.id = c.member_id"
-			 " WHERE c.lookup = ?1",
-	[ST_CARD_SET_CTR] = "UPDATE cards SET last_ctr = ?2 WHERE id = ?1",
-	[ST_BENEFIT_GET] = "SELECT " BENEFIT_COLS " FROM benefits WHERE code = ?1",
-	[ST_USAGE] = "SELECT count, amount FROM usage WHERE period_start = ?1"
-		     " AND member_id = ?2 AND benefit = ?3",
-	[ST_USAGE_PUT] = "INSERT INTO usage(period_start, member_id, benefit,"
-			 " count, amount) VALUES(?1, ?2, ?3, ?4, ?5)"
-			 " ON CONFLICT DO UPDATE SET count = excluded.count,"
-			 " amount = excluded.amount",
-	[ST_META_GET] = "SELECT v FROM meta WHERE k = ?1",
-	[ST_META_PUT] = "UPDATE meta SET v = ?2 WHERE k = ?1",
-	[ST_CTR_ALL] = "SELECT id, last_ctr FROM cards",
-	[ST_RED_BY_SEQ] = "SELECT " RED_COLS " FROM redemptions"
-			  " WHERE kiosk = ?1 AND offline_seq = ?2"
-			  " AND offline_seq > 0",
-	[ST_RED_INSERT] = "INSERT INTO redemptions(" RED_COLS ") VALUES(?1, ?2,"
-			  " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-			  " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
-	[ST_SEC_INSERT] = "INSERT INTO security_events(ts, kind, kiosk,"
-			  " card_id, detail) VALUES(?1, ?2, ?3, ?4, ?5)",
-	[ST_MEMBER_UPSERT] =
-		"INSERT INTO members(no, name, union_name, category, status)"
-		" VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(no) DO UPDATE SET"
-		" name = excluded.name, union_name = excluded.union_name,"
-		" category = excluded.category, status = excluded.status",
-	[ST_MEMBER_INSERT] =
-		"INSERT INTO members(no, name, union_name, category, status)"
-		" VALUES(?1, ?2, ?3, ?4, ?5)",
-	[ST_MEMBER_GET] = "SELECT " MEMBER_COLS " FROM members WHERE no = ?1",
-	[ST_MEMBER_GET_ID] = "SELECT " MEMBER_COLS " FROM members WHERE id = ?1",
-	[ST_MEMBER_STATUS] = "UPDATE members SET status = ?2 WHERE no = ?1",
-	[ST_MEMBER_COUNT] = "SELECT count(*) FROM members",
-	[ST_BENEFIT_INSERT] = "INSERT INTO benefits(" BENEFIT_COLS ") VALUES(?1,"
-			      " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-			      " ?13, ?14, ?15)",
-	[ST_BENEFIT_LIST] = "SELECT " BENEFIT_COLS " FROM benefits ORDER BY code",
-	[ST_KIOSK_INSERT] = "INSERT INTO kiosks(" KIOSK_COLS ") VALUES(?1, ?2,"
-			    " ?3, ?4, 0, 0, 0, ?5)",
-	[ST_KIOSK_REVOKE] = "UPDATE kiosks SET status = 2 WHERE id = ?1",
-	[ST_KIOSK_LIST] = "SELECT " KIOSK_COLS " FROM kiosks ORDER BY id",
-	[ST_CARD_INSERT] = "INSERT INTO cards(lookup, member_id, key_version,"
-			   " status, reason, last_ctr, issued) VALUES(?1, ?2,"
-			   " ?3, 0, '', ?4, ?5)",
-	[ST_CARD_REVOKE] = "UPDATE cards SET status = 2, reason = ?2,"
-			   " replaced_by = ?3 WHERE id = ?1",
-	[ST_CARD_GET] = "SELECT " CARD_COLS " FROM cards c LEFT JOIN members m"
-			" ON m.id = c.member_id WHERE c.id = ?1",
-	[ST_CARD_LIST] = "SELECT " CARD_COLS " FROM cards c LEFT JOIN members m"
-			 " ON m.id = c.member_id WHERE c.member_id = ?1"
-			 " ORDER BY c.id",
-	[ST_CARD_BY_LOOKUP] = "SELECT id FROM cards WHERE lookup = ?1",
-	[ST_RED_GET] = "SELECT " RED_COLS ", EXISTS(SELECT 1 FROM staff_actions s"
-		       " WHERE s.ref_id = ?1 AND s.cmd = '" VOIDED_CMD "'"
-		       " AND s.ok = 1) FROM redemptions WHERE id = ?1",
-	[ST_STAFF_INSERT] = "INSERT INTO staff_actions(id, ts, uid, role, cmd,"
-			    " args, ref_id, ok, prev_hash, hash) VALUES(?1, ?2,"
-			    " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[ST_SEC_LIST] = "SELECT id, ts, kind, kiosk, card_id, detail FROM"
-			" security_events WHERE ts >= ?1 AND id > ?2"
-			" ORDER BY id LIMIT ?3",
-	[ST_CP_LAST] = "SELECT id, ts, r_head_id, r_head_hash, s_head_id,"
-		       " s_head_hash, prev_digest, digest, sig FROM checkpoints"
-		       " ORDER BY id DESC LIMIT 1",
-	[ST_CP_INSERT] = "INSERT INTO checkpoints(id, ts, r_head_id,"
-			 " r_head_hash, s_head_id, s_head_hash, prev_digest,"
-			 " digest, sig) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-			 " ?9)",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT tap",
+    [ST_RELEASE] = "RELEASE tap",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO tap",
+    [ST_R_HEAD] = "SELECT id, hash FROM redemptions ORDER BY id DESC LIMIT 1",
+    [ST_S_HEAD] = "SELECT id, hash FROM staff_actions ORDER BY id DESC LIMIT 1",
+    [ST_KIOSK_GET] = "SELECT " KIOSK_COLS " FROM kiosks WHERE id = ?1",
+    [ST_KIOSK_TOUCH] =
+	"UPDATE kiosks SET last_seen = max(last_seen, ?2),"
+	" offline_seq = CASE WHEN ?3 >= 0 THEN max(offline_seq, ?3)"
+	" ELSE offline_seq END WHERE id = ?1",
+    [ST_CARD_FIND] = "SELECT " CARD_COLS ", coalesce(m.id, 0),"
+		     " coalesce(m.name, ''), coalesce(m.union_name, ''),"
+		     " coalesce(m.category, ''), coalesce(m.status, 0)"
+		     " FROM cards c LEFT JOIN members m ON m.id = c.member_id"
+		     " WHERE c.lookup = ?1",
+    [ST_CARD_SET_CTR] = "UPDATE cards SET last_ctr = ?2 WHERE id = ?1",
+    [ST_BENEFIT_GET] = "SELECT " BENEFIT_COLS " FROM benefits WHERE code = ?1",
+    [ST_USAGE] = "SELECT count, amount FROM usage WHERE period_start = ?1"
+		 " AND member_id = ?2 AND benefit = ?3",
+    [ST_USAGE_PUT] = "INSERT INTO usage(period_start, member_id, benefit,"
+		     " count, amount) VALUES(?1, ?2, ?3, ?4, ?5)"
+		     " ON CONFLICT DO UPDATE SET count = excluded.count,"
+		     " amount = excluded.amount",
+    [ST_META_GET] = "SELECT v FROM meta WHERE k = ?1",
+    [ST_META_PUT] = "UPDATE meta SET v = ?2 WHERE k = ?1",
+    [ST_CTR_ALL] = "SELECT id, last_ctr FROM cards",
+    [ST_RED_BY_SEQ] = "SELECT " RED_COLS " FROM redemptions"
+		      " WHERE kiosk = ?1 AND offline_seq = ?2"
+		      " AND offline_seq > 0",
+    [ST_RED_INSERT] = "INSERT INTO redemptions(" RED_COLS ") VALUES(?1, ?2,"
+		      " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+		      " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+    [ST_SEC_INSERT] = "INSERT INTO security_events(ts, kind, kiosk,"
+		      " card_id, detail) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_MEMBER_UPSERT] =
+	"INSERT INTO members(no, name, union_name, category, status)"
+	" VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(no) DO UPDATE SET"
+	" name = excluded.name, union_name = excluded.union_name,"
+	" category = excluded.category, status = excluded.status",
+    [ST_MEMBER_INSERT] =
+	"INSERT INTO members(no, name, union_name, category, status)"
+	" VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_MEMBER_GET] = "SELECT " MEMBER_COLS " FROM members WHERE no = ?1",
+    [ST_MEMBER_GET_ID] = "SELECT " MEMBER_COLS " FROM members WHERE id = ?1",
+    [ST_MEMBER_STATUS] = "UPDATE members SET status = ?2 WHERE no = ?1",
+    [ST_MEMBER_COUNT] = "SELECT count(*) FROM members",
+    [ST_BENEFIT_INSERT] = "INSERT INTO benefits(" BENEFIT_COLS ") VALUES(?1,"
+			  " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+			  " ?13, ?14, ?15)",
+    [ST_BENEFIT_LIST] = "SELECT " BENEFIT_COLS " FROM benefits ORDER BY code",
+    [ST_KIOSK_INSERT] = "INSERT INTO kiosks(" KIOSK_COLS ") VALUES(?1, ?2,"
+			" ?3, ?4, 0, 0, 0, ?5)",
+    [ST_KIOSK_REVOKE] = "UPDATE kiosks SET status = 2 WHERE id = ?1",
+    [ST_KIOSK_LIST] = "SELECT " KIOSK_COLS " FROM kiosks ORDER BY id",
+    [ST_CARD_INSERT] = "INSERT INTO cards(lookup, member_id, key_version,"
+		       " status, reason, last_ctr, issued) VALUES(?1, ?2,"
+		       " ?3, 0, '', ?4, ?5)",
+    [ST_CARD_REVOKE] = "UPDATE cards SET status = 2, reason = ?2,"
+		       " replaced_by = ?3 WHERE id = ?1",
+    [ST_CARD_GET] = "SELECT " CARD_COLS " FROM cards c LEFT JOIN members m"
+		    " ON m.id = c.member_id WHERE c.id = ?1",
+    [ST_CARD_LIST] = "SELECT " CARD_COLS " FROM cards c LEFT JOIN members m"
+		     " ON m.id = c.member_id WHERE c.member_id = ?1"
+		     " ORDER BY c.id",
+    [ST_CARD_BY_LOOKUP] = "SELECT id FROM cards WHERE lookup = ?1",
+    [ST_RED_GET] = "SELECT " RED_COLS ", EXISTS(SELECT 1 FROM staff_actions s"
+		   " WHERE s.ref_id = ?1 AND s.cmd = '" VOIDED_CMD "'"
+		   " AND s.ok = 1) FROM redemptions WHERE id = ?1",
+    [ST_STAFF_INSERT] = "INSERT INTO staff_actions(id, ts, uid, role, cmd,"
+			" args, ref_id, ok, prev_hash, hash) VALUES(?1, ?2,"
+			" ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_SEC_LIST] = "SELECT id, ts, kind, kiosk, card_id, detail FROM"
+		    " security_events WHERE ts >= ?1 AND id > ?2"
+		    " ORDER BY id LIMIT ?3",
+    [ST_CP_LAST] = "SELECT id, ts, r_head_id, r_head_hash, s_head_id,"
+		   " s_head_hash, prev_digest, digest, sig FROM checkpoints"
+		   " ORDER BY id DESC LIMIT 1",
+    [ST_CP_INSERT] = "INSERT INTO checkpoints(id, ts, r_head_id,"
+		     " r_head_hash, s_head_id, s_head_hash, prev_digest,"
+		     " digest, sig) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		     " ?9)",
 };
 
 struct head {
@@ -327,8 +329,8 @@ struct head {
 
 /* Write-behind tables (sizes: 2^18 x 64 B usage = 16 MiB, 2 x 2^18 x 32 B
  * requests = 16 MiB). */
-#define USAGE_CAP (1u << 18)
-#define REQ_CAP (1u << 18)
+#define USAGE_CAP  (1u << 18)
+#define REQ_CAP	   (1u << 18)
 #define REQ_WINDOW (1u << 17) /* ids per generation; two are kept */
 
 struct usage_ent {
@@ -361,6 +363,8 @@ struct sq {
 	struct head r_head_sp, s_head_sp; /* saved at the savepoint */
 	uint64_t generation;
 	char err[256];
+	int ro;	    /* a reader: no writes, no write-behind state */
+	int lockfd; /* the writer lock (DB-writer), 0 if none */
 	/* write-behind state */
 	uint32_t *ctr;
 	uint8_t *ctr_dirty;
@@ -388,7 +392,7 @@ static struct sq *Q(struct store *s)
 /* ---- errors ------------------------------------------------------------ */
 
 __attribute__((format(printf, 3, 4))) static int fail(struct sq *q, int err,
-						       const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -410,9 +414,9 @@ static int dberr(struct sq *q, int rc)
 		break;
 	case SQLITE_CONSTRAINT:
 		err = (rc == SQLITE_CONSTRAINT_UNIQUE ||
-		       rc == SQLITE_CONSTRAINT_PRIMARYKEY) ?
-			      STORE_EEXISTS :
-			      STORE_EINVALID;
+		       rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+			  ? STORE_EEXISTS
+			  : STORE_EINVALID;
 		break;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
@@ -531,8 +535,8 @@ static int bind_text(sqlite3_stmt *st, int i, const char *t)
 }
 
 /* Checks a text field: present when required, and fits its buffer. */
-static int check_text(struct sq *q, const char *what, const char *v,
-		      size_t cap, int required)
+static int check_text(struct sq *q, const char *what, const char *v, size_t cap,
+		      int required)
 {
 	size_t n = v ? strnlen(v, cap) : 0;
 
@@ -607,8 +611,7 @@ static int undo_push(struct sq *q, int kind, uint32_t slot, int64_t a,
 		q->undo = u;
 		q->capundo = cap;
 	}
-	q->undo[q->nundo++] =
-		(struct undo){ (uint8_t)kind, dirty, slot, a, b };
+	q->undo[q->nundo++] = (struct undo){(uint8_t)kind, dirty, slot, a, b};
 	return 0;
 }
 
@@ -772,13 +775,14 @@ static int64_t req_lookup(struct sq *q, const char *kiosk,
 {
 	uint64_t k = req_key(kiosk, rid);
 
+	if (!q->req[0] || !q->req[1])
+		return 0;
 	for (int t = 0; t < 2; t++) {
 		struct req_ent *tab = q->req[(q->req_cur + t) & 1];
 		uint32_t i = (uint32_t)(k & (REQ_CAP - 1));
 
 		for (; tab[i].id; i = (i + 1) & (REQ_CAP - 1))
-			if (tab[i].key == k &&
-			    memcmp(tab[i].rid, rid, 16) == 0)
+			if (tab[i].key == k && memcmp(tab[i].rid, rid, 16) == 0)
 				return tab[i].id;
 	}
 	return 0;
@@ -878,6 +882,10 @@ static int sq_begin(struct store *s)
 	struct sq *q = Q(s);
 	int err;
 
+	if (q->ro)
+		return fail(q, STORE_ESTATE,
+			    "this database handle is read-only (another "
+			    "process or handle is the writer)");
 	if (q->in_txn)
 		return fail(q, STORE_ESTATE, "a transaction is already open");
 	/* Room for the coming transaction in the memory tables. */
@@ -1230,8 +1238,24 @@ static int sq_usage(struct store *s, int64_t member_id, const char *benefit,
 		    int64_t period_start, int64_t *count, int64_t *amount)
 {
 	struct sq *q = Q(s);
-	int64_t i = usage_find(q, member_id, benefit, period_start);
+	int64_t i;
 
+	if (!q->usage) { /* a reader: the table as last flushed */
+		sqlite3_stmt *st = stmt(q, ST_USAGE);
+		int rc;
+
+		if (!st)
+			return STORE_EIO;
+		sqlite3_bind_int64(st, 1, period_start);
+		sqlite3_bind_int64(st, 2, member_id);
+		bind_text(st, 3, benefit);
+		rc = sqlite3_step(st);
+		*count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		*amount = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+		sqlite3_reset(st);
+		return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : dberr(q, rc);
+	}
+	i = usage_find(q, member_id, benefit, period_start);
 	if (i < 0)
 		return (int)i;
 	*count = q->usage[i].count;
@@ -1299,8 +1323,8 @@ static int sq_red_append(struct store *s, struct store_redemption *r)
 		return fail(q, STORE_ESTATE, "append outside a transaction");
 	if ((err = check_text(q, "kiosk", r->kiosk, sizeof(r->kiosk), 1)) ||
 	    (err = check_text(q, "point", r->point, sizeof(r->point), 0)) ||
-	    (err = check_text(q, "benefit", r->benefit, sizeof(r->benefit),
-			      0)) ||
+	    (err =
+		 check_text(q, "benefit", r->benefit, sizeof(r->benefit), 0)) ||
 	    (err = check_text(q, "masked name", r->masked, sizeof(r->masked),
 			      0)) ||
 	    (err = check_text(q, "SUN text", r->sun, sizeof(r->sun), 0)))
@@ -1317,8 +1341,7 @@ static int sq_red_append(struct store *s, struct store_redemption *r)
 	sqlite3_bind_int64(st, 2, r->ts);
 	bind_text(st, 3, r->kiosk);
 	bind_text(st, 4, r->point);
-	sqlite3_bind_blob(st, 5, r->request_id, STORE_REQID_LEN,
-			  SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, r->request_id, STORE_REQID_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, r->card_id);
 	sqlite3_bind_int64(st, 7, r->member_id);
 	bind_text(st, 8, r->benefit);
@@ -1486,8 +1509,7 @@ static int sq_member_get(struct store *s, const char *no,
 	return member_read(Q(s), ST_MEMBER_GET, no, 0, m);
 }
 
-static int sq_member_get_id(struct store *s, int64_t id,
-			    struct store_member *m)
+static int sq_member_get_id(struct store *s, int64_t id, struct store_member *m)
 {
 	return member_read(Q(s), ST_MEMBER_GET_ID, NULL, id, m);
 }
@@ -1536,8 +1558,8 @@ static int check_date(int32_t d)
 {
 	int m = d / 100 % 100, day = d % 100;
 
-	return d == 0 || (d >= 19700101 && d <= 99991231 && m >= 1 &&
-			  m <= 12 && day >= 1 && day <= 31);
+	return d == 0 || (d >= 19700101 && d <= 99991231 && m >= 1 && m <= 12 &&
+			  day >= 1 && day <= 31);
 }
 
 static int sq_benefit_add(struct store *s, const struct store_benefit *b)
@@ -1677,8 +1699,8 @@ static int sq_kiosk_revoke(struct store *s, const char *id)
 		return err;
 	err = sq_kiosk_get(s, id, &k);
 	if (!err && k.status == STORE_REVOKED)
-		err = fail(q, STORE_ECONFLICT, "kiosk %s is already revoked",
-			   id);
+		err =
+		    fail(q, STORE_ECONFLICT, "kiosk %s is already revoked", id);
 	if (!err) {
 		st = stmt(q, ST_KIOSK_REVOKE);
 		if (!st)
@@ -2023,12 +2045,12 @@ static int sq_log_query(struct store *s, const struct store_log_filter *f,
 		 " ON m.id = r.member_id WHERE r.id > ?1");
 	/* Only fixed SQL text is appended; every value is a parameter. */
 #define ADD(cond, idx, text)                                                   \
-	do {                                                                  \
-		if (cond) {                                                   \
-			idx = ++b;                                            \
-			snprintf(qs + strlen(qs), sizeof(qs) - strlen(qs),    \
-				 text, idx);                                  \
-		}                                                             \
+	do {                                                                   \
+		if (cond) {                                                    \
+			idx = ++b;                                             \
+			snprintf(qs + strlen(qs), sizeof(qs) - strlen(qs),     \
+				 text, idx);                                   \
+		}                                                              \
 	} while (0)
 	ADD(f->member_no[0], i_member, " AND r.member_id = ?%d");
 	ADD(f->kiosk[0], i_kiosk, " AND r.kiosk = ?%d");
@@ -2120,29 +2142,28 @@ static int sq_report(struct store *s, int64_t since, int64_t until,
 	static const struct {
 		const char *section, *sql;
 	} sec[] = {
-		{ "per_day",
-		  "SELECT (ts + ?3) / 86400 AS k, sum(result = 1),"
-		  " sum(result != 1), sum(CASE WHEN result = 1 THEN amount"
-		  " ELSE 0 END) FROM redemptions WHERE ts >= ?1 AND ts < ?2"
-		  " GROUP BY k ORDER BY k" },
-		{ "per_benefit",
-		  "SELECT benefit, sum(result = 1), sum(result != 1),"
-		  " sum(CASE WHEN result = 1 THEN amount ELSE 0 END)"
-		  " FROM redemptions WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
-		  " GROUP BY benefit ORDER BY benefit" },
-		{ "per_point",
-		  "SELECT point, sum(result = 1), sum(result != 1),"
-		  " sum(CASE WHEN result = 1 THEN amount ELSE 0 END)"
-		  " FROM redemptions WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
-		  " GROUP BY point ORDER BY point" },
-		{ "denials",
-		  "SELECT reason, 0, count(*), 0 FROM redemptions"
-		  " WHERE ts >= ?1 AND ts < ?2 AND result != 1 AND ?3 = ?3"
-		  " GROUP BY reason ORDER BY reason" },
-		{ "security",
-		  "SELECT kind, count(*), 0, 0 FROM security_events"
-		  " WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
-		  " GROUP BY kind ORDER BY kind" },
+	    {"per_day",
+	     "SELECT (ts + ?3) / 86400 AS k, sum(result = 1),"
+	     " sum(result != 1), sum(CASE WHEN result = 1 THEN amount"
+	     " ELSE 0 END) FROM redemptions WHERE ts >= ?1 AND ts < ?2"
+	     " GROUP BY k ORDER BY k"},
+	    {"per_benefit",
+	     "SELECT benefit, sum(result = 1), sum(result != 1),"
+	     " sum(CASE WHEN result = 1 THEN amount ELSE 0 END)"
+	     " FROM redemptions WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
+	     " GROUP BY benefit ORDER BY benefit"},
+	    {"per_point",
+	     "SELECT point, sum(result = 1), sum(result != 1),"
+	     " sum(CASE WHEN result = 1 THEN amount ELSE 0 END)"
+	     " FROM redemptions WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
+	     " GROUP BY point ORDER BY point"},
+	    {"denials",
+	     "SELECT reason, 0, count(*), 0 FROM redemptions"
+	     " WHERE ts >= ?1 AND ts < ?2 AND result != 1 AND ?3 = ?3"
+	     " GROUP BY reason ORDER BY reason"},
+	    {"security", "SELECT kind, count(*), 0, 0 FROM security_events"
+			 " WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
+			 " GROUP BY kind ORDER BY kind"},
 	};
 	int ret;
 
@@ -2423,7 +2444,8 @@ static int flush_to(struct sq *q, int64_t r_id, int64_t s_id)
 		memcpy(q->err, keep, sizeof(keep));
 		return err;
 	}
-	memset(q->ctr_dirty, 0, q->ctr_cap);
+	if (q->ctr_dirty)
+		memset(q->ctr_dirty, 0, q->ctr_cap);
 	for (size_t k = 0; k < USAGE_CAP; k++)
 		q->usage[k].dirty = 0;
 	return 0;
@@ -2435,6 +2457,8 @@ static int sq_flush(struct store *s)
 	struct head r, h;
 	int err;
 
+	if (q->ro)
+		return 0; /* a reader keeps no state to write */
 	if (q->in_txn)
 		return fail(q, STORE_ESTATE, "flush inside a transaction");
 	if ((err = load_head(q, ST_R_HEAD, &r)) ||
@@ -2499,7 +2523,8 @@ static int load_state(struct sq *q)
 		return err;
 	while ((rc = sq_cursor_next(cur, &r)) == 1) {
 		if (r.ctr_set && r.card_id > 0 &&
-		    ((size_t)r.card_id >= q->ctr_cap || r.ctr > q->ctr[r.card_id]))
+		    ((size_t)r.card_id >= q->ctr_cap ||
+		     r.ctr > q->ctr[r.card_id]))
 			err = ctr_set(q, r.card_id, r.ctr, 1);
 		if (!err && r.result == STORE_GRANTED && r.member_id)
 			err = usage_add(q, r.member_id, r.benefit,
@@ -2539,9 +2564,9 @@ static int load_state(struct sq *q)
 	if ((err = load_head(q, ST_R_HEAD, &head)))
 		return err;
 	if ((err = sq_cursor_open(s, STORE_CUR_REDEMPTIONS,
-				  head.id > 2 * (int64_t)REQ_WINDOW ?
-					  head.id - 2 * (int64_t)REQ_WINDOW :
-					  0,
+				  head.id > 2 * (int64_t)REQ_WINDOW
+				      ? head.id - 2 * (int64_t)REQ_WINDOW
+				      : 0,
 				  &cur)))
 		return err;
 	while ((rc = sq_cursor_next(cur, &r)) == 1) {
@@ -2554,78 +2579,74 @@ static int load_state(struct sq *q)
 
 /* ---- open / close -------------------------------------------------------- */
 
+static void free_sq(struct sq *q);
+
 static void sq_close(struct store *s)
 {
 	struct sq *q = Q(s);
 
 	if (q->in_txn)
 		sq_rollback(s);
-	if (q->usage && q->req[0] && q->req[1])
+	if (!q->ro && q->usage && q->req[0] && q->req[1])
 		sq_flush(s); /* if it fails, the next open replays the log */
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(q->st[i]);
-	sqlite3_exec(q->db, "PRAGMA optimize", NULL, NULL, NULL);
-	sqlite3_close_v2(q->db);
-	free(q->ctr);
-	free(q->ctr_dirty);
-	free(q->usage);
-	free(q->req[0]);
-	free(q->req[1]);
-	free(q->undo);
-	free(q);
+	if (!q->ro)
+		sqlite3_exec(q->db, "PRAGMA optimize", NULL, NULL, NULL);
+	free_sq(q);
 }
 
 static const struct store_ops sqlite_ops = {
-	.name = "sqlite",
-	.close = sq_close,
-	.errmsg = sq_errmsg,
-	.begin = sq_begin,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.savepoint = sq_savepoint,
-	.release = sq_release,
-	.rollback_to = sq_rollback_to,
-	.generation = sq_generation,
-	.kiosk_get = sq_kiosk_get,
-	.kiosk_touch = sq_kiosk_touch,
-	.card_find = sq_card_find,
-	.card_set_ctr = sq_card_set_ctr,
-	.benefit_get = sq_benefit_get,
-	.usage = sq_usage,
-	.redemption_by_request = sq_red_by_request,
-	.redemption_by_seq = sq_red_by_seq,
-	.redemption_append = sq_red_append,
-	.security_add = sq_security_add,
-	.member_import = sq_member_import,
-	.member_add = sq_member_add,
-	.member_get = sq_member_get,
-	.member_get_id = sq_member_get_id,
-	.member_set_status = sq_member_set_status,
-	.member_count = sq_member_count,
-	.benefit_add = sq_benefit_add,
-	.benefit_list = sq_benefit_list,
-	.kiosk_add = sq_kiosk_add,
-	.kiosk_revoke = sq_kiosk_revoke,
-	.kiosk_list = sq_kiosk_list,
-	.card_register = sq_card_register,
-	.card_revoke = sq_card_revoke,
-	.card_replace = sq_card_replace,
-	.card_get = sq_card_get,
-	.card_list = sq_card_list,
-	.log_query = sq_log_query,
-	.redemption_void = sq_red_void,
-	.redemption_get = sq_red_get,
-	.report = sq_report,
-	.security_list = sq_security_list,
-	.staff_append = sq_staff_append,
-	.flush = sq_flush,
-	.chain_heads = sq_chain_heads,
-	.checkpoint_last = sq_checkpoint_last,
-	.checkpoint_add = sq_checkpoint_add,
-	.cursor_open = sq_cursor_open,
-	.cursor_next = sq_cursor_next,
-	.cursor_close = sq_cursor_close,
-	.count = sq_count,
+    .name = "sqlite",
+    .close = sq_close,
+    .errmsg = sq_errmsg,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .release = sq_release,
+    .rollback_to = sq_rollback_to,
+    .generation = sq_generation,
+    .kiosk_get = sq_kiosk_get,
+    .kiosk_touch = sq_kiosk_touch,
+    .card_find = sq_card_find,
+    .card_set_ctr = sq_card_set_ctr,
+    .benefit_get = sq_benefit_get,
+    .usage = sq_usage,
+    .redemption_by_request = sq_red_by_request,
+    .redemption_by_seq = sq_red_by_seq,
+    .redemption_append = sq_red_append,
+    .security_add = sq_security_add,
+    .member_import = sq_member_import,
+    .member_add = sq_member_add,
+    .member_get = sq_member_get,
+    .member_get_id = sq_member_get_id,
+    .member_set_status = sq_member_set_status,
+    .member_count = sq_member_count,
+    .benefit_add = sq_benefit_add,
+    .benefit_list = sq_benefit_list,
+    .kiosk_add = sq_kiosk_add,
+    .kiosk_revoke = sq_kiosk_revoke,
+    .kiosk_list = sq_kiosk_list,
+    .card_register = sq_card_register,
+    .card_revoke = sq_card_revoke,
+    .card_replace = sq_card_replace,
+    .card_get = sq_card_get,
+    .card_list = sq_card_list,
+    .log_query = sq_log_query,
+    .redemption_void = sq_red_void,
+    .redemption_get = sq_red_get,
+    .report = sq_report,
+    .security_list = sq_security_list,
+    .staff_append = sq_staff_append,
+    .flush = sq_flush,
+    .chain_heads = sq_chain_heads,
+    .checkpoint_last = sq_checkpoint_last,
+    .checkpoint_add = sq_checkpoint_add,
+    .cursor_open = sq_cursor_open,
+    .cursor_next = sq_cursor_next,
+    .cursor_close = sq_cursor_close,
+    .count = sq_count,
 };
 
 static int exec_sql(struct sq *q, const char *text)
@@ -2681,12 +2702,51 @@ static int migrate(struct sq *q)
 	return 0;
 }
 
-static char open_err[256];
+/* Per thread: the daemon opens read-only handles on a job thread. */
+static _Thread_local char open_err[256];
 
-int store_sqlite_open(const char *path, struct store **out)
+static void free_sq(struct sq *q)
+{
+	if (q->db)
+		sqlite3_close_v2(q->db);
+	if (q->lockfd > 0)
+		close(q->lockfd);
+	free(q->ctr);
+	free(q->ctr_dirty);
+	free(q->usage);
+	free(q->req[0]);
+	free(q->req[1]);
+	free(q->undo);
+	free(q);
+}
+
+/*
+ * Only one read-write handle may keep the write-behind state: a flock on
+ * DB-writer says who.  Returns 1 if we hold it, 0 if someone else does.
+ */
+static int take_writer_lock(struct sq *q, const char *path)
+{
+	char lp[4096];
+
+	if (snprintf(lp, sizeof(lp), "%s-writer", path) >= (int)sizeof(lp))
+		return 0;
+	q->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (q->lockfd < 0) {
+		q->lockfd = 0;
+		return 0;
+	}
+	if (flock(q->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		close(q->lockfd);
+		q->lockfd = 0;
+		return 0;
+	}
+	return 1;
+}
+
+static int do_open(const char *path, int want_ro, struct store **out)
 {
 	struct sq *q;
-	int rc, err;
+	int rc, err, version = -1;
 
 	*out = NULL;
 	q = calloc(1, sizeof(*q));
@@ -2694,18 +2754,47 @@ int store_sqlite_open(const char *path, struct store **out)
 		return STORE_ENOMEM;
 	q->base.ops = &sqlite_ops;
 	rc = sqlite3_open_v2(path, &q->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_NOMUTEX,
+			     SQLITE_OPEN_READWRITE |
+				 (want_ro ? 0 : SQLITE_OPEN_CREATE) |
+				 SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		err = dberr(q, rc);
-		snprintf(open_err, sizeof(open_err), "%.100s: %.140s", path, q->err);
-		sqlite3_close_v2(q->db);
-		free(q);
-		return err;
+		goto fail;
 	}
 	sqlite3_extended_result_codes(q->db, 1);
 	sqlite3_busy_timeout(q->db, 5000);
+	q->ro = want_ro || !take_writer_lock(q, path);
+	if (q->ro) {
+		/* A reader: no migrations, no write-behind state, and SQLite
+		 * itself refuses writes. */
+		sqlite3_stmt *st;
+
+		if ((err = exec_sql(q, "PRAGMA query_only = 1")) ||
+		    (err = exec_sql(q, "PRAGMA cache_size = -8192")))
+			goto fail;
+		if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st,
+				       NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		if (version > STORE_SCHEMA_VERSION) {
+			err = fail(q, STORE_ESCHEMA,
+				   "database schema version %d is newer than "
+				   "this program (%d)",
+				   version, STORE_SCHEMA_VERSION);
+			goto fail;
+		}
+		if (version != STORE_SCHEMA_VERSION) {
+			err = fail(q, STORE_ESCHEMA,
+				   "database schema version %d is older than "
+				   "this program (%d): open it read-write once",
+				   version, STORE_SCHEMA_VERSION);
+			goto fail;
+		}
+		*out = &q->base;
+		return 0;
+	}
 	/* WAL + FULL: a COMMIT is on disk when it returns.  The page cache
 	 * is bounded (32 MiB) to keep the daemon well under its RSS goal. */
 	if ((err = exec_sql(q, "PRAGMA journal_mode = WAL")) ||
@@ -2713,14 +2802,31 @@ int store_sqlite_open(const char *path, struct store **out)
 	    (err = exec_sql(q, "PRAGMA cache_size = -32768")) ||
 	    (err = exec_sql(q, "PRAGMA temp_store = MEMORY")) ||
 	    (err = exec_sql(q, "PRAGMA foreign_keys = OFF")) ||
-	    (err = migrate(q)) || (err = load_state(q))) {
-		snprintf(open_err, sizeof(open_err), "%.100s: %.140s", path, q->err);
-		sqlite3_close_v2(q->db);
-		free(q);
-		return err;
-	}
+	    (err = migrate(q)) || (err = load_state(q)))
+		goto fail;
 	*out = &q->base;
 	return 0;
+fail:
+	snprintf(open_err, sizeof(open_err), "%.100s: %.140s", path, q->err);
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	free_sq(q);
+	return err;
+}
+
+int store_sqlite_open(const char *path, struct store **out)
+{
+	return do_open(path, 0, out);
+}
+
+int store_sqlite_open_readonly(const char *path, struct store **out)
+{
+	return do_open(path, 1, out);
+}
+
+int store_sqlite_is_readonly(struct store *s)
+{
+	return Q(s)->ro;
 }
 
 const char *store_sqlite_open_error(void)

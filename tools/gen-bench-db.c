@@ -51,29 +51,30 @@ static uint32_t below(uint32_t n)
 }
 
 static const char *const surnames[] = {
-	"王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙",
-	"马", "朱", "胡", "郭", "何", "高", "林", "罗", "郑", "梁", "谢", "宋",
-	"唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "肖", "田", "董", "袁",
-	"潘", "于", "蒋", "蔡", "余", "杜", "叶", "程", "苏", "魏", "吕", "丁",
-	"任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆", "汪", "范", "金",
-	"石", "廖", "贾", "夏", "韦", "付", "方", "白", "邹", "孟", "熊", "秦",
-	"邱", "江", "尹", "薛", "闫", "段", "雷", "侯", "龙", "史", "陶", "黎",
-	"贺", "顾", "毛", "郝", "龚", "邵", "万", "钱", "严", "覃", "武", "戴",
-	"欧阳", "司马", "诸葛", "上官",
+    "王", "李", "张", "刘", "陈", "杨", "黄",	"赵",	"吴",	"周",
+    "徐", "孙", "马", "朱", "胡", "郭", "何",	"高",	"林",	"罗",
+    "郑", "梁", "谢", "宋", "唐", "许", "韩",	"冯",	"邓",	"曹",
+    "彭", "曾", "肖", "田", "董", "袁", "潘",	"于",	"蒋",	"蔡",
+    "余", "杜", "叶", "程", "苏", "魏", "吕",	"丁",	"任",	"沈",
+    "姚", "卢", "姜", "崔", "钟", "谭", "陆",	"汪",	"范",	"金",
+    "石", "廖", "贾", "夏", "韦", "付", "方",	"白",	"邹",	"孟",
+    "熊", "秦", "邱", "江", "尹", "薛", "闫",	"段",	"雷",	"侯",
+    "龙", "史", "陶", "黎", "贺", "顾", "毛",	"郝",	"龚",	"邵",
+    "万", "钱", "严", "覃", "武", "戴", "欧阳", "司马", "诸葛", "上官",
 };
 static const char *const given[] = {
-	"伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳",
-	"杰", "娟", "涛", "明", "超", "秀", "霞", "平", "刚", "桂", "英", "华",
-	"玉", "萍", "红", "文", "辉", "建", "国", "志", "斌", "鹏", "宇", "浩",
-	"俊", "峰", "亮", "海", "晨", "雪", "琳", "婷", "欣", "佳", "子", "梓",
-	"轩", "睿", "博", "涵", "怡", "思", "雨", "宁", "安", "诚", "德", "福",
-	"贵", "荣", "祥", "瑞", "林", "森", "清", "松", "波", "春", "秋", "云",
-	"飞", "凤", "天", "成", "新", "永", "康", "健", "乐", "和", "兴", "旺",
-	"隆", "泰", "嘉", "慧", "颖", "晶", "莉", "燕", "兰", "梅", "琴", "珍",
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳",
+    "杰", "娟", "涛", "明", "超", "秀", "霞", "平", "刚", "桂", "英", "华",
+    "玉", "萍", "红", "文", "辉", "建", "国", "志", "斌", "鹏", "宇", "浩",
+    "俊", "峰", "亮", "海", "晨", "雪", "琳", "婷", "欣", "佳", "子", "梓",
+    "轩", "睿", "博", "涵", "怡", "思", "雨", "宁", "安", "诚", "德", "福",
+    "贵", "荣", "祥", "瑞", "林", "森", "清", "松", "波", "春", "秋", "云",
+    "飞", "凤", "天", "成", "新", "永", "康", "健", "乐", "和", "兴", "旺",
+    "隆", "泰", "嘉", "慧", "颖", "晶", "莉", "燕", "兰", "梅", "琴", "珍",
 };
-static const char *const categories[] = { "worker", "worker", "worker",
-					   "retired", "model_worker",
-					   "migrant", "disabled" };
+static const char *const categories[] = {"worker",  "worker",	    "worker",
+					 "retired", "model_worker", "migrant",
+					 "disabled"};
 #define N(a) (sizeof(a) / sizeof(a[0]))
 
 static double now_s(void)
@@ -129,11 +130,10 @@ static void benefits(struct store *s)
 		int kind, per;
 		int64_t quota, balance, amount;
 	} b[] = {
-		{ "MEAL", "食堂午餐补贴", STORE_QUOTA, STORE_DAY, 3, 0, 0 },
-		{ "PARK", "公园入园", STORE_QUOTA, STORE_MONTH, 30, 0, 0 },
-		{ "EXAM", "年度体检", STORE_QUOTA, STORE_YEAR, 1, 0, 0 },
-		{ "CANTEEN", "餐费补贴", STORE_BALANCE, STORE_YEAR, 0, 360000,
-		  1500 },
+	    {"MEAL", "食堂午餐补贴", STORE_QUOTA, STORE_DAY, 3, 0, 0},
+	    {"PARK", "公园入园", STORE_QUOTA, STORE_MONTH, 30, 0, 0},
+	    {"EXAM", "年度体检", STORE_QUOTA, STORE_YEAR, 1, 0, 0},
+	    {"CANTEEN", "餐费补贴", STORE_BALANCE, STORE_YEAR, 0, 360000, 1500},
 	};
 	struct store_benefit x;
 
@@ -170,8 +170,9 @@ int main(int argc, char **argv)
 	int err;
 
 	if (argc != 2 && argc != 5) {
-		fprintf(stderr,
-			"usage: gen-bench-db DIR [members cards redemptions]\n");
+		fprintf(
+		    stderr,
+		    "usage: gen-bench-db DIR [members cards redemptions]\n");
 		return 2;
 	}
 	dir = argv[1];
@@ -201,7 +202,8 @@ int main(int argc, char **argv)
 	if ((err = engine_load_keys(dir, &keys)))
 		die(NULL, "keys", err);
 	if ((err = store_sqlite_open(path, &s))) {
-		fprintf(stderr, "gen-bench-db: %s\n", store_sqlite_open_error());
+		fprintf(stderr, "gen-bench-db: %s\n",
+			store_sqlite_open_error());
 		return 1;
 	}
 	if ((err = engine_new(s, &keys, "Asia/Shanghai", &e)))
@@ -274,8 +276,8 @@ int main(int argc, char **argv)
 	printf("cards:       %ld in %.2f s\n", ncards, now_s() - t0);
 
 	/* Past redemptions, one year, ids and times increasing. */
-	static const char *const bcodes[] = { "MEAL", "MEAL", "PARK", "EXAM",
-					      "CANTEEN" };
+	static const char *const bcodes[] = {"MEAL", "MEAL", "PARK", "EXAM",
+					     "CANTEEN"};
 	start = now - 365 * 86400;
 	t0 = now_s();
 	if ((err = s->ops->begin(s)))
@@ -306,9 +308,9 @@ int main(int argc, char **argv)
 			struct engine_localtime lt;
 
 			engine_localtime(e, "Asia/Shanghai", r.ts, &lt);
-			r.period_start = r.benefit[0] == 'M' ? lt.day_start :
-					 r.benefit[0] == 'P' ? lt.month_start :
-							       lt.year_start;
+			r.period_start = r.benefit[0] == 'M'   ? lt.day_start
+					 : r.benefit[0] == 'P' ? lt.month_start
+							       : lt.year_start;
 		}
 		if (roll < 92) {
 			r.result = STORE_GRANTED;

@@ -169,8 +169,9 @@ int main(int argc, char **argv)
 	int batch = getenv("BENCH_BATCH") ? atoi(getenv("BENCH_BATCH")) : 64;
 	struct engine_tap *taps;
 	struct engine_decision *dec;
-	double *lat, t_sun, t_cmac, t_lookup, t_quota, t_commit, floor_us, total = 0;
-	long granted = 0, denied_reason[16] = { 0 }, nb = 0;
+	double *lat, t_sun, t_cmac, t_lookup, t_quota, t_commit, floor_us,
+	    total = 0;
+	long granted = 0, denied_reason[16] = {0}, nb = 0;
 	long rss_cur, rss_peak;
 	double cpu_total = 0;
 	char loadavg[64];
@@ -262,8 +263,9 @@ int main(int argc, char **argv)
 			memcpy(t->request_id, &a, 8);
 			memcpy(t->request_id + 8, &b, 8);
 			snprintf(t->benefit, sizeof(t->benefit), "%s",
-				 pick < 6 ? "MEAL" : pick < 9 ? "PARK" :
-								  "CANTEEN");
+				 pick < 6   ? "MEAL"
+				 : pick < 9 ? "PARK"
+					    : "CANTEEN");
 			make_sun(&keys, n, ++last[n], t->sun, sizeof(t->sun));
 			t->kiosk_time = time(NULL);
 		}
@@ -344,7 +346,8 @@ int main(int argc, char **argv)
 					fk) ||
 			    tp_sun_check_mac(fk, uid, c, msg.mac_in,
 					     msg.mac_in_len, msg.mac)) {
-				fprintf(stderr, "bench_engine: SUN check failed\n");
+				fprintf(stderr,
+					"bench_engine: SUN check failed\n");
 				return 1;
 			}
 		}
@@ -382,12 +385,10 @@ int main(int argc, char **argv)
 			for (int i = 0; i < 500; i++) {
 				int64_t cnt, amt;
 
-				s->ops->usage(s,
-					      (int64_t)(next() %
-							(uint64_t)nmembers) +
-						      1,
-					      "MEAL", lt.day_start,
-					      &cnt, &amt);
+				s->ops->usage(
+				    s,
+				    (int64_t)(next() % (uint64_t)nmembers) + 1,
+				    "MEAL", lt.day_start, &cnt, &amt);
 			}
 			v[r] = (now_s() - t0) / 500 * 1e6;
 		}
@@ -396,14 +397,18 @@ int main(int argc, char **argv)
 	s->ops->rollback(s);
 	/* One fsync'd commit of a small write that really changes a page
 	 * (SQLite skips writing a row that did not change). */
-	sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS bench_scratch(id INTEGER"
-			 " PRIMARY KEY, v INTEGER)", NULL, NULL, NULL);
+	sqlite3_exec(db,
+		     "CREATE TABLE IF NOT EXISTS bench_scratch(id INTEGER"
+		     " PRIMARY KEY, v INTEGER)",
+		     NULL, NULL, NULL);
 	for (int r = 0; r < 21; r++) {
 		double t0 = now_s();
 
 		s->ops->begin(s);
-		sqlite3_exec(db, "INSERT OR REPLACE INTO bench_scratch"
-				 " VALUES(1, random())", NULL, NULL, NULL);
+		sqlite3_exec(db,
+			     "INSERT OR REPLACE INTO bench_scratch"
+			     " VALUES(1, random())",
+			     NULL, NULL, NULL);
 		if (s->ops->commit(s) != 0) {
 			fprintf(stderr, "bench_engine: commit: %s\n",
 				store_errmsg(s));
@@ -454,8 +459,8 @@ int main(int argc, char **argv)
 	       decided, total, tps, per_tap, per_tap / floor_us);
 	printf("  CPU used by the engine: %.2f us a tap = %.0f taps per CPU "
 	       "second (the machine is shared: load %s)\n",
-	       cpu_total / (double)decided * 1e6,
-	       (double)decided / cpu_total, loadavg);
+	       cpu_total / (double)decided * 1e6, (double)decided / cpu_total,
+	       loadavg);
 	printf("  of which COMMIT (WAL write + fsync, checkpoints) %.2f s = "
 	       "%.0f%%\n",
 	       commit_time, 100 * commit_time / total);
@@ -468,9 +473,10 @@ int main(int argc, char **argv)
 	printf("  batch latency (= answer time) p50 %.2f ms, p99 %.2f ms, max "
 	       "%.2f ms\n",
 	       lat[nb / 2], lat[nb * 99 / 100], lat[nb - 1]);
-	printf("  goal >= 10000 taps/s: %s\n", tps >= 10000 ? "met" : "NOT met");
-	printf("RSS: %ld kB now, %ld kB peak (goal < 131072 kB): %s\n",
-	       rss_cur, rss_peak, rss_peak < 131072 ? "met" : "NOT met");
+	printf("  goal >= 10000 taps/s: %s\n",
+	       tps >= 10000 ? "met" : "NOT met");
+	printf("RSS: %ld kB now, %ld kB peak (goal < 131072 kB): %s\n", rss_cur,
+	       rss_peak, rss_peak < 131072 ? "met" : "NOT met");
 	if (!getenv("BENCH_NO_VERIFY")) {
 		struct chain_verify_result res;
 		double t0 = now_s(), dt;
@@ -481,11 +487,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		dt = now_s() - t0;
-		printf("log verify: %lld rows in %.2f s = %.2f s per 10 million "
-		       "(goal < 30 s): %s\n",
-		       (long long)(res.rows + res.staff_rows), dt,
-		       dt * 1e7 / (double)(res.rows + res.staff_rows),
-		       res.ok ? "chain ok" : res.why);
+		printf(
+		    "log verify: %lld rows in %.2f s = %.2f s per 10 million "
+		    "(goal < 30 s): %s\n",
+		    (long long)(res.rows + res.staff_rows), dt,
+		    dt * 1e7 / (double)(res.rows + res.staff_rows),
+		    res.ok ? "chain ok" : res.why);
 		rss(&rss_cur, &rss_peak);
 		printf("RSS after verify: %ld kB peak\n", rss_peak);
 	}

@@ -14,10 +14,7 @@
 
 #include "test_util.h"
 #include "tapaid/ntag.h"
-/* proto.h's unsalted tp_card_lookup_id clashes with ntag.h's (see engine.c) */
-#define tp_card_lookup_id tp_card_lookup_id_proto_h
 #include "tapaid/proto.h"
-#undef tp_card_lookup_id
 
 #include "../../host/chain.h"
 #include "../../host/engine.h"
@@ -48,9 +45,9 @@ static inline int64_t fx_int(struct fx *f, const char *q)
 	sqlite3_stmt *st;
 	int64_t v = -1;
 
-	assert_int_equal(sqlite3_prepare_v2(store_sqlite_handle(f->s), q, -1,
-					    &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(store_sqlite_handle(f->s), q, -1, &st, NULL),
+	    SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -74,8 +71,7 @@ static inline void fx_open(struct fx *f)
 	rc = store_sqlite_open(f->path, &f->s);
 	if (rc)
 		fail_msg("open: %s", store_sqlite_open_error());
-	assert_int_equal(engine_new(f->s, &f->keys, "Asia/Shanghai", &f->e),
-			 0);
+	assert_int_equal(engine_new(f->s, &f->keys, "Asia/Shanghai", &f->e), 0);
 }
 
 static inline void fx_close(struct fx *f)
@@ -105,9 +101,9 @@ static inline struct fx *fx_new(void)
 	fx_open(f);
 	const struct {
 		const char *id, *point, *tz;
-	} ks[] = { { "K1", "P1", "Asia/Shanghai" },
-		   { "K2", "P2", "Asia/Shanghai" },
-		   { "KU", "P1", "UTC" } };
+	} ks[] = {{"K1", "P1", "Asia/Shanghai"},
+		  {"K2", "P2", "Asia/Shanghai"},
+		  {"KU", "P1", "UTC"}};
 	for (size_t i = 0; i < 3; i++) {
 		memset(&k, 0, sizeof(k));
 		snprintf(k.id, sizeof(k.id), "%s", ks[i].id);
@@ -194,8 +190,8 @@ static inline int64_t fx_card(struct fx *f, int n, const char *member_no,
  * The SUN URL card n would produce at counter ctr (key version kv), as
  * the card writes it: encrypted PICCData and the CMAC over an empty input.
  */
-static inline void fx_sun(struct fx *f, int n, uint32_t ctr, int kv,
-			  char *out, size_t cap)
+static inline void fx_sun(struct fx *f, int n, uint32_t ctr, int kv, char *out,
+			  size_t cap)
 {
 	uint8_t uid[7], pt[16], ct[16], fk[16], mac[8];
 	char hp[33], hm[17];
@@ -209,9 +205,9 @@ static inline void fx_sun(struct fx *f, int n, uint32_t ctr, int kv,
 	pt[10] = (uint8_t)(ctr >> 16);
 	pt[11] = 0x5A; /* "random" padding */
 	assert_int_equal(tp_aes_ecb(f->keys.meta, 1, pt, ct), 0);
-	assert_int_equal(tp_card_key(f->keys.master, uid, TP_KEY_SDM_FILE,
-				     (uint8_t)kv, fk),
-			 0);
+	assert_int_equal(
+	    tp_card_key(f->keys.master, uid, TP_KEY_SDM_FILE, (uint8_t)kv, fk),
+	    0);
 	assert_int_equal(tp_sun_mac(fk, uid, ctr, "", 0, mac), 0);
 	tp_hex_encode(ct, 16, hp, 1);
 	tp_hex_encode(mac, 8, hm, 1);
@@ -235,9 +231,8 @@ static inline struct engine_tap fx_tap(struct fx *f, const char *kiosk, int n,
 }
 
 /* Decides one tap at time now; returns the decision. */
-static inline struct engine_decision fx_one(struct fx *f,
-					    const struct engine_tap *t,
-					    int64_t now)
+static inline struct engine_decision
+fx_one(struct fx *f, const struct engine_tap *t, int64_t now)
 {
 	struct engine_decision d;
 

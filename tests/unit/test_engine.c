@@ -8,7 +8,7 @@
 #include "host_fixture.h"
 
 /* 2026-03-15 10:00 in Shanghai (02:00 UTC). */
-#define T0 1773540000
+#define T0	 1773540000
 #define CST_2330 1773588600 /* 2026-03-15 23:30 CST = 15:30 UTC */
 #define CST_0030 1773592200 /* 2026-03-16 00:30 CST = 16:30 UTC */
 
@@ -59,8 +59,8 @@ static void granted_answer(void **state)
 	assert_true(d.redemption_id > 0);
 	assert_int_equal(d.duplicate, 0);
 	assert_int_equal(fx_ctr(f, 1), 1);
-	assert_int_equal(fx_int(f, "SELECT last_seen FROM kiosks WHERE id='K1'"),
-			 T0);
+	assert_int_equal(
+	    fx_int(f, "SELECT last_seen FROM kiosks WHERE id='K1'"), T0);
 	t = fx_tap(f, "K1", 1, 2, "MEAL");
 	d = fx_one(f, &t, T0 + 1);
 	expect(&d, STORE_GRANTED, TP_REASON_GRANTED);
@@ -159,17 +159,17 @@ static void counters(void **state)
 		uint32_t ctr;
 		int reason;
 	} tab[] = {
-		{ 0, TP_REASON_REPLAYED_TAP },	/* 1: equal to the stored 0 */
-		{ 10, TP_REASON_GRANTED },	/* 2: greater */
-		{ 10, TP_REASON_REPLAYED_TAP }, /* 3: equal */
-		{ 9, TP_REASON_REPLAYED_TAP },	/* 4: lower */
-		{ 1, TP_REASON_REPLAYED_TAP },	/* 5: much lower */
-		{ 11, TP_REASON_GRANTED },	/* 6: next */
-		{ 0xFFFFFE, TP_REASON_GRANTED }, /* 7: a jump is fine */
-		{ 0xFFFFFF, TP_REASON_GRANTED }, /* 8: the last value */
-		{ 0xFFFFFF, TP_REASON_REPLAYED_TAP }, /* 9: cannot again */
-		{ 0, TP_REASON_REPLAYED_TAP },	/* 10: no wrap to 0 */
-		{ 1, TP_REASON_REPLAYED_TAP },	/* 11: nor to 1 */
+	    {0, TP_REASON_REPLAYED_TAP},	/* 1: equal to the stored 0 */
+	    {10, TP_REASON_GRANTED},		/* 2: greater */
+	    {10, TP_REASON_REPLAYED_TAP},	/* 3: equal */
+	    {9, TP_REASON_REPLAYED_TAP},	/* 4: lower */
+	    {1, TP_REASON_REPLAYED_TAP},	/* 5: much lower */
+	    {11, TP_REASON_GRANTED},		/* 6: next */
+	    {0xFFFFFE, TP_REASON_GRANTED},	/* 7: a jump is fine */
+	    {0xFFFFFF, TP_REASON_GRANTED},	/* 8: the last value */
+	    {0xFFFFFF, TP_REASON_REPLAYED_TAP}, /* 9: cannot again */
+	    {0, TP_REASON_REPLAYED_TAP},	/* 10: no wrap to 0 */
+	    {1, TP_REASON_REPLAYED_TAP},	/* 11: nor to 1 */
 	};
 	struct fx *f = *state;
 
@@ -209,15 +209,13 @@ static void member_suspended(void **state)
 	struct engine_tap t;
 	struct engine_decision d;
 
-	assert_int_equal(STORE_CALL(f->s, member_set_status, "1001",
-				    STORE_SUSPENDED),
-			 0);
+	assert_int_equal(
+	    STORE_CALL(f->s, member_set_status, "1001", STORE_SUSPENDED), 0);
 	t = fx_tap(f, "K1", 1, 1, "MEAL");
 	d = fx_one(f, &t, T0);
 	expect(&d, STORE_DENIED, TP_REASON_MEMBER_SUSPENDED);
-	assert_int_equal(STORE_CALL(f->s, member_set_status, "1001",
-				    STORE_ACTIVE),
-			 0);
+	assert_int_equal(
+	    STORE_CALL(f->s, member_set_status, "1001", STORE_ACTIVE), 0);
 	t = fx_tap(f, "K1", 1, 2, "MEAL");
 	d = fx_one(f, &t, T0);
 	expect(&d, STORE_GRANTED, TP_REASON_GRANTED);
@@ -252,30 +250,30 @@ static void eligibility_point_hours(void **state)
 		int64_t now;
 		int reason;
 	} tab[] = {
-		{ "NOPE", "K1", T0, TP_REASON_NOT_ELIGIBLE },	/* unknown */
-		{ "RETIRED", "K1", T0, TP_REASON_NOT_ELIGIBLE }, /* category */
-		{ "U2ONLY", "K1", T0, TP_REASON_NOT_ELIGIBLE },	 /* union */
-		{ "CATS", "K1", T0, TP_REASON_GRANTED },	 /* in lists */
-		{ "P2ONLY", "K1", T0, TP_REASON_WRONG_SERVICE_POINT },
-		{ "P2ONLY", "K2", T0, TP_REASON_GRANTED },
-		/* 08:00-20:00 Shanghai; T0 is 10:00 there */
-		{ "DAYTIME", "K1", T0, TP_REASON_GRANTED },
-		{ "DAYTIME", "K1", T0 + 10 * 3600 + 1, TP_REASON_OUTSIDE_HOURS },
-		{ "DAYTIME", "K1", T0 - 2 * 3600 - 1, TP_REASON_OUTSIDE_HOURS },
-		{ "DAYTIME", "K1", T0 - 2 * 3600, TP_REASON_GRANTED },
-		/* the same instant is 02:00 at a UTC kiosk */
-		{ "DAYTIME", "KU", T0 + 10, TP_REASON_OUTSIDE_HOURS },
-		/* 22:00-06:00 overnight */
-		{ "NIGHT", "K1", T0, TP_REASON_OUTSIDE_HOURS },
-		{ "NIGHT", "K1", T0 + 13 * 3600, TP_REASON_GRANTED },
-		{ "NIGHT", "K1", T0 + 19 * 3600, TP_REASON_GRANTED },
-		/* valid 2026-03-16 .. 2026-03-20 (local dates) */
-		{ "WINDOW", "K1", T0, TP_REASON_OUTSIDE_HOURS },
-		{ "WINDOW", "K1", CST_0030, TP_REASON_GRANTED },
-		{ "WINDOW", "K1", T0 + 5 * 86400, TP_REASON_GRANTED },
-		{ "WINDOW", "K1", T0 + 6 * 86400, TP_REASON_OUTSIDE_HOURS },
-		/* 2026-03-16 00:30 Shanghai is still the 15th in UTC */
-		{ "WINDOW", "KU", CST_0030, TP_REASON_OUTSIDE_HOURS },
+	    {"NOPE", "K1", T0, TP_REASON_NOT_ELIGIBLE},	   /* unknown */
+	    {"RETIRED", "K1", T0, TP_REASON_NOT_ELIGIBLE}, /* category */
+	    {"U2ONLY", "K1", T0, TP_REASON_NOT_ELIGIBLE},  /* union */
+	    {"CATS", "K1", T0, TP_REASON_GRANTED},	   /* in lists */
+	    {"P2ONLY", "K1", T0, TP_REASON_WRONG_SERVICE_POINT},
+	    {"P2ONLY", "K2", T0, TP_REASON_GRANTED},
+	    /* 08:00-20:00 Shanghai; T0 is 10:00 there */
+	    {"DAYTIME", "K1", T0, TP_REASON_GRANTED},
+	    {"DAYTIME", "K1", T0 + 10 * 3600 + 1, TP_REASON_OUTSIDE_HOURS},
+	    {"DAYTIME", "K1", T0 - 2 * 3600 - 1, TP_REASON_OUTSIDE_HOURS},
+	    {"DAYTIME", "K1", T0 - 2 * 3600, TP_REASON_GRANTED},
+	    /* the same instant is 02:00 at a UTC kiosk */
+	    {"DAYTIME", "KU", T0 + 10, TP_REASON_OUTSIDE_HOURS},
+	    /* 22:00-06:00 overnight */
+	    {"NIGHT", "K1", T0, TP_REASON_OUTSIDE_HOURS},
+	    {"NIGHT", "K1", T0 + 13 * 3600, TP_REASON_GRANTED},
+	    {"NIGHT", "K1", T0 + 19 * 3600, TP_REASON_GRANTED},
+	    /* valid 2026-03-16 .. 2026-03-20 (local dates) */
+	    {"WINDOW", "K1", T0, TP_REASON_OUTSIDE_HOURS},
+	    {"WINDOW", "K1", CST_0030, TP_REASON_GRANTED},
+	    {"WINDOW", "K1", T0 + 5 * 86400, TP_REASON_GRANTED},
+	    {"WINDOW", "K1", T0 + 6 * 86400, TP_REASON_OUTSIDE_HOURS},
+	    /* 2026-03-16 00:30 Shanghai is still the 15th in UTC */
+	    {"WINDOW", "KU", CST_0030, TP_REASON_OUTSIDE_HOURS},
 	};
 	struct fx *f = *state;
 	uint32_t ctr = 1;
@@ -290,7 +288,7 @@ static void eligibility_point_hours(void **state)
 	add_benefit(f, "WINDOW", "", "", "", 20260316, 20260320, -1, -1);
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
 		struct engine_tap t =
-			fx_tap(f, tab[i].kiosk, 1, ctr++, tab[i].benefit);
+		    fx_tap(f, tab[i].kiosk, 1, ctr++, tab[i].benefit);
 		struct engine_decision d = fx_one(f, &t, tab[i].now);
 
 		if (d.reason != tab[i].reason)
@@ -407,16 +405,16 @@ static void quota_periods(void **state)
 		int64_t t1, t2;
 		int second; /* reason of the second tap */
 	} tab[] = {
-		/* 23:30 and 00:30 Shanghai: two days there */
-		{ "D", "K1", CST_2330, CST_0030, TP_REASON_GRANTED },
-		/* the same instants are 15:30 and 16:30 UTC: one day */
-		{ "D", "KU", CST_2330, CST_0030, TP_REASON_QUOTA_USED_UP },
-		/* 03-31 23:59 and 04-01 00:01 Shanghai */
-		{ "M", "K1", 1774972740, 1774972860, TP_REASON_GRANTED },
-		{ "M", "KU", 1774972740, 1774972860, TP_REASON_QUOTA_USED_UP },
-		/* 12-31 23:59 and 01-01 00:01 Shanghai */
-		{ "Y", "K1", 1798732740, 1798732860, TP_REASON_GRANTED },
-		{ "Y", "KU", 1798732740, 1798732860, TP_REASON_QUOTA_USED_UP },
+	    /* 23:30 and 00:30 Shanghai: two days there */
+	    {"D", "K1", CST_2330, CST_0030, TP_REASON_GRANTED},
+	    /* the same instants are 15:30 and 16:30 UTC: one day */
+	    {"D", "KU", CST_2330, CST_0030, TP_REASON_QUOTA_USED_UP},
+	    /* 03-31 23:59 and 04-01 00:01 Shanghai */
+	    {"M", "K1", 1774972740, 1774972860, TP_REASON_GRANTED},
+	    {"M", "KU", 1774972740, 1774972860, TP_REASON_QUOTA_USED_UP},
+	    /* 12-31 23:59 and 01-01 00:01 Shanghai */
+	    {"Y", "K1", 1798732740, 1798732860, TP_REASON_GRANTED},
+	    {"Y", "KU", 1798732740, 1798732860, TP_REASON_QUOTA_USED_UP},
 	};
 	struct fx *f = *state;
 	uint32_t ctr = 1;
@@ -449,7 +447,7 @@ static void balance(void **state)
 {
 	struct fx *f = *state;
 	struct store_benefit b;
-	int64_t want[] = { 3000, 1500, 0 };
+	int64_t want[] = {3000, 1500, 0};
 
 	memset(&b, 0, sizeof(b));
 	snprintf(b.code, sizeof(b.code), "CANTEEN");
@@ -461,8 +459,8 @@ static void balance(void **state)
 	b.hours_from = b.hours_to = -1;
 	assert_int_equal(STORE_CALL(f->s, benefit_add, &b), 0);
 	for (int i = 0; i < 3; i++) {
-		struct engine_tap t = fx_tap(f, "K1", 1, (uint32_t)i + 1,
-					     "CANTEEN");
+		struct engine_tap t =
+		    fx_tap(f, "K1", 1, (uint32_t)i + 1, "CANTEEN");
 		struct engine_decision d = fx_one(f, &t, T0 + i);
 
 		expect(&d, STORE_GRANTED, TP_REASON_GRANTED);
@@ -473,13 +471,14 @@ static void balance(void **state)
 
 	expect(&d, STORE_DENIED, TP_REASON_QUOTA_USED_UP);
 	assert_int_equal(d.left, 0);
-	assert_int_equal(fx_int(f, "SELECT sum(amount) FROM redemptions"), 4500);
+	assert_int_equal(fx_int(f, "SELECT sum(amount) FROM redemptions"),
+			 4500);
 	/* a voided redemption gives its amount back */
-	struct store_actor who = { 0, "admin" };
+	struct store_actor who = {0, "admin"};
 
-	assert_int_equal(STORE_CALL(f->s, redemption_void, 2, "by mistake",
-				    &who, T0 + 10),
-			 0);
+	assert_int_equal(
+	    STORE_CALL(f->s, redemption_void, 2, "by mistake", &who, T0 + 10),
+	    0);
 	t = fx_tap(f, "K1", 1, 10, "CANTEEN");
 	d = fx_one(f, &t, T0 + 11);
 	expect(&d, STORE_GRANTED, TP_REASON_GRANTED);
@@ -549,8 +548,7 @@ static void offline_records(void **state)
 	t[1] = offline_tap(f, "K1", 2, 7, "MEAL", 5, T0 - 60);
 	d[1] = fx_one(f, &t[1], T0 + 4);
 	expect(&d[1], STORE_CONFLICT, TP_REASON_REPLAYED_TAP);
-	assert_int_equal(fx_ctr(f, 2),
-			 8);
+	assert_int_equal(fx_ctr(f, 2), 8);
 	/* a tap the kiosk denied offline is stored as that denial */
 	t[2] = offline_tap(f, "K1", 2, 9, "MEAL", 6, T0 - 30);
 	t[2].offline_reason = TP_REASON_OFFLINE_LIMIT;
@@ -653,7 +651,7 @@ static void crash_recovery(void **state)
 	struct fx *f = *state, g;
 	struct engine_tap t[3];
 	struct engine_decision d[3];
-	struct store_actor who = { 0, "admin" };
+	struct store_actor who = {0, "admin"};
 	char cmd[800];
 
 	fx_quota(f, "THREE", 3, STORE_DAY);
@@ -760,8 +758,8 @@ static void load_keys(void **state)
 	struct engine_keys k;
 	char p[160];
 	FILE *fp;
-	const char *names[] = { ENGINE_MASTER_KEY_FILE, ENGINE_META_KEY_FILE,
-				ENGINE_SALT_FILE };
+	const char *names[] = {ENGINE_MASTER_KEY_FILE, ENGINE_META_KEY_FILE,
+			       ENGINE_SALT_FILE};
 
 	assert_int_equal(engine_load_keys(f->dir, &k), TP_ERR_KEYFILE);
 	for (int i = 0; i < 3; i++) {
@@ -783,17 +781,26 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(granted_answer),	  T(kiosk_not_enrolled),
-		T(not_a_service_card),	  T(unknown_card),
-		T(bad_signature),	  T(counters),
-		T(revoked_card),	  T(member_suspended),
-		T(eligibility_point_hours), T(retries),
-		T(two_kiosks_one_card),	  T(quota_periods),
-		T(balance),		  T(offline_records),
-		T(disk_full),		  T(reopen),
-		T(crash_recovery),
-		T(member_usage),	  T(localtime_cache),
-		T(load_keys),
+	    T(granted_answer),
+	    T(kiosk_not_enrolled),
+	    T(not_a_service_card),
+	    T(unknown_card),
+	    T(bad_signature),
+	    T(counters),
+	    T(revoked_card),
+	    T(member_suspended),
+	    T(eligibility_point_hours),
+	    T(retries),
+	    T(two_kiosks_one_card),
+	    T(quota_periods),
+	    T(balance),
+	    T(offline_records),
+	    T(disk_full),
+	    T(reopen),
+	    T(crash_recovery),
+	    T(member_usage),
+	    T(localtime_cache),
+	    T(load_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

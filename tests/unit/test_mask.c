@@ -11,11 +11,15 @@ static void masks_names(void **state)
 	static const struct {
 		const char *in, *out;
 	} t[] = {
-		{ "王小明", "王*明" },   { "王明", "王*" },
-		{ "欧阳小明", "欧**明" }, { "王", "*" },
-		{ "", "" },		 { "Alice", "A***e" },
-		{ " 李四 ", "李*" },	 { "\xff\xfe\xfd", "\xff*\xfd" },
-		{ "Zoë", "Z*ë" },
+	    {"王小明", "王*明"},
+	    {"王明", "王*"},
+	    {"欧阳小明", "欧**明"},
+	    {"王", "*"},
+	    {"", ""},
+	    {"Alice", "A***e"},
+	    {" 李四 ", "李*"},
+	    {"\xff\xfe\xfd", "\xff*\xfd"},
+	    {"Zoë", "Z*ë"},
 	};
 	char out[STORE_NAME_LEN];
 
@@ -41,8 +45,8 @@ static void small_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(masks_names),
-		cmocka_unit_test(small_buffer),
+	    cmocka_unit_test(masks_names),
+	    cmocka_unit_test(small_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,8 +21,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct store_member mem(const char *no, const char *name,
-			       const char *un, const char *cat)
+static struct store_member mem(const char *no, const char *name, const char *un,
+			       const char *cat)
 {
 	struct store_member m;
 
@@ -100,17 +100,16 @@ static void members(void **state)
 	assert_string_equal(store_errmsg(f->s), "member 1001 already exists");
 	assert_int_equal(STORE_CALL(f->s, member_get, "9999", &m),
 			 STORE_ENOTFOUND);
-	assert_int_equal(STORE_CALL(f->s, member_set_status, "1001",
-				    STORE_SUSPENDED),
-			 0);
+	assert_int_equal(
+	    STORE_CALL(f->s, member_set_status, "1001", STORE_SUSPENDED), 0);
 	assert_int_equal(STORE_CALL(f->s, member_get, "1001", &m), 0);
 	assert_int_equal(m.status, STORE_SUSPENDED);
 	assert_string_equal(m.name, "王小明");
 	assert_int_equal(STORE_CALL(f->s, member_get_id, m.id, &m), 0);
 	assert_string_equal(m.no, "1001");
-	assert_int_equal(STORE_CALL(f->s, member_set_status, "9999",
-				    STORE_ACTIVE),
-			 STORE_ENOTFOUND);
+	assert_int_equal(
+	    STORE_CALL(f->s, member_set_status, "9999", STORE_ACTIVE),
+	    STORE_ENOTFOUND);
 	assert_int_equal(STORE_CALL(f->s, member_set_status, "1001", 7),
 			 STORE_EINVALID);
 }
@@ -195,7 +194,7 @@ static int count_card(void *ctx, const struct store_card *c)
 static void cards(void **state)
 {
 	struct fx *f = *state;
-	struct store_actor who = { 1000, "staff" };
+	struct store_actor who = {1000, "staff"};
 	struct store_card c;
 	struct store_member m;
 	uint8_t uid[7], lookup[16];
@@ -205,14 +204,14 @@ static void cards(void **state)
 	id = fx_card(f, 1, "1001", 5);
 	fx_uid(1, uid);
 	tp_card_lookup_id(f->keys.salt, uid, lookup);
-	assert_int_equal(STORE_CALL(f->s, card_register, lookup, "1001", 1, 0,
-				    T0, &id2),
-			 STORE_EEXISTS);
+	assert_int_equal(
+	    STORE_CALL(f->s, card_register, lookup, "1001", 1, 0, T0, &id2),
+	    STORE_EEXISTS);
 	fx_uid(2, uid);
 	tp_card_lookup_id(f->keys.salt, uid, lookup);
-	assert_int_equal(STORE_CALL(f->s, card_register, lookup, "9999", 1, 0,
-				    T0, &id2),
-			 STORE_ENOTFOUND);
+	assert_int_equal(
+	    STORE_CALL(f->s, card_register, lookup, "9999", 1, 0, T0, &id2),
+	    STORE_ENOTFOUND);
 	assert_int_equal(STORE_CALL(f->s, card_register, lookup, "1001", 1,
 				    0x1000000, T0, &id2),
 			 STORE_EINVALID);
@@ -224,9 +223,9 @@ static void cards(void **state)
 	assert_int_equal(STORE_CALL(f->s, card_revoke, id, "broken"),
 			 STORE_EINVALID);
 	/* replace: new card, old revoked as replaced, one staff row */
-	assert_int_equal(STORE_CALL(f->s, card_replace, id, lookup, 2, 3, T0,
-				    &who, &newid),
-			 0);
+	assert_int_equal(
+	    STORE_CALL(f->s, card_replace, id, lookup, 2, 3, T0, &who, &newid),
+	    0);
 	assert_int_equal(STORE_CALL(f->s, card_get, id, &c), 0);
 	assert_int_equal(c.status, STORE_REVOKED);
 	assert_string_equal(c.reason, "replaced");
@@ -239,9 +238,9 @@ static void cards(void **state)
 	assert_int_equal(fx_int(f, "SELECT count(*) FROM staff_actions WHERE "
 				   "cmd = 'card.replaced' AND uid = 1000"),
 			 1);
-	assert_int_equal(STORE_CALL(f->s, card_replace, id, lookup, 2, 3, T0,
-				    &who, &newid),
-			 STORE_ECONFLICT);
+	assert_int_equal(
+	    STORE_CALL(f->s, card_replace, id, lookup, 2, 3, T0, &who, &newid),
+	    STORE_ECONFLICT);
 	assert_int_equal(STORE_CALL(f->s, card_list, 1, count_card, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(STORE_CALL(f->s, card_revoke, newid, "stolen"), 0);
@@ -253,7 +252,7 @@ static void cards(void **state)
 static void replace_keeps_usage(void **state)
 {
 	struct fx *f = *state;
-	struct store_actor who = { 1000, "staff" };
+	struct store_actor who = {1000, "staff"};
 	struct engine_tap t;
 	struct engine_decision d;
 	uint8_t uid[7], lookup[16];
@@ -266,9 +265,9 @@ static void replace_keeps_usage(void **state)
 	assert_int_equal(d.result, STORE_GRANTED);
 	fx_uid(2, uid);
 	tp_card_lookup_id(f->keys.salt, uid, lookup);
-	assert_int_equal(STORE_CALL(f->s, card_replace, 1, lookup, 1, 0, T0,
-				    &who, &newid),
-			 0);
+	assert_int_equal(
+	    STORE_CALL(f->s, card_replace, 1, lookup, 1, 0, T0, &who, &newid),
+	    0);
 	t = fx_tap(f, "K1", 2, 1, "ONCE");
 	d = fx_one(f, &t, T0 + 60);
 	assert_int_equal(d.reason, TP_REASON_QUOTA_USED_UP);
@@ -294,7 +293,7 @@ static void log_query(void **state)
 {
 	struct fx *f = *state;
 	struct store_log_filter q;
-	struct store_actor who = { 0, "admin" };
+	struct store_actor who = {0, "admin"};
 	struct engine_tap t[6];
 	struct engine_decision d[6];
 	struct logs l;
@@ -374,8 +373,8 @@ struct rep {
 static int report_cb(void *ctx, const struct store_report_row *r)
 {
 	struct rep *p = ctx;
-	static const char *names[] = { "per_day", "per_benefit", "per_point",
-				       "denials", "security" };
+	static const char *names[] = {"per_day", "per_benefit", "per_point",
+				      "denials", "security"};
 
 	for (int i = 0; i < 5; i++)
 		if (strcmp(r->section, names[i]) == 0)
@@ -408,7 +407,7 @@ static void report_and_security(void **state)
 	fx_quota(f, "MEAL", 5, STORE_DAY);
 	fx_card(f, 1, "1001", 0);
 	t[0] = fx_tap(f, "K1", 1, 1, "MEAL");
-	t[1] = fx_tap(f, "K1", 1, 1, "MEAL");	 /* replayed */
+	t[1] = fx_tap(f, "K1", 1, 1, "MEAL");	/* replayed */
 	t[2] = fx_tap(f, "NOPE", 1, 2, "MEAL"); /* kiosk not enrolled */
 	assert_int_equal(engine_decide_batch(f->e, t, 3, d, T0), 0);
 	memset(&r, 0, sizeof(r));
@@ -420,10 +419,56 @@ static void report_and_security(void **state)
 	assert_int_equal(r.denied, 2);
 	assert_int_equal(r.sections[3], 2); /* two denial reasons */
 	assert_int_equal(r.security, 2);
-	assert_int_equal(STORE_CALL(f->s, security_list, 0, 0, 10, count_sec,
-				    &n),
-			 0);
+	assert_int_equal(
+	    STORE_CALL(f->s, security_list, 0, 0, 10, count_sec, &n), 0);
 	assert_int_equal(n, 2);
+}
+
+/*
+ * One writer: a second handle (another process, or a job thread of the
+ * daemon) is a reader that cannot write and never flushes its view over
+ * the writer's state.
+ */
+static void second_handle_reads(void **state)
+{
+	struct fx *f = *state;
+	struct store *r, *r2;
+	struct store_member m = mem("3001", "新人", "U1", "worker");
+	struct chain_verify_result res;
+	struct engine_tap t;
+	struct engine_decision d;
+
+	fx_quota(f, "MEAL", 2, STORE_DAY);
+	fx_card(f, 1, "1001", 0);
+	t = fx_tap(f, "K1", 1, 4, "MEAL");
+	d = fx_one(f, &t, T0);
+	assert_int_equal(d.result, STORE_GRANTED);
+	assert_int_equal(store_sqlite_open(f->path, &r), 0);
+	assert_int_equal(store_sqlite_is_readonly(r), 1);
+	assert_int_equal(store_sqlite_is_readonly(f->s), 0);
+	assert_int_equal(STORE_CALL(r, member_add, &m), STORE_ESTATE);
+	assert_int_equal(r->ops->begin(r), STORE_ESTATE);
+	assert_int_equal(STORE_CALL(r, member_get, "1001", &m), 0);
+	assert_int_equal(chain_verify(r, NULL, 0, NULL, NULL, &res), 0);
+	assert_int_equal(res.ok, 1);
+	assert_int_equal(res.rows, 1);
+	assert_int_equal(store_sqlite_open_readonly(f->path, &r2), 0);
+	store_close(r2);
+	store_close(r);
+	/* the reader wrote nothing: the writer's memory is still ahead */
+	assert_int_equal(fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'"), 0);
+	assert_int_equal(fx_ctr(f, 1), 4);
+	/* and the writer goes on */
+	t = fx_tap(f, "K1", 1, 5, "MEAL");
+	d = fx_one(f, &t, T0 + 1);
+	assert_int_equal(d.result, STORE_GRANTED);
+	assert_int_equal(d.left, 0);
+	/* once the writer is gone, the next open is the writer */
+	fx_close(f);
+	assert_int_equal(store_sqlite_open(f->path, &r), 0);
+	assert_int_equal(store_sqlite_is_readonly(r), 0);
+	store_close(r);
+	fx_open(f);
 }
 
 /* A write failing inside a transaction the caller opened is the
@@ -455,10 +500,17 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(schema_version), T(member_import),	   T(members),
-		T(benefits),	   T(kiosks),		   T(cards),
-		T(replace_keeps_usage), T(log_query),	   T(report_and_security),
-		T(transactions),
+	    T(schema_version),
+	    T(member_import),
+	    T(members),
+	    T(benefits),
+	    T(kiosks),
+	    T(cards),
+	    T(replace_keeps_usage),
+	    T(log_query),
+	    T(report_and_security),
+	    T(transactions),
+	    T(second_handle_reads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
