@@ -1120,23 +1120,24 @@ static void cmd_kiosk_config(struct req *r)
 		return;
 	}
 	tp_hex_encode(pub, sizeof(pub), pubhex, 0);
-	snprintf(text, sizeof(text),
-		 "; tapaid-kiosk configuration for kiosk %s at %s\n"
-		 "[kiosk]\n"
-		 "id = %s\n"
-		 "key = %s\n"
-		 "reader = %s\n"
-		 "point = %s\n"
-		 "benefit = %s\n"
-		 "lang = %s\n"
-		 "[host]\n"
-		 "address = %s:%s\n"
-		 "pubkey = %s\n"
-		 "[offline]\n"
-		 "; grants per card per local day while the host is unreachable\n"
-		 "per_card_per_day = %d\n",
-		 k.id, k.point, k.id, key, reader, k.point, benefit, lang,
-		 r->d->cf.listen_host, r->d->cf.listen_port, pubhex, b.offline);
+	snprintf(
+	    text, sizeof(text),
+	    "; tapaid-kiosk configuration for kiosk %s at %s\n"
+	    "[kiosk]\n"
+	    "id = %s\n"
+	    "key = %s\n"
+	    "reader = %s\n"
+	    "point = %s\n"
+	    "benefit = %s\n"
+	    "lang = %s\n"
+	    "[host]\n"
+	    "address = %s:%s\n"
+	    "pubkey = %s\n"
+	    "[offline]\n"
+	    "; grants per card per local day while the host is unreachable\n"
+	    "per_card_per_day = %d\n",
+	    k.id, k.point, k.id, key, reader, k.point, benefit, lang,
+	    r->d->cf.listen_host, r->d->cf.listen_port, pubhex, b.offline);
 	cJSON_AddStringToObject(data_obj(r), "config", text);
 }
 

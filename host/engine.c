@@ -403,7 +403,12 @@ static int decide(struct engine *e, const struct engine_tap *t,
 	memset(&r, 0, sizeof(r));
 	memset(&c, 0, sizeof(c));
 	memset(&m, 0, sizeof(m));
-	ts = t->offline ? t->kiosk_time : now;
+	/*
+	 * An offline record is judged at the time it was tapped, but never
+	 * later than now: a kiosk whose clock runs ahead must not file grants
+	 * in the future (nor spend a future day's quota).
+	 */
+	ts = t->offline && t->kiosk_time < now ? t->kiosk_time : now;
 	r.ts = ts;
 	r.kiosk_time = t->kiosk_time;
 	snprintf(r.kiosk, sizeof(r.kiosk), "%s", t->kiosk);

@@ -613,6 +613,29 @@ static void conn_flush(struct conn *c)
 	}
 }
 
+/*
+ * Closes the session of a kiosk that was revoked, after telling it so in a
+ * sealed ERROR (unknown peer).  A kiosk that only saw the connection drop
+ * would take it for a network fault and grant offline, and such a grant
+ * could never be logged; told it is refused, it grants nothing more.
+ */
+static void conn_refuse(struct conn *c)
+{
+	struct tp_msg m;
+
+	if (c->closing || c->io.fd < 0)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.type = TP_MSG_ERROR;
+	m.u.error.code = (uint16_t)-TP_ERR_UNKNOWN_PEER;
+	snprintf(m.u.error.text, sizeof(m.u.error.text), "kiosk %s is revoked",
+		 c->kiosk ? c->kiosk->id : c->claimed_id);
+	if (conn_send(c, &m) < 0)
+		return; /* conn_send closed it */
+	c->closing = 1;
+	conn_flush(c);
+}
+
 /* The session just completed its handshake. */
 static void conn_established(struct conn *c)
 {
@@ -1125,7 +1148,7 @@ int net_reload(struct daemon *d)
 		if (c->established && c->kiosk->status != STORE_ACTIVE) {
 			log_info("kiosk %s is revoked: closing its session",
 				 c->kiosk->id);
-			conn_close(c, "kiosk revoked");
+			conn_refuse(c);
 		}
 	}
 	if (deny_reload(d) < 0)
@@ -1149,7 +1172,7 @@ void net_close_kiosk(struct daemon *d, const char *id)
 	for (c = d->conns; c; c = n) {
 		n = c->next;
 		if (c->established && c->kiosk == k)
-			conn_close(c, "kiosk revoked");
+			conn_refuse(c);
 	}
 }
 

@@ -310,6 +310,11 @@ static bool on_msg(struct kiosk *k, const struct tp_msg *m)
 		k->st.records_uploaded++;
 		return upload(k);
 	case TP_MSG_ERROR:
+		/* The host revoked this kiosk: no offline grants from now on
+		 * (they could never be logged), until a session works again. */
+		if (m->u.error.code == (uint16_t)-TP_ERR_UNKNOWN_PEER)
+			l->refused = true;
+		return false;
 	case TP_MSG_BYE:
 	default:
 		return false;
@@ -480,7 +485,10 @@ int kiosk_link_record(struct kiosk *k, uint8_t *out, size_t cap, size_t *len)
 	memcpy(r.request_id, k->tap.request_id, 16);
 	memcpy(r.lookup_id, k->tap.lookup, 16);
 	scopy(r.benefit, sizeof(r.benefit), k->cfg.benefit);
-	r.kiosk_time_ms = (uint64_t)k->tap.wall * 1000;
+	/* The time of the tap on the host's clock, as far as the kiosk knows
+	 * it: its own clock corrected by the offset learned from the last
+	 * STATUS_ACK, so a skewed kiosk files its record on the right day. */
+	r.kiosk_time_ms = (uint64_t)(k->tap.wall + k->st.clock_offset_s) * 1000;
 	r.reason = TP_REASON_GRANTED;
 	r.offline = 1;
 	scopy(r.sun, sizeof(r.sun), k->tap.url);

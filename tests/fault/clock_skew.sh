@@ -56,18 +56,14 @@ case $row in
 [12]"|"*) ok "the offline grant is in the log, granted or kept as a conflict ($row)" ;;
 *) nok "the offline grant is not in the log as a grant ($row)" ;;
 esac
-# Known gap (reported to hostd/kiosk): the engine dates and decides an
-# offline record by the kiosk's clock (ts = kiosk_time), so a kiosk a
-# month ahead writes a row dated a month after its upload, judged against
-# that day's validity and quota.  FAULT_STRICT=1 makes this a failure.
+# The offline record is dated on the host's clock: the kiosk files it with
+# its clock corrected by the offset it learned from the host's STATUS_ACK,
+# and the engine never dates a record later than its upload, so a kiosk a
+# month ahead neither files grants in the future nor spends a future day's
+# quota.
 case $row in
-*"|0|30") ok "the offline row is dated by the host's clock, kiosk time beside it ($row)" ;;
-*) if [ -n "${FAULT_STRICT:-}" ]; then
-	nok "the offline row is dated by the kiosk's skewed clock ($row)"
-else
-	echo "# KNOWN: the offline row is dated and decided by the kiosk's skewed clock" \
-		"(result|reason|ts days from now|kiosk_time days from now = $row)"
-fi ;;
+*"|0|0") ok "the offline row is dated by the host's clock ($row)" ;;
+*) nok "the offline row is dated by the kiosk's skewed clock ($row)" ;;
 esac
 g=$(($(db_grants K1) + $(db_grants K2))) e=$(($(ev_grants K1) + $(ev_grants K2)))
 [ "$g" = "$e" ] && ok "every grant the kiosks showed is logged, once ($g)" || nok "log has $g grants, the kiosks showed $e"
