@@ -13,6 +13,11 @@
 . "$(dirname "$0")/lib.sh"
 
 SKEW=$((30 * 86400))
+# An ASan build refuses any preload that comes before its runtime.
+if ldd "$KIOSK" 2>/dev/null | grep -q libasan; then
+	echo "1..0 # SKIP the clock shim cannot be preloaded into an ASan build"
+	exit 0
+fi
 [ -f "$SKEWLIB" ] || bail "libskewclock.so not built"
 [ "$(LD_PRELOAD=$SKEWLIB TAPAID_SKEW_S=$SKEW date -u +%F)" = "$(date -u -d @$(($(date +%s) + SKEW)) +%F)" ] &&
 	ok "the shim moves one process's clock by +30 days" || nok "the clock shim does not work"
