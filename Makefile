@@ -7,7 +7,7 @@
 #   make              build everything (-Wall -Wextra -Werror)
 #   make test         install missing Debian packages, build, run every test
 #   make check        unit tests and fuzz-corpus replay only
-#   make check-asan   the same tests built with ASan + UBSan
+#   make check-asan   every test (unit, integration, fault) under ASan + UBSan
 #   make fuzz         each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench        benchmarks, each figure beside its measured floor
 #   make demo         the whole system on emulated readers
@@ -82,7 +82,7 @@ all-tests: all $(TESTS)
 check-asan: $(B)/.deps-ok
 	@$(MAKE) --no-print-directory B=build-asan OPT=-O1 \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		check
+		test
 
 FUZZ_SECONDS ?= 60
 fuzz: $(B)/.deps-ok
