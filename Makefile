@@ -114,6 +114,9 @@ install: all
 	for p in $(PROGRAMS); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/bin/; done
 	for m in $(MANPAGES); do \
 		s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	install -d $(DESTDIR)$(PREFIX)/share/tapaid
+	install -m 0644 host/tapaidd.service host/tapaidd.conf.example \
+		firmware/kiosk.conf.example $(DESTDIR)$(PREFIX)/share/tapaid/
 
 .PHONY: clean
 clean:
