@@ -28,6 +28,10 @@
 
 #include "engine.h"
 
+/* How far from an offline record's tap time the log is searched for the
+ * same request id tried online (clock offset and decision timeout). */
+#define ENGINE_OFFLINE_DEDUP_S (15 * 60)
+
 #define BENEFIT_CACHE 32
 #define TZ_CACHE      16
 
@@ -393,6 +397,17 @@ static int decide(struct engine *e, const struct engine_tap *t,
 			return err;
 	}
 	err = s->ops->redemption_by_request(s, t->kiosk, t->request_id, &r);
+	if (err == STORE_ENOTFOUND && t->offline) {
+		/*
+		 * The kiosk reuses the request id of a tap it first tried
+		 * online; the in-memory index may have forgotten it by the
+		 * time the record arrives, so look in the log around the tap.
+		 */
+		err = s->ops->redemption_by_request_near(
+		    s, t->kiosk, t->request_id,
+		    t->kiosk_time - ENGINE_OFFLINE_DEDUP_S,
+		    t->kiosk_time + ENGINE_OFFLINE_DEDUP_S, &r);
+	}
 	if (err == 0) {
 		answer_from_row(&r, d);
 		return 0;

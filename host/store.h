@@ -27,7 +27,10 @@
  *
  * Idempotency: redemption_by_request() finds the last 131,072 to 262,144
  * requests (an in-memory index, rebuilt from the log tail at open); an
- * offline record is also found by (kiosk, seq) at any age.
+ * offline record is also found by (kiosk, seq) at any age, and by its
+ * request id in the log rows stamped near its tap time
+ * (redemption_by_request_near), so a tap first tried online and uploaded
+ * offline days later is never counted twice.
  *
  * Transactions: the engine opens one write transaction per batch of taps
  * (begin), runs each tap inside a savepoint, and commits once (group
@@ -340,6 +343,12 @@ struct store_ops {
 				     struct store_redemption *r);
 	int (*redemption_by_seq)(struct store *s, const char *kiosk,
 				 int64_t seq, struct store_redemption *r);
+	/* The same, searched in the log itself among rows stamped from..until
+	 * (for offline records older than the in-memory request index). */
+	int (*redemption_by_request_near)(struct store *s, const char *kiosk,
+					  const uint8_t rid[STORE_REQID_LEN],
+					  int64_t from, int64_t until,
+					  struct store_redemption *r);
 	/* Fills r->id, prev_hash, hash; STORE_EEXISTS on a duplicate request
 	 * id or offline seq. */
 	int (*redemption_append)(struct store *s, struct store_redemption *r);

@@ -209,6 +209,7 @@ enum {
 	ST_META_PUT,
 	ST_CTR_ALL,
 	ST_RED_BY_SEQ,
+	ST_RED_BY_REQ_NEAR,
 	ST_RED_INSERT,
 	ST_SEC_INSERT,
 	ST_MEMBER_UPSERT,
@@ -268,6 +269,9 @@ static const char *const sql[ST__COUNT] = {
     [ST_RED_BY_SEQ] = "SELECT " RED_COLS " FROM redemptions"
 		      " WHERE kiosk = ?1 AND offline_seq = ?2"
 		      " AND offline_seq > 0",
+    [ST_RED_BY_REQ_NEAR] = "SELECT " RED_COLS " FROM redemptions"
+			   " WHERE ts BETWEEN ?3 AND ?4 AND kiosk = ?1"
+			   " AND request_id = ?2 ORDER BY id LIMIT 1",
     [ST_RED_INSERT] = "INSERT INTO redemptions(" RED_COLS ") VALUES(?1, ?2,"
 		      " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 		      " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
@@ -1304,6 +1308,34 @@ static int sq_red_by_request(struct store *s, const char *kiosk,
 	if (strcmp(r->kiosk, kiosk) != 0 ||
 	    memcmp(r->request_id, rid, STORE_REQID_LEN) != 0)
 		return STORE_ENOTFOUND;
+	return 0;
+}
+
+/*
+ * The same request id among the rows stamped between from and until (the
+ * red_ts index), for what the in-memory index no longer holds: an offline
+ * record uploaded long after the kiosk first tried the tap online.
+ */
+static int sq_red_by_request_near(struct store *s, const char *kiosk,
+				  const uint8_t rid[STORE_REQID_LEN],
+				  int64_t from, int64_t until,
+				  struct store_redemption *r)
+{
+	struct sq *q = Q(s);
+	sqlite3_stmt *st = stmt(q, ST_RED_BY_REQ_NEAR);
+	int rc, err;
+
+	if (!st)
+		return STORE_EIO;
+	bind_text(st, 1, kiosk);
+	sqlite3_bind_blob(st, 2, rid, STORE_REQID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, from);
+	sqlite3_bind_int64(st, 4, until);
+	err = one_row(q, st, &rc);
+	if (err)
+		return err;
+	read_redemption(st, r);
+	sqlite3_reset(st);
 	return 0;
 }
 
@@ -2614,6 +2646,7 @@ static const struct store_ops sqlite_ops = {
     .benefit_get = sq_benefit_get,
     .usage = sq_usage,
     .redemption_by_request = sq_red_by_request,
+    .redemption_by_request_near = sq_red_by_request_near,
     .redemption_by_seq = sq_red_by_seq,
     .redemption_append = sq_red_append,
     .security_add = sq_security_add,

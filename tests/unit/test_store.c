@@ -496,6 +496,43 @@ static void transactions(void **state)
 	assert_int_equal(STORE_CALL(f->s, staff_append, &a), STORE_EINVALID);
 }
 
+/*
+ * An offline record uploaded long after its tap was first tried online is
+ * matched by request id in the log rows stamped near the tap, whatever the
+ * in-memory index still holds.
+ */
+static void request_near(void **state)
+{
+	struct fx *f = *state;
+	struct store_redemption r, got;
+	uint8_t other[STORE_REQID_LEN];
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.kiosk, sizeof(r.kiosk), "K1");
+	snprintf(r.benefit, sizeof(r.benefit), "meal");
+	memset(r.request_id, 0x5a, sizeof(r.request_id));
+	r.ts = T0;
+	r.kiosk_time = T0;
+	assert_int_equal(f->s->ops->begin(f->s), 0);
+	assert_int_equal(STORE_CALL(f->s, redemption_append, &r), 0);
+	assert_int_equal(f->s->ops->commit(f->s), 0);
+	assert_int_equal(f->s->ops->redemption_by_request_near(
+			     f->s, "K1", r.request_id, T0 - 60, T0 + 60, &got),
+			 0);
+	assert_int_equal(got.id, r.id);
+	/* Outside the window, another kiosk, another request: not found. */
+	assert_int_equal(f->s->ops->redemption_by_request_near(
+			     f->s, "K1", r.request_id, T0 + 1, T0 + 60, &got),
+			 STORE_ENOTFOUND);
+	assert_int_equal(f->s->ops->redemption_by_request_near(
+			     f->s, "K2", r.request_id, T0 - 60, T0 + 60, &got),
+			 STORE_ENOTFOUND);
+	memset(other, 0xa5, sizeof(other));
+	assert_int_equal(f->s->ops->redemption_by_request_near(
+			     f->s, "K1", other, T0 - 60, T0 + 60, &got),
+			 STORE_ENOTFOUND);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -511,6 +548,7 @@ int main(void)
 	    T(report_and_security),
 	    T(transactions),
 	    T(second_handle_reads),
+	    T(request_near),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
