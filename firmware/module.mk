@@ -79,9 +79,6 @@ $(KIOSK_ITEST): $(B)/tests/integration/kiosk_itest.o $(B)/tests/emu_helper.o \
 $(B)/tests/integration/kiosk_itest.o: CPPFLAGS += -Ifirmware -Itests
 ITESTS += $(KIOSK_ITEST)
 all-tests: $(KIOSK_ITEST)
-# tests/emu_helper.c (emu's) trips -Wformat-truncation at -O2 with this
-# compiler; keep it a warning for the object the kiosk test links.
-$(B)/tests/emu_helper.o: CFLAGS += -Wno-error=format-truncation
 
 # make bench: the kiosk's own work per tap and its peak RSS.
 KIOSK_BENCH := $(B)/bin/bench_kiosk

@@ -48,7 +48,8 @@ static struct emu *E;
 static pid_t kiosk_pid = -1;
 static uint8_t meta_key[16], file_key[16];
 
-static void ok(int cond, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
 

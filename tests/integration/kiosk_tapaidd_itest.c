@@ -37,7 +37,8 @@ static int tapno, failures;
 static char dir[64], events[128], klog[128], conf[128], link_path[128];
 static pid_t kiosk_pid = -1;
 
-static void ok(int cond, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -86,7 +86,7 @@ static void usage(FILE *f)
 	    f);
 }
 
-static void reply(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) reply(const char *fmt, ...)
 {
 	va_list ap;
 
