@@ -103,9 +103,7 @@ static int card_list(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	const char *member = NULL;
-	struct ctl_table t;
 	cJSON *args, *data = NULL;
-	const cJSON *c;
 	int json = 0, o, rc;
 
 	optind = 0;
@@ -131,23 +129,7 @@ static int card_list(int argc, char **argv)
 	rc = ctl_rpc("card.list", args, &data);
 	if (rc != CTL_OK)
 		return rc;
-	ctl_table_init(&t, 7, head);
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(data, "cards"))
-	{
-		char b[7][128];
-		const char *v[7];
-
-		if (json) {
-			ctl_json_line(stdout, c);
-			continue;
-		}
-		for (int i = 0; i < 7; i++)
-			v[i] = ctl_field_text(c, key[i], b[i], sizeof(b[i]));
-		ctl_table_add(&t, v);
-	}
-	if (!json)
-		ctl_table_print(&t, stdout);
-	ctl_table_free(&t);
+	ctl_print_list(data, "cards", 7, head, key, json);
 	cJSON_Delete(data);
 	return CTL_OK;
 }

@@ -174,6 +174,15 @@ void ctl_csv_record(FILE *f, const char *const *fields, size_t n);
 /* Prints obj as one line of JSON and a newline. */
 void ctl_json_line(FILE *f, const cJSON *obj);
 
+/*
+ * Prints the objects of data's array member `name`: as a table with the
+ * given column heads and keys (at most CTL_LIST_COLS), or one JSON line per
+ * object with json.
+ */
+#define CTL_LIST_COLS 8
+void ctl_print_list(const cJSON *data, const char *name, size_t ncols,
+		    const char *const *head, const char *const *key, int json);
+
 /* Prints a cJSON object as "key: value" lines (nested arrays indented). */
 void ctl_print_object(FILE *f, const cJSON *obj, int indent);
 

@@ -112,9 +112,7 @@ static int kiosk_list(int argc, char **argv)
 	static const char *const head[] = {"ID", "POINT", "STATUS",
 					   "LAST SEEN"};
 	static const char *const key[] = {"id", "point", "status", "last_seen"};
-	struct ctl_table t;
 	cJSON *data = NULL;
-	const cJSON *k;
 	int json = 0, rc;
 
 	for (int i = 1; i < argc; i++) {
@@ -129,23 +127,7 @@ static int kiosk_list(int argc, char **argv)
 	rc = ctl_rpc("kiosk.list", NULL, &data);
 	if (rc != CTL_OK)
 		return rc;
-	ctl_table_init(&t, 4, head);
-	cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(data, "kiosks"))
-	{
-		char b[4][128];
-		const char *v[4];
-
-		if (json) {
-			ctl_json_line(stdout, k);
-			continue;
-		}
-		for (int i = 0; i < 4; i++)
-			v[i] = ctl_field_text(k, key[i], b[i], sizeof(b[i]));
-		ctl_table_add(&t, v);
-	}
-	if (!json)
-		ctl_table_print(&t, stdout);
-	ctl_table_free(&t);
+	ctl_print_list(data, "kiosks", 4, head, key, json);
 	cJSON_Delete(data);
 	return CTL_OK;
 }

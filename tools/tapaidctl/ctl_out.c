@@ -171,3 +171,30 @@ void ctl_print_object(FILE *f, const cJSON *obj, int indent)
 			    : ctl_json_text(it, buf, sizeof(buf)));
 	}
 }
+
+void ctl_print_list(const cJSON *data, const char *name, size_t ncols,
+		    const char *const *head, const char *const *key, int json)
+{
+	struct ctl_table t;
+	const cJSON *o;
+
+	if (ncols > CTL_LIST_COLS)
+		ncols = CTL_LIST_COLS;
+	ctl_table_init(&t, ncols, head);
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(data, name))
+	{
+		char b[CTL_LIST_COLS][128];
+		const char *v[CTL_LIST_COLS];
+
+		if (json) {
+			ctl_json_line(stdout, o);
+			continue;
+		}
+		for (size_t i = 0; i < ncols; i++)
+			v[i] = ctl_field_text(o, key[i], b[i], sizeof(b[i]));
+		ctl_table_add(&t, v);
+	}
+	if (!json)
+		ctl_table_print(&t, stdout);
+	ctl_table_free(&t);
+}
