@@ -336,6 +336,13 @@ struct head {
 #define USAGE_CAP  (1u << 18)
 #define REQ_CAP	   (1u << 18)
 #define REQ_WINDOW (1u << 17) /* ids per generation; two are kept */
+/*
+ * A writer flushes once this many counters or usage entries are dirty: a
+ * flush sits in front of the answers of the batch that starts it, and it
+ * costs a few microseconds per entry (about 0.7 s for 2^17 of them), so it
+ * is done often and small rather than rarely and long.
+ */
+#define FLUSH_DIRTY 1024
 
 struct usage_ent {
 	int64_t member_id;
@@ -375,6 +382,14 @@ struct sq {
 	size_t ctr_cap;
 	struct usage_ent *usage;
 	size_t nusage;
+	/* Which counters (card ids) and usage slots were marked dirty since
+	 * the last flush, so that a flush does not scan both tables.  An
+	 * index may be listed twice or be clean again (rolled back): the
+	 * flush checks the mark.  dl_lost: a list could not grow, so the
+	 * next flush scans. */
+	uint32_t *ctr_dl, *use_dl;
+	size_t nctr_dl, cap_ctr_dl, nuse_dl, cap_use_dl;
+	int dl_lost;
 	struct req_ent *req[2];
 	uint32_t nreq[2];
 	int req_cur;
@@ -619,6 +634,24 @@ static int undo_push(struct sq *q, int kind, uint32_t slot, int64_t a,
 	return 0;
 }
 
+/* Notes index i in a dirty list (see struct sq). */
+static void dl_add(struct sq *q, uint32_t **l, size_t *n, size_t *cap,
+		   uint32_t i)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 4096;
+		uint32_t *p = realloc(*l, nc * sizeof(*p));
+
+		if (!p) {
+			q->dl_lost = 1;
+			return;
+		}
+		*l = p;
+		*cap = nc;
+	}
+	(*l)[(*n)++] = i;
+}
+
 static int ctr_reserve(struct sq *q, int64_t id)
 {
 	size_t cap;
@@ -658,6 +691,9 @@ static int ctr_set(struct sq *q, int64_t id, uint32_t v, int dirty)
 			     q->ctr_dirty[id])))
 		return err;
 	q->ctr[id] = v;
+	if (dirty && !q->ctr_dirty[id])
+		dl_add(q, &q->ctr_dl, &q->nctr_dl, &q->cap_ctr_dl,
+		       (uint32_t)id);
 	q->ctr_dirty[id] = (uint8_t)(q->ctr_dirty[id] | dirty);
 	return 0;
 }
@@ -732,6 +768,8 @@ static int usage_add(struct sq *q, int64_t member, const char *benefit,
 		return err;
 	e->count += dcount;
 	e->amount += damount;
+	if (!e->dirty)
+		dl_add(q, &q->use_dl, &q->nuse_dl, &q->cap_use_dl, (uint32_t)i);
 	e->dirty = 1;
 	return 0;
 }
@@ -748,6 +786,7 @@ static int usage_compact(struct sq *q)
 		return fail(q, STORE_ENOMEM, "out of memory");
 	}
 	q->nusage = 0;
+	q->nuse_dl = 0; /* slots move: list the kept (dirty) ones again */
 	for (size_t k = 0; k < USAGE_CAP; k++) {
 		uint32_t i;
 
@@ -760,6 +799,7 @@ static int usage_compact(struct sq *q)
 		e = &q->usage[i];
 		*e = old[k];
 		q->nusage++;
+		dl_add(q, &q->use_dl, &q->nuse_dl, &q->cap_use_dl, i);
 	}
 	free(old);
 	return 0;
@@ -894,6 +934,11 @@ static int sq_begin(struct store *s)
 		return fail(q, STORE_ESTATE, "a transaction is already open");
 	/* Room for the coming transaction in the memory tables. */
 	req_rotate(q);
+	if (q->nctr_dl >= FLUSH_DIRTY || q->nuse_dl >= FLUSH_DIRTY)
+		/* Not needed for this transaction (the log holds every
+		 * effect): if it fails, the marks stay and a later one
+		 * writes them. */
+		(void)s->ops->flush(s);
 	if (q->nusage > USAGE_CAP / 2) {
 		size_t dirty = 0;
 
@@ -2415,6 +2460,33 @@ static int sq_count(struct store *s, int kind, int64_t *n)
 
 /* ---- write-behind: flush and replay ------------------------------------- */
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sets every mark of 2 (written by this flush) to to. */
+static void dl_settle(struct sq *q, uint8_t to)
+{
+	size_t n = q->dl_lost ? q->ctr_cap : q->nctr_dl;
+
+	for (size_t j = 0; j < n; j++) {
+		size_t id = q->dl_lost ? j : q->ctr_dl[j];
+
+		if (q->ctr_dirty[id] == 2)
+			q->ctr_dirty[id] = to;
+	}
+	n = q->dl_lost ? USAGE_CAP : q->nuse_dl;
+	for (size_t j = 0; j < n; j++) {
+		struct usage_ent *e = &q->usage[q->dl_lost ? j : q->use_dl[j]];
+
+		if (e->dirty == 2)
+			e->dirty = to;
+	}
+}
+
 /*
  * Writes the dirty counters and usage rows and the snapshot position
  * (r_id, s_id: the last rows whose effects they hold) in one transaction.
@@ -2429,9 +2501,17 @@ static int flush_to(struct sq *q, int64_t r_id, int64_t s_id)
 		return fail(q, STORE_ESTATE, "flush inside a transaction");
 	if ((err = run(q, ST_BEGIN)))
 		return err;
-	for (size_t id = 0; id < q->ctr_cap && !err; id++) {
-		if (!q->ctr_dirty[id])
+	if (!q->dl_lost && q->nctr_dl > 1)
+		/* in id order: neighbours share pages of the cards table */
+		qsort(q->ctr_dl, q->nctr_dl, sizeof(*q->ctr_dl), cmp_u32);
+	for (size_t j = 0, n = q->dl_lost ? q->ctr_cap : q->nctr_dl;
+	     j < n && !err; j++) {
+		size_t id = q->dl_lost ? j : q->ctr_dl[j];
+
+		if (q->ctr_dirty[id] != 1)
 			continue;
+		/* listed twice: written once */
+		q->ctr_dirty[id] = 2;
 		if (!(st = stmt(q, ST_CARD_SET_CTR))) {
 			err = STORE_EIO;
 			break;
@@ -2440,11 +2520,13 @@ static int flush_to(struct sq *q, int64_t r_id, int64_t s_id)
 		sqlite3_bind_int64(st, 2, q->ctr[id]);
 		err = exec_st(q, st);
 	}
-	for (size_t k = 0; k < USAGE_CAP && !err; k++) {
-		struct usage_ent *e = &q->usage[k];
+	for (size_t j = 0, n = q->dl_lost ? USAGE_CAP : q->nuse_dl;
+	     j < n && !err; j++) {
+		struct usage_ent *e = &q->usage[q->dl_lost ? j : q->use_dl[j]];
 
-		if (!e->used || !e->dirty)
+		if (!e->used || e->dirty != 1)
 			continue;
+		e->dirty = 2;
 		if (!(st = stmt(q, ST_USAGE_PUT))) {
 			err = STORE_EIO;
 			break;
@@ -2467,6 +2549,8 @@ static int flush_to(struct sq *q, int64_t r_id, int64_t s_id)
 	}
 	if (!err)
 		err = run(q, ST_COMMIT);
+	/* Marks of 2 (written): clean if committed, dirty again if not. */
+	dl_settle(q, err ? 1 : 0);
 	if (err) {
 		char keep[sizeof(q->err)];
 
@@ -2476,10 +2560,8 @@ static int flush_to(struct sq *q, int64_t r_id, int64_t s_id)
 		memcpy(q->err, keep, sizeof(keep));
 		return err;
 	}
-	if (q->ctr_dirty)
-		memset(q->ctr_dirty, 0, q->ctr_cap);
-	for (size_t k = 0; k < USAGE_CAP; k++)
-		q->usage[k].dirty = 0;
+	q->nctr_dl = q->nuse_dl = 0;
+	q->dl_lost = 0;
 	return 0;
 }
 
@@ -2747,6 +2829,8 @@ static void free_sq(struct sq *q)
 	free(q->ctr);
 	free(q->ctr_dirty);
 	free(q->usage);
+	free(q->ctr_dl);
+	free(q->use_dl);
 	free(q->req[0]);
 	free(q->req[1]);
 	free(q->undo);

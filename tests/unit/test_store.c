@@ -533,6 +533,63 @@ static void request_near(void **state)
 			 STORE_ENOTFOUND);
 }
 
+/*
+ * The writer flushes its write-behind counters and usage in small steps
+ * (every 1024 dirty entries) so that no batch waits behind a long flush;
+ * each step writes the tables and the snapshot position together.
+ */
+static void small_flushes(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 1200, PER = 100 };
+	struct store_member *rows = calloc(N, sizeof(*rows));
+	struct engine_tap *t = calloc(PER, sizeof(*t));
+	struct engine_decision *d = calloc(PER, sizeof(*d));
+	char no[16];
+
+	assert_non_null(rows);
+	assert_non_null(t);
+	assert_non_null(d);
+	for (int i = 0; i < N; i++) {
+		snprintf(no, sizeof(no), "%d", 5000 + i);
+		rows[i] = mem(no, "成员", "U1", "worker");
+	}
+	assert_int_equal(STORE_CALL(f->s, member_import, rows, N, 2), 0);
+	fx_quota(f, "MEAL", 10, STORE_DAY);
+	for (int i = 0; i < N; i++) {
+		snprintf(no, sizeof(no), "%d", 5000 + i);
+		fx_card(f, 100 + i, no, 0);
+	}
+	for (int b = 0; b < N / PER; b++) {
+		for (int j = 0; j < PER; j++)
+			t[j] = fx_tap(f, "K1", 100 + b * PER + j, 1, "MEAL");
+		assert_int_equal(engine_decide_batch(f->e, t, PER, d, T0), 0);
+		for (int j = 0; j < PER; j++)
+			assert_int_equal(d[j].result, STORE_GRANTED);
+	}
+	/* The last batch began with 1100 dirty entries: flushed first. */
+	assert_int_equal(fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'"),
+			 1100);
+	assert_int_equal(fx_int(f, "SELECT sum(count) FROM usage"), 1100);
+	assert_int_equal(
+	    fx_int(f, "SELECT count(*) FROM cards WHERE last_ctr = 1"), 1100);
+	/* The rest is in memory, and in the tables after a reopen. */
+	t[0] = fx_tap(f, "K1", 100 + N - 1, 2, "MEAL");
+	assert_int_equal(engine_decide_batch(f->e, t, 1, d, T0 + 1), 0);
+	assert_int_equal(d[0].left, 8);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(fx_int(f, "SELECT sum(count) FROM usage"), N + 1);
+	assert_int_equal(
+	    fx_int(f, "SELECT count(*) FROM cards WHERE last_ctr >= 1"), N);
+	t[0] = fx_tap(f, "K1", 100 + N - 1, 3, "MEAL");
+	assert_int_equal(engine_decide_batch(f->e, t, 1, d, T0 + 2), 0);
+	assert_int_equal(d[0].left, 7);
+	free(rows);
+	free(t);
+	free(d);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -549,6 +606,7 @@ int main(void)
 	    T(transactions),
 	    T(second_handle_reads),
 	    T(request_near),
+	    T(small_flushes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
