@@ -574,6 +574,22 @@ static int access_mode(const struct vcard *c, const struct vfile *f, int acc)
 	return -ST_AUTH;
 }
 
+/*
+ * The file a native file command names in its first data byte, after
+ * checking the command carries at least minlc bytes: returns the CommMode
+ * access right acc asks for (>= 0, *f set), or a negative native status.
+ */
+static int file_access(struct vcard *c, const struct tp_apdu *a, size_t minlc,
+		       int acc, struct vfile **f)
+{
+	if (a->lc < minlc)
+		return -ST_LENGTH;
+	*f = file_by_no(c, a->data[0]);
+	if (!*f)
+		return -ST_FILE_NOT_FOUND;
+	return access_mode(c, *f, acc);
+}
+
 static bool free_read(const struct vfile *f)
 {
 	return f->set.ar_read == TP_AR_FREE || f->set.ar_rw == TP_AR_FREE;
@@ -867,12 +883,7 @@ static size_t cmd_read_data(struct vcard *c, const struct tp_apdu *a,
 	uint8_t st;
 	int m;
 
-	if (a->lc < 7)
-		return native_err(c, r, ST_LENGTH);
-	f = file_by_no(c, a->data[0]);
-	if (!f)
-		return native_err(c, r, ST_FILE_NOT_FOUND);
-	m = access_mode(c, f, ACC_READ);
+	m = file_access(c, a, 7, ACC_READ, &f);
 	if (m < 0)
 		return native_err(c, r, (uint8_t)-m);
 	/* The command itself is MACed (never encrypted) when the
@@ -906,12 +917,7 @@ static size_t cmd_write_data(struct vcard *c, const struct tp_apdu *a,
 	uint8_t st;
 	int m;
 
-	if (a->lc < 7)
-		return native_err(c, r, ST_LENGTH);
-	f = file_by_no(c, a->data[0]);
-	if (!f)
-		return native_err(c, r, ST_FILE_NOT_FOUND);
-	m = access_mode(c, f, ACC_WRITE);
+	m = file_access(c, a, 7, ACC_WRITE, &f);
 	if (m < 0)
 		return native_err(c, r, (uint8_t)-m);
 	/*
@@ -1053,12 +1059,7 @@ static size_t cmd_change_file_settings(struct vcard *c, const struct tp_apdu *a,
 	uint8_t st;
 	int m;
 
-	if (a->lc < 1)
-		return native_err(c, r, ST_LENGTH);
-	f = file_by_no(c, a->data[0]);
-	if (!f)
-		return native_err(c, r, ST_FILE_NOT_FOUND);
-	m = access_mode(c, f, ACC_CHANGE);
+	m = file_access(c, a, 1, ACC_CHANGE, &f);
 	if (m < 0)
 		return native_err(c, r, (uint8_t)-m);
 	st = unwrap(c, 0x5F, 1, m, a, cmd, sizeof(cmd), &cl);
