@@ -485,7 +485,7 @@ static void process_lines(struct ctl_conn *c);
 static void reply(struct ctl_conn *c, struct req *r);
 
 /* The loop side: a job is done; answer it and read on. */
-static void jobs_io(struct loop_io *io, uint32_t events)
+static void jobs_io_locked(struct loop_io *io, uint32_t events)
 {
 	struct job *list, *j;
 	uint64_t n;
@@ -518,6 +518,16 @@ static void jobs_io(struct loop_io *io, uint32_t events)
 		cJSON_Delete(j->data);
 		free(j);
 	}
+}
+
+/* Admin work uses the store: under the store lock (struct daemon). */
+static void jobs_io(struct loop_io *io, uint32_t events)
+{
+	struct daemon *d = io->arg;
+
+	daemon_lock(d);
+	jobs_io_locked(io, events);
+	daemon_unlock(d);
 }
 
 static int jobs_start(struct daemon *d)
@@ -1810,7 +1820,7 @@ static void too_long(struct ctl_conn *c, size_t max)
 	ctl_flush(c);
 }
 
-static void ctl_io(struct loop_io *io, uint32_t events)
+static void ctl_io_locked(struct loop_io *io, uint32_t events)
 {
 	struct ctl_conn *c = io->arg;
 	size_t max = c->role >= ROLE_STAFF ? CTL_IMPORT_MAX : CTL_LINE_MAX;
@@ -1864,6 +1874,15 @@ static void ctl_io(struct loop_io *io, uint32_t events)
 	}
 	if (c->wlen)
 		ctl_flush(c);
+}
+
+static void ctl_io(struct loop_io *io, uint32_t events)
+{
+	struct daemon *d = ((struct ctl_conn *)io->arg)->d;
+
+	daemon_lock(d);
+	ctl_io_locked(io, events);
+	daemon_unlock(d);
 }
 
 /* Handles the whole lines in rbuf, until one is handed to the job thread. */
@@ -1923,7 +1942,7 @@ void control_reap(struct daemon *d)
 	}
 }
 
-static void ctl_accept(struct loop_io *io, uint32_t events)
+static void ctl_accept_locked(struct loop_io *io, uint32_t events)
 {
 	struct daemon *d = io->arg;
 
@@ -1977,6 +1996,15 @@ static void ctl_accept(struct loop_io *io, uint32_t events)
 				  "role",
 				  (unsigned)cred.uid);
 	}
+}
+
+static void ctl_accept(struct loop_io *io, uint32_t events)
+{
+	struct daemon *d = io->arg;
+
+	daemon_lock(d);
+	ctl_accept_locked(io, events);
+	daemon_unlock(d);
 }
 
 int control_listen(struct daemon *d, char *err, size_t errlen)

@@ -8,6 +8,7 @@
 #define TAPAID_HOST_DAEMON_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -162,6 +163,30 @@ struct denylist {
 	uint8_t (*ids)[16];
 };
 
+/*
+ * The store thread: one batch at a time is decided and committed there
+ * while the loop thread goes on reading, decrypting and answering.  The
+ * loop thread owns pend (the connections) and hands taps, decisions and
+ * the security events over; the store thread touches only those.
+ */
+struct net_sec_event;
+struct batcher {
+	pthread_t thr;
+	pthread_mutex_t mu; /* guards busy, done, stop */
+	pthread_cond_t cv;
+	struct loop_io io; /* eventfd: the store thread finished a batch */
+	int started, busy, done, stop;
+	/* the batch in flight; swapped with the daemon's queue */
+	struct pending *pend;
+	struct engine_tap *taps;
+	struct engine_decision *dec;
+	size_t n, cap;
+	struct net_sec_event *sec;
+	size_t nsec;
+	int rc;
+	uint64_t ms; /* how long deciding and committing took */
+};
+
 struct net_stats {
 	uint64_t accepted, refused_full, evicted_halfopen, hs_timeout;
 	uint64_t hs_failed, garbage, slow_closed, taps, records, batches;
@@ -192,6 +217,13 @@ struct daemon {
 	size_t npend, pend_cap;
 	struct engine_tap *btaps;
 	struct engine_decision *bdec;
+	struct batcher batch;
+	/*
+	 * Held by whoever uses store or engine: the store thread for a
+	 * batch, the loop thread for admin commands, reloads and
+	 * checkpoints.  Recursive, so a handler may call net_reload().
+	 */
+	pthread_mutex_t store_mu;
 	struct conn *dirty; /* connections with output to flush */
 	struct conn *dead;  /* closed, freed at the end of the turn */
 	struct net_stats st;
@@ -204,12 +236,23 @@ struct daemon {
 	char ctl_path[PATH_MAX];
 };
 
+/* Makes d->store_mu (see struct daemon); 0 or -1.  Then take and release
+ * it with daemon_lock() and daemon_unlock(). */
+int daemon_lock_init(struct daemon *d);
+void daemon_lock(struct daemon *d);
+void daemon_unlock(struct daemon *d);
 /* Opens the kiosk listener; -1 and err on failure. */
 int net_listen(struct daemon *d, char *err, size_t errlen);
 /* Loads (or reloads) kiosks and the deny list from the store, closes the
  * sessions of revoked kiosks and sends a changed deny list. */
 int net_reload(struct daemon *d);
-/* The before-sleep hook: decide queued taps in one batch, write answers. */
+/*
+ * Starts the store thread (after daemon(): threads do not survive a
+ * fork).  Without it, batches are decided on the loop thread.  0 or -1.
+ */
+int net_batcher_start(struct daemon *d);
+/* The before-sleep hook: answer the batch the store thread finished and
+ * hand it the taps queued since. */
 void net_beforesleep(void *arg);
 /* Once a second: handshake and idle timeouts, checkpoints. */
 void net_tick(void *arg);

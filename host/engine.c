@@ -155,9 +155,10 @@ static int64_t mk(struct tm tm)
 }
 
 /*
- * Computes the boundaries with TZ set to tz, then puts TZ back.  The daemon
- * is single-threaded, so switching TZ here is safe; the cache makes it
- * happen about once per zone and day.
+ * Computes the boundaries with TZ set to tz, then puts TZ back.  One thread
+ * at a time uses an engine (tapaidd: under its store lock, which every
+ * caller of mktime and localtime in the daemon also holds), so switching
+ * TZ here is safe; the cache makes it happen about once per zone and day.
  */
 static void compute_lt(const char *tz, int64_t t, struct engine_localtime *lt)
 {

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,13 +92,15 @@ struct conn {
 	uint8_t rbuf[RBUF_CAP];
 };
 
-struct sec_event {
+struct net_sec_event {
 	char kind[STORE_CMD_LEN];
 	char kiosk[STORE_ID_LEN];
 	char detail[STORE_DETAIL_LEN];
 };
 
-static struct sec_event secq[SEC_QUEUE_MAX];
+/* Queued this turn (loop thread), and the copy the store thread stores. */
+static struct net_sec_event secq[SEC_QUEUE_MAX + 1];
+static struct net_sec_event secq_flight[SEC_QUEUE_MAX + 1];
 static int hs_budget = HS_PER_TURN;
 static size_t nsecq;
 static uint64_t sec_dropped;
@@ -118,12 +121,38 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* ---- the store lock ------------------------------------------------------ */
+
+int daemon_lock_init(struct daemon *d)
+{
+	pthread_mutexattr_t a;
+	int rc;
+
+	if (pthread_mutexattr_init(&a) != 0)
+		return -1;
+	rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	if (rc == 0)
+		rc = pthread_mutex_init(&d->store_mu, &a);
+	pthread_mutexattr_destroy(&a);
+	return rc == 0 ? 0 : -1;
+}
+
+void daemon_lock(struct daemon *d)
+{
+	pthread_mutex_lock(&d->store_mu);
+}
+
+void daemon_unlock(struct daemon *d)
+{
+	pthread_mutex_unlock(&d->store_mu);
+}
+
 /* ---- security events ---------------------------------------------------- */
 
 void net_security(struct daemon *d, const char *kind, const char *kiosk,
 		  const char *fmt, ...)
 {
-	struct sec_event *e;
+	struct net_sec_event *e;
 	va_list ap;
 	char detail[STORE_DETAIL_LEN];
 
@@ -142,44 +171,49 @@ void net_security(struct daemon *d, const char *kind, const char *kiosk,
 	memcpy(e->detail, detail, sizeof(e->detail));
 }
 
-/* Stores the queued security events in one transaction. */
-static void security_flush(struct daemon *d)
+/* Adds the "more events were not stored" line to the queue, if needed. */
+static void security_note_dropped(void)
 {
-	struct store *s = d->store;
+	struct net_sec_event *e;
+
+	if (sec_dropped == 0)
+		return;
+	e = &secq[nsecq++]; /* secq has room for this one past the cap */
+	scopy(e->kind, sizeof(e->kind), STORE_SEC_MALFORMED);
+	e->kiosk[0] = '\0';
+	snprintf(e->detail, sizeof(e->detail),
+		 "%llu more events in one loop turn were not stored one by "
+		 "one",
+		 (unsigned long long)sec_dropped);
+	sec_dropped = 0;
+}
+
+/* Stores n security events in one transaction (store thread). */
+static void security_store(struct store *s, const struct net_sec_event *q,
+			   size_t n, int64_t now)
+{
 	int rc;
 
-	if (nsecq == 0 && sec_dropped == 0)
+	if (n == 0)
 		return;
-	if (sec_dropped && nsecq < SEC_QUEUE_MAX) {
-		struct sec_event *e = &secq[nsecq++];
-
-		scopy(e->kind, sizeof(e->kind), STORE_SEC_MALFORMED);
-		e->kiosk[0] = '\0';
-		snprintf(e->detail, sizeof(e->detail),
-			 "%llu more events in one loop turn were not stored "
-			 "one by one",
-			 (unsigned long long)sec_dropped);
-	}
 	rc = s->ops->begin(s);
-	for (size_t i = 0; rc == STORE_OK && i < nsecq; i++) {
+	for (size_t i = 0; rc == STORE_OK && i < n; i++) {
 		struct store_security_event ev;
 
 		memset(&ev, 0, sizeof(ev));
-		ev.ts = wall_s();
-		memcpy(ev.kind, secq[i].kind, sizeof(ev.kind));
-		memcpy(ev.kiosk, secq[i].kiosk, sizeof(ev.kiosk));
-		memcpy(ev.detail, secq[i].detail, sizeof(ev.detail));
+		ev.ts = now;
+		memcpy(ev.kind, q[i].kind, sizeof(ev.kind));
+		memcpy(ev.kiosk, q[i].kiosk, sizeof(ev.kiosk));
+		memcpy(ev.detail, q[i].detail, sizeof(ev.detail));
 		rc = s->ops->security_add(s, &ev);
 	}
 	if (rc == STORE_OK)
 		rc = s->ops->commit(s);
 	if (rc != STORE_OK) {
-		log_warnx("cannot store %zu security events: %s", nsecq,
+		log_warnx("cannot store %zu security events: %s", n,
 			  store_errmsg(s));
 		s->ops->rollback(s);
 	}
-	nsecq = 0;
-	sec_dropped = 0;
 }
 
 /* ---- kiosks ------------------------------------------------------------- */
@@ -277,7 +311,7 @@ static int kids_table(sqlite3 *db)
 		   : -1;
 }
 
-int net_note_card(struct daemon *d, int64_t card_id, const uint8_t uid[7])
+static int note_card(struct daemon *d, int64_t card_id, const uint8_t uid[7])
 {
 	sqlite3 *db = store_sqlite_handle(d->store);
 	sqlite3_stmt *st = NULL;
@@ -302,6 +336,16 @@ int net_note_card(struct daemon *d, int64_t card_id, const uint8_t uid[7])
 		return -1;
 	}
 	return 0;
+}
+
+int net_note_card(struct daemon *d, int64_t card_id, const uint8_t uid[7])
+{
+	int rc;
+
+	daemon_lock(d);
+	rc = note_card(d, card_id, uid);
+	daemon_unlock(d);
+	return rc;
 }
 
 /*
@@ -547,6 +591,10 @@ static void conn_close(struct conn *c, const char *why)
 	for (size_t i = 0; i < d->npend; i++)
 		if (d->pend[i].conn == c)
 			d->pend[i].conn = NULL;
+	if (d->batch.busy)
+		for (size_t i = 0; i < d->batch.n; i++)
+			if (d->batch.pend[i].conn == c)
+				d->batch.pend[i].conn = NULL;
 	halfopen_remove(c);
 	if (c->kiosk && c->established)
 		c->kiosk->nsessions--;
@@ -1118,7 +1166,7 @@ int net_listen(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-int net_reload(struct daemon *d)
+static int reload(struct daemon *d)
 {
 	struct conn *c, *n;
 	uint32_t old_version = d->deny.version;
@@ -1160,6 +1208,16 @@ int net_reload(struct daemon *d)
 				deny_pump(c);
 			}
 	return 0;
+}
+
+int net_reload(struct daemon *d)
+{
+	int rc;
+
+	daemon_lock(d);
+	rc = reload(d);
+	daemon_unlock(d);
+	return rc;
 }
 
 void net_close_kiosk(struct daemon *d, const char *id)
@@ -1237,31 +1295,184 @@ static void answer(struct pending *p, const struct engine_tap *t,
 	conn_send(c, &m);
 }
 
+/*
+ * Decides and commits one batch, then stores the security events: the
+ * store thread's whole job (or the loop thread's, without one).
+ */
+static void batch_run(struct daemon *d, struct batcher *b)
+{
+	uint64_t t0 = now_ms();
+
+	daemon_lock(d);
+	b->rc = 0;
+	if (b->n > 0)
+		b->rc = engine_decide_batch(d->engine, b->taps, b->n, b->dec,
+					    wall_s());
+	security_store(d->store, b->sec, b->nsec, wall_s());
+	daemon_unlock(d);
+	b->ms = now_ms() - t0;
+}
+
+static void *batch_thread(void *arg)
+{
+	struct daemon *d = arg;
+	struct batcher *b = &d->batch;
+
+	pthread_mutex_lock(&b->mu);
+	for (;;) {
+		uint64_t one = 1;
+
+		while (!(b->busy && !b->done) && !b->stop)
+			pthread_cond_wait(&b->cv, &b->mu);
+		if (b->stop)
+			break;
+		pthread_mutex_unlock(&b->mu);
+		batch_run(d, b);
+		pthread_mutex_lock(&b->mu);
+		b->done = 1;
+		pthread_cond_broadcast(&b->cv);
+		if (write(b->io.fd, &one, sizeof(one)) < 0)
+			(void)0; /* the counter is only a wake-up */
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+/* The bell: beforesleep, which runs after this turn, does the work. */
+static void batch_io(struct loop_io *io, uint32_t events)
+{
+	uint64_t n;
+
+	if (read(io->fd, &n, sizeof(n)) < 0)
+		(void)0;
+}
+
+int net_batcher_start(struct daemon *d)
+{
+	struct batcher *b = &d->batch;
+
+	if (b->started)
+		return 0;
+	b->io.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (b->io.fd < 0)
+		return -1;
+	b->io.fn = batch_io;
+	b->io.arg = d;
+	if (pthread_mutex_init(&b->mu, NULL) != 0 ||
+	    pthread_cond_init(&b->cv, NULL) != 0 ||
+	    loop_add(d->loop, &b->io, EPOLLIN) < 0 ||
+	    pthread_create(&b->thr, NULL, batch_thread, d) != 0) {
+		close(b->io.fd);
+		b->io.fd = -1;
+		return -1;
+	}
+	b->started = 1;
+	return 0;
+}
+
+static void batch_stop(struct daemon *d)
+{
+	struct batcher *b = &d->batch;
+
+	if (!b->started)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->stop = 1;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->thr, NULL);
+	loop_del(d->loop, &b->io);
+	close(b->io.fd);
+	b->io.fd = -1;
+	b->started = 0;
+}
+
+/* Answers the batch in flight if it is done; 1 if the batcher is free. */
+static int batch_collect(struct daemon *d, int wait)
+{
+	struct batcher *b = &d->batch;
+	int done;
+
+	if (!b->busy)
+		return 1;
+	pthread_mutex_lock(&b->mu);
+	while (wait && !b->done)
+		pthread_cond_wait(&b->cv, &b->mu);
+	done = b->done;
+	pthread_mutex_unlock(&b->mu);
+	if (!done)
+		return 0;
+	d->st.batches++;
+	if (b->ms >= 250)
+		log_warnx("slow batch: %zu taps took %llu ms", b->n,
+			  (unsigned long long)b->ms);
+	if (b->rc < 0)
+		log_warnx("batch of %zu taps not committed (%s): answered "
+			  "host_unavailable",
+			  b->n, store_errmsg(d->store));
+	for (size_t i = 0; i < b->n; i++)
+		answer(&b->pend[i], &b->taps[i], &b->dec[i]);
+	b->n = 0;
+	b->nsec = 0;
+	b->done = 0;
+	b->busy = 0;
+	return 1;
+}
+
+/*
+ * Hands the taps and security events queued so far to the store thread:
+ * the daemon's queue and the batcher's arrays trade places, so nothing is
+ * copied and the loop fills the other set meanwhile.
+ */
+static void batch_submit(struct daemon *d)
+{
+	struct batcher *b = &d->batch;
+	struct pending *p;
+	struct engine_tap *t;
+	struct engine_decision *e;
+	size_t cap;
+
+	if (b->busy || (d->npend == 0 && nsecq == 0 && sec_dropped == 0))
+		return;
+	security_note_dropped();
+	p = b->pend, t = b->taps, e = b->dec, cap = b->cap;
+	b->pend = d->pend, b->taps = d->btaps, b->dec = d->bdec;
+	b->cap = d->pend_cap, b->n = d->npend;
+	d->pend = p, d->btaps = t, d->bdec = e, d->pend_cap = cap;
+	d->npend = 0;
+	memcpy(secq_flight, secq, nsecq * sizeof(secq[0]));
+	b->sec = secq_flight;
+	b->nsec = nsecq;
+	nsecq = 0;
+	b->busy = 1;
+	b->done = 0;
+	if (!b->started) {
+		batch_run(d, b);
+		b->done = 1;
+		batch_collect(d, 0);
+		return;
+	}
+	pthread_mutex_lock(&b->mu);
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Decides and answers everything queued (shutdown). */
+static void batch_drain(struct daemon *d)
+{
+	while (d->batch.busy || d->npend > 0 || nsecq > 0 || sec_dropped) {
+		batch_collect(d, 1);
+		batch_submit(d);
+	}
+}
+
 void net_beforesleep(void *arg)
 {
 	struct daemon *d = arg;
 	struct conn *c;
 
-	if (d->npend > 0) {
-		uint64_t t0 = now_ms(), dt;
-		int rc;
-
-		rc = engine_decide_batch(d->engine, d->btaps, d->npend, d->bdec,
-					 wall_s());
-		d->st.batches++;
-		dt = now_ms() - t0;
-		if (dt >= 250)
-			log_warnx("slow batch: %zu taps took %llu ms", d->npend,
-				  (unsigned long long)dt);
-		if (rc < 0)
-			log_warnx("batch of %zu taps not committed (%s): "
-				  "answered host_unavailable",
-				  d->npend, store_errmsg(d->store));
-		for (size_t i = 0; i < d->npend; i++)
-			answer(&d->pend[i], &d->btaps[i], &d->bdec[i]);
-		d->npend = 0;
-	}
-	security_flush(d);
+	if (batch_collect(d, 0))
+		batch_submit(d);
 	hs_budget = HS_PER_TURN;
 	/* Write everything queued this turn. */
 	while ((c = d->dirty) != NULL) {
@@ -1271,6 +1482,7 @@ void net_beforesleep(void *arg)
 		if (c->io.fd >= 0)
 			conn_flush(c);
 	}
+	/* No batch names these any more: conn_close cleared the pointers. */
 	while ((c = d->dead) != NULL) {
 		d->dead = c->dead_next;
 		conn_free(c);
@@ -1280,7 +1492,7 @@ void net_beforesleep(void *arg)
 
 /* ---- timers ------------------------------------------------------------- */
 
-void net_checkpoint(struct daemon *d, int force)
+static void checkpoint(struct daemon *d, int force)
 {
 	struct store_checkpoint cp;
 	int rc;
@@ -1295,6 +1507,13 @@ void net_checkpoint(struct daemon *d, int force)
 			  "at %lld",
 			  (long long)cp.id, (long long)cp.r_head_id,
 			  (long long)cp.s_head_id);
+}
+
+void net_checkpoint(struct daemon *d, int force)
+{
+	daemon_lock(d);
+	checkpoint(d, force);
+	daemon_unlock(d);
 }
 
 void net_tick(void *arg)
@@ -1320,9 +1539,9 @@ void net_tick(void *arg)
 }
 
 /*
- * Shutdown: stop accepting, say BYE to every session, and give the
- * kiosks up to a second to receive what is queued (every decided tap has
- * already been answered by the last net_beforesleep).
+ * Shutdown: stop accepting, decide and answer every queued tap (the
+ * store thread finishes its batch, then the rest is decided), say BYE to
+ * every session, and give the kiosks up to a second to receive it all.
  */
 void net_shutdown(struct daemon *d)
 {
@@ -1334,6 +1553,9 @@ void net_shutdown(struct daemon *d)
 		close(d->listen_io.fd);
 		d->listen_io.fd = -1;
 	}
+	/* Every queued tap is decided and answered before the BYE. */
+	batch_drain(d);
+	batch_stop(d);
 	for (c = d->conns; c; c = n) {
 		n = c->next;
 		if (c->established && !c->closing) {

@@ -12,6 +12,7 @@
  * reloads the kiosk list and the deny list.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -249,8 +250,14 @@ int main(int argc, char **argv)
 				  d->cf.data_dir,
 				  (unsigned)(st.st_mode & 0777));
 	}
+	/*
+	 * One malloc arena for every thread: the store thread would
+	 * otherwise get an arena of its own and hold on to about 20 MB more
+	 * (measured with bench_host) for no gain at this allocation rate.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	d->loop = loop_new();
-	if (!d->loop) {
+	if (!d->loop || daemon_lock_init(d) < 0) {
 		fprintf(stderr, "tapaidd: epoll: %s\n", strerror(errno));
 		return 1;
 	}
@@ -284,6 +291,9 @@ int main(int argc, char **argv)
 	}
 	if (net_reload(d) < 0)
 		fatalx("cannot load kiosks and deny list");
+	if (net_batcher_start(d) < 0)
+		log_warnx("no store thread: batches are decided on the loop "
+			  "thread");
 	loop_set_tick(d->loop, 200, net_tick, d);
 	loop_set_beforesleep(d->loop, net_beforesleep, d);
 	d->last_checkpoint_ms = now_ms();
