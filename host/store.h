@@ -15,15 +15,20 @@
  *    does not fit its field is refused with STORE_EINVALID, never cut;
  *  - callbacks (*_fn) get a pointer valid only during the call and return 0
  *    to go on or non-zero to stop (the walk then returns that value);
- *  - the store is not thread-safe: one thread (the daemon's loop) uses it.
+ *  - the store is not thread-safe: one thread at a time uses it (tapaidd:
+ *    its store thread for batches, its loop thread for admin commands,
+ *    under one lock).
  *
  * Write-behind (SQLite backend): a tap appends one redemption row and
  * nothing else at a random place in a big table.  The card counters and
  * the per-period usage the engine reads and changes live in memory,
  * rebuilt at open from the last flushed snapshot plus the redemption rows
  * after it (each row says whether it stored a counter, and the period a
- * grant counts in); flush() writes them back.  A committed tap is
- * therefore durable through its redemption row alone.
+ * grant counts in).  They are written back a chunk of the oldest at a time
+ * ahead of a transaction, each usage row stamped with the log position it
+ * counts up to, so a replay never counts a row's past twice; flush() writes
+ * all of them.  A committed tap is therefore durable through its
+ * redemption row alone.
  *
  * Idempotency: redemption_by_request() finds the last 131,072 to 262,144
  * requests (an in-memory index, rebuilt from the log tail at open); an
@@ -53,7 +58,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Field sizes, including the terminating NUL. */
 #define STORE_NO_LEN	 32   /* member number */

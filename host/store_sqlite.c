@@ -160,6 +160,14 @@ static const char *const migrations[] = {
     " BEGIN SELECT RAISE(ABORT, 'staff actions are append-only'); END;"
     "CREATE TRIGGER staff_no_delete BEFORE DELETE ON staff_actions"
     " BEGIN SELECT RAISE(ABORT, 'staff actions are append-only'); END;",
+    /* version 2: a usage row says up to which redemption and staff action
+     * it counts, so that rows can be written back a few at a time (see
+     * flush_chunk) and a replay never counts a row's past twice. */
+    "ALTER TABLE usage ADD COLUMN upto_r INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE usage ADD COLUMN upto_s INTEGER NOT NULL DEFAULT 0;"
+    /* version 1 wrote every row and the snapshot at once */
+    "UPDATE usage SET upto_r = (SELECT v FROM meta WHERE k = 'snap_r'),"
+    " upto_s = (SELECT v FROM meta WHERE k = 'snap_s');",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -257,12 +265,14 @@ static const char *const sql[ST__COUNT] = {
 		     " WHERE c.lookup = ?1",
     [ST_CARD_SET_CTR] = "UPDATE cards SET last_ctr = ?2 WHERE id = ?1",
     [ST_BENEFIT_GET] = "SELECT " BENEFIT_COLS " FROM benefits WHERE code = ?1",
-    [ST_USAGE] = "SELECT count, amount FROM usage WHERE period_start = ?1"
-		 " AND member_id = ?2 AND benefit = ?3",
+    [ST_USAGE] = "SELECT count, amount, upto_r, upto_s FROM usage"
+		 " WHERE period_start = ?1 AND member_id = ?2 AND benefit = ?3",
     [ST_USAGE_PUT] = "INSERT INTO usage(period_start, member_id, benefit,"
-		     " count, amount) VALUES(?1, ?2, ?3, ?4, ?5)"
+		     " count, amount, upto_r, upto_s)"
+		     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 		     " ON CONFLICT DO UPDATE SET count = excluded.count,"
-		     " amount = excluded.amount",
+		     " amount = excluded.amount, upto_r = excluded.upto_r,"
+		     " upto_s = excluded.upto_s",
     [ST_META_GET] = "SELECT v FROM meta WHERE k = ?1",
     [ST_META_PUT] = "UPDATE meta SET v = ?2 WHERE k = ?1",
     [ST_CTR_ALL] = "SELECT id, last_ctr FROM cards",
@@ -337,12 +347,25 @@ struct head {
 #define REQ_CAP	   (1u << 18)
 #define REQ_WINDOW (1u << 17) /* ids per generation; two are kept */
 /*
- * A writer flushes once this many counters or usage entries are dirty: a
- * flush sits in front of the answers of the batch that starts it, and it
- * costs a few microseconds per entry (about 0.7 s for 2^17 of them), so it
- * is done often and small rather than rarely and long.
+ * Write-back in chunks: once FLUSH_DIRTY counters and usage entries wait,
+ * the next transaction is preceded by one chunk of the oldest of them
+ * (FLUSH_CHUNK, or an eighth of what waits when taps come faster than
+ * that).  A chunk costs a few microseconds per entry and no fsync of its
+ * own (see flush_chunk), so a tap never waits behind a long flush.
  */
 #define FLUSH_DIRTY 1024
+#define FLUSH_CHUNK 256
+
+/*
+ * One entry of a dirty list: a card id or usage slot, and the heads that
+ * were committed when it went dirty (its row holds every effect up to
+ * them).  Lists are in the order entries went dirty, so since_r and
+ * since_s never decrease along a list.
+ */
+struct dl_ent {
+	uint32_t i;
+	int64_t since_r, since_s;
+};
 
 struct usage_ent {
 	int64_t member_id;
@@ -382,14 +405,20 @@ struct sq {
 	size_t ctr_cap;
 	struct usage_ent *usage;
 	size_t nusage;
-	/* Which counters (card ids) and usage slots were marked dirty since
-	 * the last flush, so that a flush does not scan both tables.  An
+	/* Which counters (card ids) and usage slots went dirty, oldest first,
+	 * from index h*_dl on, so that a flush does not scan both tables.  An
 	 * index may be listed twice or be clean again (rolled back): the
 	 * flush checks the mark.  dl_lost: a list could not grow, so the
-	 * next flush scans. */
-	uint32_t *ctr_dl, *use_dl;
-	size_t nctr_dl, cap_ctr_dl, nuse_dl, cap_use_dl;
+	 * next flush scans everything.  since_r, since_s: the committed
+	 * heads new entries are listed with. */
+	struct dl_ent *ctr_dl, *use_dl;
+	size_t nctr_dl, cap_ctr_dl, hctr_dl, nuse_dl, cap_use_dl, huse_dl;
 	int dl_lost;
+	int64_t since_r, since_s;
+	/* While replaying at open only: per usage slot, up to which
+	 * redemption and staff action the row read from the table counts. */
+	int64_t (*upto)[2];
+	int sync_normal; /* PRAGMA synchronous is NORMAL: no commit allowed */
 	struct req_ent *req[2];
 	uint32_t nreq[2];
 	int req_cur;
@@ -635,12 +664,18 @@ static int undo_push(struct sq *q, int kind, uint32_t slot, int64_t a,
 }
 
 /* Notes index i in a dirty list (see struct sq). */
-static void dl_add(struct sq *q, uint32_t **l, size_t *n, size_t *cap,
-		   uint32_t i)
+static void dl_add(struct sq *q, struct dl_ent **l, size_t *h, size_t *n,
+		   size_t *cap, uint32_t i)
 {
+	if (*n == *cap && *h >= *n / 2) {
+		/* the flushed front goes: the live part moves down */
+		memmove(*l, *l + *h, (*n - *h) * sizeof(**l));
+		*n -= *h;
+		*h = 0;
+	}
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 4096;
-		uint32_t *p = realloc(*l, nc * sizeof(*p));
+		struct dl_ent *p = realloc(*l, nc * sizeof(*p));
 
 		if (!p) {
 			q->dl_lost = 1;
@@ -649,7 +684,7 @@ static void dl_add(struct sq *q, uint32_t **l, size_t *n, size_t *cap,
 		*l = p;
 		*cap = nc;
 	}
-	(*l)[(*n)++] = i;
+	(*l)[(*n)++] = (struct dl_ent){i, q->since_r, q->since_s};
 }
 
 static int ctr_reserve(struct sq *q, int64_t id)
@@ -692,7 +727,7 @@ static int ctr_set(struct sq *q, int64_t id, uint32_t v, int dirty)
 		return err;
 	q->ctr[id] = v;
 	if (dirty && !q->ctr_dirty[id])
-		dl_add(q, &q->ctr_dl, &q->nctr_dl, &q->cap_ctr_dl,
+		dl_add(q, &q->ctr_dl, &q->hctr_dl, &q->nctr_dl, &q->cap_ctr_dl,
 		       (uint32_t)id);
 	q->ctr_dirty[id] = (uint8_t)(q->ctr_dirty[id] | dirty);
 	return 0;
@@ -741,6 +776,12 @@ static int64_t usage_find(struct sq *q, int64_t member, const char *benefit,
 		e->count = sqlite3_column_int64(st, 0);
 		e->amount = sqlite3_column_int64(st, 1);
 	}
+	if (q->upto) {
+		q->upto[i][0] =
+		    rc == SQLITE_ROW ? sqlite3_column_int64(st, 2) : 0;
+		q->upto[i][1] =
+		    rc == SQLITE_ROW ? sqlite3_column_int64(st, 3) : 0;
+	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return dberr(q, rc);
@@ -769,7 +810,8 @@ static int usage_add(struct sq *q, int64_t member, const char *benefit,
 	e->count += dcount;
 	e->amount += damount;
 	if (!e->dirty)
-		dl_add(q, &q->use_dl, &q->nuse_dl, &q->cap_use_dl, (uint32_t)i);
+		dl_add(q, &q->use_dl, &q->huse_dl, &q->nuse_dl, &q->cap_use_dl,
+		       (uint32_t)i);
 	e->dirty = 1;
 	return 0;
 }
@@ -779,16 +821,49 @@ static int usage_add(struct sq *q, int64_t member, const char *benefit,
 static int usage_compact(struct sq *q)
 {
 	struct usage_ent *old = q->usage, *e;
+	int64_t(*oupto)[2] = q->upto;
+	size_t n = 0;
 
+	if (q->dl_lost)
+		return 0; /* the list cannot say which are dirty: keep all */
 	q->usage = calloc(USAGE_CAP, sizeof(*q->usage));
-	if (!q->usage) {
+	if (q->usage && oupto)
+		q->upto = calloc(USAGE_CAP, sizeof(*q->upto));
+	if (!q->usage || (oupto && !q->upto)) {
+		free(q->usage);
 		q->usage = old;
+		q->upto = oupto;
 		return fail(q, STORE_ENOMEM, "out of memory");
 	}
 	q->nusage = 0;
-	q->nuse_dl = 0; /* slots move: list the kept (dirty) ones again */
+	/* Slots move: the kept (dirty) entries are listed again at their new
+	 * slots, in the same order and with the same since. */
+	for (size_t j = q->huse_dl; j < q->nuse_dl; j++) {
+		struct dl_ent d = q->use_dl[j];
+		uint32_t i;
+
+		if (!old[d.i].used || !old[d.i].dirty)
+			continue; /* clean, or listed twice and moved already */
+		i = usage_slot0(old[d.i].member_id, old[d.i].benefit,
+				old[d.i].period_start);
+		while (q->usage[i].used)
+			i = (i + 1) & (USAGE_CAP - 1);
+		e = &q->usage[i];
+		*e = old[d.i];
+		if (oupto)
+			memcpy(q->upto[i], oupto[d.i], sizeof(q->upto[i]));
+		old[d.i].used = 0;
+		q->nusage++;
+		d.i = i;
+		q->use_dl[n++] = d;
+	}
+	q->huse_dl = 0;
+	q->nuse_dl = n;
+	/* A dirty entry is always listed; should one not be, it is kept and
+	 * listed as dirty since the start (a longer replay, nothing lost). */
 	for (size_t k = 0; k < USAGE_CAP; k++) {
 		uint32_t i;
+		int64_t r = q->since_r, h = q->since_s;
 
 		if (!old[k].used || !old[k].dirty)
 			continue;
@@ -796,12 +871,17 @@ static int usage_compact(struct sq *q)
 				old[k].period_start);
 		while (q->usage[i].used)
 			i = (i + 1) & (USAGE_CAP - 1);
-		e = &q->usage[i];
-		*e = old[k];
+		q->usage[i] = old[k];
+		if (oupto)
+			memcpy(q->upto[i], oupto[k], sizeof(q->upto[i]));
 		q->nusage++;
-		dl_add(q, &q->use_dl, &q->nuse_dl, &q->cap_use_dl, i);
+		q->since_r = q->since_s = 0;
+		dl_add(q, &q->use_dl, &q->huse_dl, &q->nuse_dl, &q->cap_use_dl,
+		       i);
+		q->since_r = r, q->since_s = h;
 	}
 	free(old);
+	free(oupto);
 	return 0;
 }
 
@@ -919,7 +999,8 @@ static int sq_rollback(struct store *s)
 	return run(q, ST_ROLLBACK);
 }
 
-static int flush_to(struct sq *q, int64_t r_id, int64_t s_id);
+static int flush_chunk(struct sq *q, size_t budget);
+static int exec_sql(struct sq *q, const char *text);
 
 static int sq_begin(struct store *s)
 {
@@ -932,13 +1013,27 @@ static int sq_begin(struct store *s)
 			    "process or handle is the writer)");
 	if (q->in_txn)
 		return fail(q, STORE_ESTATE, "a transaction is already open");
+	if (q->sync_normal) {
+		/* A flush chunk could not put synchronous back to FULL: no
+		 * commit may go out without its fsync. */
+		if ((err = exec_sql(q, "PRAGMA synchronous = FULL")))
+			return err;
+		q->sync_normal = 0;
+	}
 	/* Room for the coming transaction in the memory tables. */
 	req_rotate(q);
-	if (q->nctr_dl >= FLUSH_DIRTY || q->nuse_dl >= FLUSH_DIRTY)
-		/* Not needed for this transaction (the log holds every
-		 * effect): if it fails, the marks stay and a later one
-		 * writes them. */
-		(void)s->ops->flush(s);
+	{
+		size_t waiting =
+		    (q->nctr_dl - q->hctr_dl) + (q->nuse_dl - q->huse_dl);
+
+		if (waiting >= FLUSH_DIRTY || q->dl_lost)
+			/* Not needed for this transaction (the log holds every
+			 * effect): if it fails, the marks stay and a later one
+			 * writes them. */
+			(void)flush_chunk(q, waiting / 8 > FLUSH_CHUNK
+						 ? waiting / 8
+						 : FLUSH_CHUNK);
+	}
 	if (q->nusage > USAGE_CAP / 2) {
 		size_t dirty = 0;
 
@@ -960,6 +1055,9 @@ static int sq_begin(struct store *s)
 		sq_rollback(s);
 		return err;
 	}
+	/* What goes dirty now: its row holds everything committed so far. */
+	q->since_r = q->r_head.id;
+	q->since_s = q->s_head.id;
 	return 0;
 }
 
@@ -2460,109 +2558,252 @@ static int sq_count(struct store *s, int kind, int64_t *n)
 
 /* ---- write-behind: flush and replay ------------------------------------- */
 
-static int cmp_u32(const void *a, const void *b)
+/* Sets the marks of 2 (written by this flush) in list entries [from, to)
+ * of both lists to v; with dl_lost, in both whole tables. */
+static void dl_settle(struct sq *q, size_t cfrom, size_t cto, size_t ufrom,
+		      size_t uto, uint8_t v)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Sets every mark of 2 (written by this flush) to to. */
-static void dl_settle(struct sq *q, uint8_t to)
-{
-	size_t n = q->dl_lost ? q->ctr_cap : q->nctr_dl;
-
-	for (size_t j = 0; j < n; j++) {
-		size_t id = q->dl_lost ? j : q->ctr_dl[j];
+	if (q->dl_lost) {
+		cfrom = ufrom = 0;
+		cto = q->ctr_cap;
+		uto = USAGE_CAP;
+	}
+	for (size_t j = cfrom; j < cto; j++) {
+		size_t id = q->dl_lost ? j : q->ctr_dl[j].i;
 
 		if (q->ctr_dirty[id] == 2)
-			q->ctr_dirty[id] = to;
+			q->ctr_dirty[id] = v;
 	}
-	n = q->dl_lost ? USAGE_CAP : q->nuse_dl;
-	for (size_t j = 0; j < n; j++) {
-		struct usage_ent *e = &q->usage[q->dl_lost ? j : q->use_dl[j]];
+	for (size_t j = ufrom; j < uto; j++) {
+		struct usage_ent *e =
+		    &q->usage[q->dl_lost ? j : q->use_dl[j].i];
 
 		if (e->dirty == 2)
-			e->dirty = to;
+			e->dirty = v;
 	}
+}
+
+/* Writes counter id (marked 2: written by this flush). */
+static int put_ctr(struct sq *q, size_t id)
+{
+	sqlite3_stmt *st = stmt(q, ST_CARD_SET_CTR);
+
+	q->ctr_dirty[id] = 2;
+	if (!st)
+		return STORE_EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)id);
+	sqlite3_bind_int64(st, 2, q->ctr[id]);
+	return exec_st(q, st);
 }
 
 /*
- * Writes the dirty counters and usage rows and the snapshot position
+ * Writes usage slot i, which counts every redemption up to r_id and staff
+ * action up to s_id (and, replaying, what its row already counted).
+ */
+static int put_usage(struct sq *q, size_t i, int64_t r_id, int64_t s_id)
+{
+	struct usage_ent *e = &q->usage[i];
+	sqlite3_stmt *st = stmt(q, ST_USAGE_PUT);
+
+	e->dirty = 2;
+	if (!st)
+		return STORE_EIO;
+	if (q->upto) {
+		if (q->upto[i][0] > r_id)
+			r_id = q->upto[i][0];
+		if (q->upto[i][1] > s_id)
+			s_id = q->upto[i][1];
+		q->upto[i][0] = r_id;
+		q->upto[i][1] = s_id;
+	}
+	sqlite3_bind_int64(st, 1, e->period_start);
+	sqlite3_bind_int64(st, 2, e->member_id);
+	bind_text(st, 3, e->benefit);
+	sqlite3_bind_int64(st, 4, e->count);
+	sqlite3_bind_int64(st, 5, e->amount);
+	sqlite3_bind_int64(st, 6, r_id);
+	sqlite3_bind_int64(st, 7, s_id);
+	return exec_st(q, st);
+}
+
+static int put_snapshot(struct sq *q, int64_t r_id, int64_t s_id)
+{
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *st = stmt(q, ST_META_PUT);
+		int err;
+
+		if (!st)
+			return STORE_EIO;
+		bind_text(st, 1, i ? "snap_s" : "snap_r");
+		sqlite3_bind_int64(st, 2, i ? s_id : r_id);
+		if ((err = exec_st(q, st)))
+			return err;
+	}
+	return 0;
+}
+
+/* Ends a flush transaction: commit, or roll back keeping the error. */
+static int flush_end(struct sq *q, int err)
+{
+	char keep[sizeof(q->err)];
+
+	if (!err)
+		err = run(q, ST_COMMIT);
+	if (!err)
+		return 0;
+	memcpy(keep, q->err, sizeof(keep));
+	if (!sqlite3_get_autocommit(q->db))
+		run(q, ST_ROLLBACK);
+	memcpy(q->err, keep, sizeof(keep));
+	return err;
+}
+
+/*
+ * Writes every dirty counter and usage row and the snapshot position
  * (r_id, s_id: the last rows whose effects they hold) in one transaction.
  * Dirty marks are cleared only once it committed.
  */
 static int flush_to(struct sq *q, int64_t r_id, int64_t s_id)
 {
-	sqlite3_stmt *st;
+	size_t ch = q->hctr_dl, cn = q->nctr_dl, uh = q->huse_dl,
+	       un = q->nuse_dl;
 	int err = 0;
 
 	if (q->in_txn)
 		return fail(q, STORE_ESTATE, "flush inside a transaction");
 	if ((err = run(q, ST_BEGIN)))
 		return err;
-	if (!q->dl_lost && q->nctr_dl > 1)
-		/* in id order: neighbours share pages of the cards table */
-		qsort(q->ctr_dl, q->nctr_dl, sizeof(*q->ctr_dl), cmp_u32);
-	for (size_t j = 0, n = q->dl_lost ? q->ctr_cap : q->nctr_dl;
-	     j < n && !err; j++) {
-		size_t id = q->dl_lost ? j : q->ctr_dl[j];
+	for (size_t j = 0, n = q->dl_lost ? q->ctr_cap : cn - ch; j < n && !err;
+	     j++) {
+		size_t id = q->dl_lost ? j : q->ctr_dl[ch + j].i;
 
-		if (q->ctr_dirty[id] != 1)
-			continue;
-		/* listed twice: written once */
-		q->ctr_dirty[id] = 2;
-		if (!(st = stmt(q, ST_CARD_SET_CTR))) {
-			err = STORE_EIO;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, (int64_t)id);
-		sqlite3_bind_int64(st, 2, q->ctr[id]);
-		err = exec_st(q, st);
+		if (q->ctr_dirty[id] == 1) /* listed twice: written once */
+			err = put_ctr(q, id);
 	}
-	for (size_t j = 0, n = q->dl_lost ? USAGE_CAP : q->nuse_dl;
-	     j < n && !err; j++) {
-		struct usage_ent *e = &q->usage[q->dl_lost ? j : q->use_dl[j]];
+	for (size_t j = 0, n = q->dl_lost ? USAGE_CAP : un - uh; j < n && !err;
+	     j++) {
+		size_t i = q->dl_lost ? j : q->use_dl[uh + j].i;
 
-		if (!e->used || e->dirty != 1)
-			continue;
-		e->dirty = 2;
-		if (!(st = stmt(q, ST_USAGE_PUT))) {
-			err = STORE_EIO;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, e->period_start);
-		sqlite3_bind_int64(st, 2, e->member_id);
-		bind_text(st, 3, e->benefit);
-		sqlite3_bind_int64(st, 4, e->count);
-		sqlite3_bind_int64(st, 5, e->amount);
-		err = exec_st(q, st);
-	}
-	for (int i = 0; i < 2 && !err; i++) {
-		if (!(st = stmt(q, ST_META_PUT))) {
-			err = STORE_EIO;
-			break;
-		}
-		bind_text(st, 1, i ? "snap_s" : "snap_r");
-		sqlite3_bind_int64(st, 2, i ? s_id : r_id);
-		err = exec_st(q, st);
+		if (q->usage[i].used && q->usage[i].dirty == 1)
+			err = put_usage(q, i, r_id, s_id);
 	}
 	if (!err)
-		err = run(q, ST_COMMIT);
+		err = put_snapshot(q, r_id, s_id);
+	err = flush_end(q, err);
 	/* Marks of 2 (written): clean if committed, dirty again if not. */
-	dl_settle(q, err ? 1 : 0);
-	if (err) {
-		char keep[sizeof(q->err)];
-
-		memcpy(keep, q->err, sizeof(keep));
-		if (!sqlite3_get_autocommit(q->db))
-			run(q, ST_ROLLBACK);
-		memcpy(q->err, keep, sizeof(keep));
+	dl_settle(q, ch, cn, uh, un, err ? 1 : 0);
+	if (err)
 		return err;
-	}
-	q->nctr_dl = q->nuse_dl = 0;
+	q->hctr_dl = q->nctr_dl = q->huse_dl = q->nuse_dl = 0;
 	q->dl_lost = 0;
 	return 0;
+}
+
+/* Skips list entries that are clean (written, or rolled back). */
+static void dl_skip_clean(struct sq *q)
+{
+	while (q->hctr_dl < q->nctr_dl &&
+	       q->ctr_dirty[q->ctr_dl[q->hctr_dl].i] != 1)
+		q->hctr_dl++;
+	while (q->huse_dl < q->nuse_dl &&
+	       !(q->usage[q->use_dl[q->huse_dl].i].used &&
+		 q->usage[q->use_dl[q->huse_dl].i].dirty == 1))
+		q->huse_dl++;
+}
+
+/*
+ * Writes back the budget oldest dirty entries (about half counters, half
+ * usage) and moves the snapshot up to the oldest entry still dirty.  A
+ * usage row is stamped with the heads it counts up to, so a replay from
+ * the snapshot skips what such a row already holds; counters only grow,
+ * so they need no stamp.
+ *
+ * The chunk commits with synchronous=NORMAL, i.e. without an fsync of its
+ * own: the next batch's commit (FULL) syncs the WAL with it.  If the
+ * machine loses power first, the chunk is lost whole (WAL frames carry
+ * checksums) and the snapshot with it, which the log covers: no tap
+ * depends on a chunk being durable.
+ */
+static int flush_chunk(struct sq *q, size_t budget)
+{
+	struct head r, h;
+	size_t ch, cn, uh, un, left;
+	int64_t snap_r, snap_s;
+	int err, e2;
+
+	if (q->in_txn)
+		return fail(q, STORE_ESTATE, "flush inside a transaction");
+	if (q->dl_lost) {
+		if ((err = load_head(q, ST_R_HEAD, &r)) ||
+		    (err = load_head(q, ST_S_HEAD, &h)))
+			return err;
+		return flush_to(q, r.id, h.id);
+	}
+	if ((err = load_head(q, ST_R_HEAD, &r)) ||
+	    (err = load_head(q, ST_S_HEAD, &h)))
+		return err;
+	dl_skip_clean(q);
+	ch = q->hctr_dl;
+	uh = q->huse_dl;
+	/* both lists advance in step, so that neither holds the
+	 * snapshot back */
+	left = budget;
+	cn = ch + (q->nctr_dl - ch < left / 2 ? q->nctr_dl - ch : left / 2);
+	left -= cn - ch;
+	un = uh + (q->nuse_dl - uh < left ? q->nuse_dl - uh : left);
+	left -= un - uh;
+	if (left > 0 && cn < q->nctr_dl)
+		cn += q->nctr_dl - cn < left ? q->nctr_dl - cn : left;
+	if (cn == ch && un == uh)
+		return 0;
+	if ((err = exec_sql(q, "PRAGMA synchronous = NORMAL")))
+		return err;
+	q->sync_normal = 1;
+	err = run(q, ST_BEGIN);
+	for (size_t j = ch; j < cn && !err; j++)
+		if (q->ctr_dirty[q->ctr_dl[j].i] == 1)
+			err = put_ctr(q, q->ctr_dl[j].i);
+	for (size_t j = uh; j < un && !err; j++) {
+		size_t i = q->use_dl[j].i;
+
+		if (q->usage[i].used && q->usage[i].dirty == 1)
+			err = put_usage(q, i, r.id, h.id);
+	}
+	if (!err) {
+		/* The oldest entry still dirty after this chunk bounds the
+		 * snapshot; with none, the heads do. */
+		size_t sc = q->hctr_dl, su = q->huse_dl;
+
+		q->hctr_dl = cn;
+		q->huse_dl = un;
+		dl_skip_clean(q);
+		snap_r = r.id;
+		snap_s = h.id;
+		if (q->hctr_dl < q->nctr_dl) {
+			snap_r = q->ctr_dl[q->hctr_dl].since_r;
+			snap_s = q->ctr_dl[q->hctr_dl].since_s;
+		}
+		if (q->huse_dl < q->nuse_dl) {
+			if (q->use_dl[q->huse_dl].since_r < snap_r)
+				snap_r = q->use_dl[q->huse_dl].since_r;
+			if (q->use_dl[q->huse_dl].since_s < snap_s)
+				snap_s = q->use_dl[q->huse_dl].since_s;
+		}
+		q->hctr_dl = sc;
+		q->huse_dl = su;
+		err = put_snapshot(q, snap_r, snap_s);
+	}
+	err = flush_end(q, err);
+	if ((e2 = exec_sql(q, "PRAGMA synchronous = FULL")) == 0)
+		q->sync_normal = 0;
+	else if (!err)
+		err = e2; /* sq_begin tries again and refuses until it works */
+	dl_settle(q, ch, cn, uh, un, err ? 1 : 0);
+	if (!err) {
+		q->hctr_dl = cn;
+		q->huse_dl = un;
+	}
+	return err;
 }
 
 static int sq_flush(struct store *s)
@@ -2596,11 +2837,28 @@ static int meta_get(struct sq *q, const char *k, int64_t *v)
 }
 
 /*
- * Rebuilds memory at open: counters from the cards table, then the
- * effects of every redemption and void after the snapshot, then the
- * request index from the log tail.
+ * The usage entry of a replayed row gets its effect unless the row read
+ * from the table already counts it (its upto_r or upto_s).
  */
-static int load_state(struct sq *q)
+static int usage_replay(struct sq *q, int64_t member, const char *benefit,
+			int64_t ps, int64_t dcount, int64_t damount, int k,
+			int64_t id)
+{
+	int64_t i = usage_find(q, member, benefit, ps);
+
+	if (i < 0)
+		return (int)i;
+	if (q->upto[i][k] >= id)
+		return 0;
+	return usage_add(q, member, benefit, ps, dcount, damount);
+}
+
+/*
+ * Counters from the cards table, then the effects of every redemption and
+ * void after the snapshot (a row that counts further than the snapshot
+ * says so itself).
+ */
+static int replay(struct sq *q)
 {
 	struct store *s = &q->base;
 	struct store_cursor *cur = NULL;
@@ -2608,13 +2866,10 @@ static int load_state(struct sq *q)
 	struct store_staff_action a;
 	sqlite3_stmt *st;
 	int64_t snap_r, snap_s, pos_r;
-	struct head head;
 	int rc, err;
 
-	q->usage = calloc(USAGE_CAP, sizeof(*q->usage));
-	q->req[0] = calloc(REQ_CAP, sizeof(struct req_ent));
-	q->req[1] = calloc(REQ_CAP, sizeof(struct req_ent));
-	if (!q->usage || !q->req[0] || !q->req[1])
+	q->upto = calloc(USAGE_CAP, sizeof(*q->upto));
+	if (!q->upto)
 		return fail(q, STORE_ENOMEM, "out of memory");
 	if (!(st = stmt(q, ST_CTR_ALL)))
 		return STORE_EIO;
@@ -2633,6 +2888,9 @@ static int load_state(struct sq *q)
 	    (err = meta_get(q, "snap_s", &snap_s)))
 		return err;
 	pos_r = snap_r;
+	/* replayed effects go dirty as "since the snapshot" */
+	q->since_r = snap_r;
+	q->since_s = snap_s;
 	if ((err = sq_cursor_open(s, STORE_CUR_REDEMPTIONS, snap_r, &cur)))
 		return err;
 	while ((rc = sq_cursor_next(cur, &r)) == 1) {
@@ -2641,8 +2899,9 @@ static int load_state(struct sq *q)
 		     r.ctr > q->ctr[r.card_id]))
 			err = ctr_set(q, r.card_id, r.ctr, 1);
 		if (!err && r.result == STORE_GRANTED && r.member_id)
-			err = usage_add(q, r.member_id, r.benefit,
-					r.period_start, 1, r.amount);
+			err =
+			    usage_replay(q, r.member_id, r.benefit,
+					 r.period_start, 1, r.amount, 0, r.id);
 		pos_r = r.id;
 		if (!err && q->nusage > USAGE_CAP / 2 &&
 		    !(err = flush_to(q, pos_r, snap_s)))
@@ -2664,14 +2923,39 @@ static int load_state(struct sq *q)
 			continue;
 		err = sq_red_get(s, a.ref_id, &v, NULL);
 		if (!err && v.member_id)
-			err = usage_add(q, v.member_id, v.benefit,
-					v.period_start, -1, -v.amount);
+			err = usage_replay(q, v.member_id, v.benefit,
+					   v.period_start, -1, -v.amount, 1,
+					   a.id);
 		if (err)
 			break;
 	}
 	sq_cursor_close(cur);
 	if (rc < 0)
 		return rc;
+	return err;
+}
+
+/*
+ * Rebuilds memory at open: counters from the cards table, then the
+ * effects of every redemption and void after the snapshot, then the
+ * request index from the log tail.
+ */
+static int load_state(struct sq *q)
+{
+	struct store *s = &q->base;
+	struct store_cursor *cur = NULL;
+	struct store_redemption r;
+	struct head head;
+	int rc, err;
+
+	q->usage = calloc(USAGE_CAP, sizeof(*q->usage));
+	q->req[0] = calloc(REQ_CAP, sizeof(struct req_ent));
+	q->req[1] = calloc(REQ_CAP, sizeof(struct req_ent));
+	if (!q->usage || !q->req[0] || !q->req[1])
+		return fail(q, STORE_ENOMEM, "out of memory");
+	err = replay(q);
+	free(q->upto);
+	q->upto = NULL;
 	if (err)
 		return err;
 	/* the request index: the last 2 x REQ_WINDOW rows */

@@ -464,7 +464,7 @@ int main(int argc, char **argv)
 	/* ---- set up and measure the floor in-process -------------------- */
 	snprintf(path, sizeof(path), "%s/tapaid.db", H.dir);
 	if (store_sqlite_open(path, &s) != STORE_OK)
-		die("cannot open the database");
+		die(store_sqlite_open_error());
 	ncards = load_cards();
 	if (ncards <= 0)
 		die("no usable cards in the database");

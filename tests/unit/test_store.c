@@ -50,7 +50,7 @@ static void schema_version(void **state)
 	fx_sql(f, "PRAGMA user_version = 99");
 	assert_int_equal(store_sqlite_open(f->path, &s2), STORE_ESCHEMA);
 	assert_non_null(strstr(store_sqlite_open_error(), "newer"));
-	fx_sql(f, "PRAGMA user_version = 1");
+	fx_sql(f, "PRAGMA user_version = 2");
 	assert_string_equal(store_err_code(STORE_ENOTFOUND), "not_found");
 	assert_string_equal(store_err_code(STORE_EFULL), "storage");
 	assert_string_equal(store_err_code(STORE_ECONFLICT), "conflict");
@@ -534,18 +534,20 @@ static void request_near(void **state)
 }
 
 /*
- * The writer flushes its write-behind counters and usage in small steps
- * (every 1024 dirty entries) so that no batch waits behind a long flush;
- * each step writes the tables and the snapshot position together.
+ * The writer writes its write-behind counters and usage back in chunks of
+ * the oldest entries (256 once 1024 wait) so that no batch waits behind a
+ * long flush.  Each chunk stamps its usage rows with the heads they count
+ * up to and moves the snapshot to the oldest entry still dirty; after a
+ * crash, a replay from there must count no row's past twice.
  */
 static void small_flushes(void **state)
 {
-	struct fx *f = *state;
+	struct fx *f = *state, g;
 	enum { N = 1200, PER = 100 };
 	struct store_member *rows = calloc(N, sizeof(*rows));
 	struct engine_tap *t = calloc(PER, sizeof(*t));
 	struct engine_decision *d = calloc(PER, sizeof(*d));
-	char no[16];
+	char no[16], cmd[800];
 
 	assert_non_null(rows);
 	assert_non_null(t);
@@ -567,12 +569,45 @@ static void small_flushes(void **state)
 		for (int j = 0; j < PER; j++)
 			assert_int_equal(d[j].result, STORE_GRANTED);
 	}
-	/* The last batch began with 1100 dirty entries: flushed first. */
+	/*
+	 * Two entries per tap.  Batches 6, 7, 8, 9 and 11 began with 1024 or
+	 * more waiting and wrote 128 counters and 128 usage rows each: taps
+	 * 1..640, stamped with the head when written (600 ... 1100).  The
+	 * oldest entry still dirty (tap 641) went dirty in the batch that
+	 * began at 600.
+	 */
 	assert_int_equal(fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'"),
-			 1100);
-	assert_int_equal(fx_int(f, "SELECT sum(count) FROM usage"), 1100);
+			 600);
+	assert_int_equal(fx_int(f, "SELECT sum(count) FROM usage"), 640);
 	assert_int_equal(
-	    fx_int(f, "SELECT count(*) FROM cards WHERE last_ctr = 1"), 1100);
+	    fx_int(f, "SELECT count(*) FROM cards WHERE last_ctr = 1"), 640);
+	assert_int_equal(fx_int(f, "SELECT min(upto_r) FROM usage"), 600);
+	assert_int_equal(fx_int(f, "SELECT max(upto_r) FROM usage"), 1100);
+	assert_int_equal(fx_int(f, "PRAGMA synchronous"), 2);
+
+	/* A crash now: the replay from 600 passes taps 601..640, whose rows
+	 * already count them (upto_r 1100), and must not count them again. */
+	memset(&g, 0, sizeof(g));
+	g.keys = f->keys;
+	g.reqctr = 100000;
+	snprintf(g.dir, sizeof(g.dir), "%.100s/crash", f->dir);
+	snprintf(g.path, sizeof(g.path), "%.140s/tapaid.db", g.dir);
+	snprintf(cmd, sizeof(cmd), "mkdir '%s' && cp '%s' '%s-wal' '%s/'",
+		 g.dir, f->path, f->path, g.dir);
+	assert_int_equal(system(cmd), 0);
+	fx_open(&g);
+	for (int k = 0; k < 4; k++) {
+		/* written and before the snapshot; written and after it; not
+		 * written; not written, last batch */
+		static const int tap[4] = {1, 620, 641, 1200};
+
+		t[0] = fx_tap(&g, "K1", 100 + tap[k] - 1, 2, "MEAL");
+		assert_int_equal(engine_decide_batch(g.e, t, 1, d, T0 + 1), 0);
+		assert_int_equal(d[0].result, STORE_GRANTED);
+		assert_int_equal(d[0].left, 8);
+	}
+	fx_close(&g);
+
 	/* The rest is in memory, and in the tables after a reopen. */
 	t[0] = fx_tap(f, "K1", 100 + N - 1, 2, "MEAL");
 	assert_int_equal(engine_decide_batch(f->e, t, 1, d, T0 + 1), 0);
@@ -582,6 +617,8 @@ static void small_flushes(void **state)
 	assert_int_equal(fx_int(f, "SELECT sum(count) FROM usage"), N + 1);
 	assert_int_equal(
 	    fx_int(f, "SELECT count(*) FROM cards WHERE last_ctr >= 1"), N);
+	assert_int_equal(fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'"),
+			 fx_int(f, "SELECT max(id) FROM redemptions"));
 	t[0] = fx_tap(f, "K1", 100 + N - 1, 3, "MEAL");
 	assert_int_equal(engine_decide_batch(f->e, t, 1, d, T0 + 2), 0);
 	assert_int_equal(d[0].left, 7);
