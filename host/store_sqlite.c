@@ -2,7 +2,9 @@
  * store_sqlite.c - the embedded storage backend: one SQLite file.
  *
  * WAL mode with synchronous=FULL: a COMMIT returns only once the WAL is
- * fsync'd, so the engine may say "granted" right after it.  The schema is
+ * fsync'd, so the engine may say "granted" right after it.  (Only the
+ * write-back chunks of counters and usage commit with NORMAL; see
+ * flush_chunk: no answer depends on them.)  The schema is
  * versioned with PRAGMA user_version; migrations[] holds one script per
  * version and each runs in its own transaction.  Hot statements are
  * prepared once (SQLITE_PREPARE_PERSISTENT) and reused; every value is a
@@ -667,7 +669,7 @@ static int undo_push(struct sq *q, int kind, uint32_t slot, int64_t a,
 static void dl_add(struct sq *q, struct dl_ent **l, size_t *h, size_t *n,
 		   size_t *cap, uint32_t i)
 {
-	if (*n == *cap && *h >= *n / 2) {
+	if (*n == *cap && *h > 0 && *h >= *n / 2) {
 		/* the flushed front goes: the live part moves down */
 		memmove(*l, *l + *h, (*n - *h) * sizeof(**l));
 		*n -= *h;

@@ -70,13 +70,19 @@ if [ -n "$l" ] && [ -n "$f" ]; then
 	fl=$(num "$f" 'batches of [0-9]+ =')
 	row "host: granted durable taps/s, $n sessions (goal >= 10000)" "$tps" "$fl (engine in-process, 1 core)" "$(ratio "$fl" "$tps")"
 else na "host: granted durable taps/s, 1000 sessions" bench_host; fi
-l=$(first bench_host 'open load')
-if [ -n "$l" ] && [ -n "$f" ]; then
+# Two open-load runs: the first starts right after the saturation run (and
+# inherits its write-back backlog), the second after that one.
+k=0
+while IFS= read -r l; do
+	[ -n "$f" ] || break
+	k=$((k + 1))
 	p50=$(num "$l" 'p50') p99=$(num "$l" 'p99')
 	cm=$(num "$f" 'commit of 1 tap')
 	off=$(num "$l" 'open load of')
-	row "host: answer p50 / p99 ms at $off taps/s (goal p99 < 20)" "$p50 / $p99" "$cm (one durable commit)" "$(ratio "$p50" "$cm") / $(ratio "$p99" "$cm")"
-else na "host: answer p50 / p99 ms" bench_host; fi
+	run_n=$([ "$k" = 1 ] && echo "run 1, after saturation" || echo "run $k")
+	row "host: answer p50 / p99 ms at $off taps/s, $run_n (goal p99 < 20)" "$p50 / $p99" "$cm (one durable commit)" "$(ratio "$p50" "$cm") / $(ratio "$p99" "$cm")"
+done < <(grep -E 'open load' "$logs/bench_host.log" 2>/dev/null)
+[ "$k" -gt 0 ] || na "host: answer p50 / p99 ms" bench_host
 l=$(first bench_host 'sessions up in')
 p=$(first bench_proto 'handshakes/s, host side')
 if [ -n "$l" ]; then
