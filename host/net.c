@@ -1395,11 +1395,15 @@ static int batch_collect(struct daemon *d, int wait)
 
 	if (!b->busy)
 		return 1;
-	pthread_mutex_lock(&b->mu);
-	while (wait && !b->done)
-		pthread_cond_wait(&b->cv, &b->mu);
-	done = b->done;
-	pthread_mutex_unlock(&b->mu);
+	if (b->started) { /* without the thread, b->mu was never made */
+		pthread_mutex_lock(&b->mu);
+		while (wait && !b->done)
+			pthread_cond_wait(&b->cv, &b->mu);
+		done = b->done;
+		pthread_mutex_unlock(&b->mu);
+	} else {
+		done = b->done;
+	}
 	if (!done)
 		return 0;
 	d->st.batches++;

@@ -820,9 +820,27 @@ static int usage_add(struct sq *q, int64_t member, const char *benefit,
 
 /* Drops the clean usage entries (they are in the table), keeping the
  * dirty ones.  Outside transactions only. */
+/* Moves entry k of the old table (and its replay stamps) into the new one;
+ * returns its new slot. */
+static uint32_t usage_move(struct sq *q, struct usage_ent *old,
+			   int64_t (*oupto)[2], size_t k)
+{
+	uint32_t i =
+	    usage_slot0(old[k].member_id, old[k].benefit, old[k].period_start);
+
+	while (q->usage[i].used)
+		i = (i + 1) & (USAGE_CAP - 1);
+	q->usage[i] = old[k];
+	if (oupto)
+		memcpy(q->upto[i], oupto[k], sizeof(q->upto[i]));
+	old[k].used = 0;
+	q->nusage++;
+	return i;
+}
+
 static int usage_compact(struct sq *q)
 {
-	struct usage_ent *old = q->usage, *e;
+	struct usage_ent *old = q->usage;
 	int64_t(*oupto)[2] = q->upto;
 	size_t n = 0;
 
@@ -842,21 +860,10 @@ static int usage_compact(struct sq *q)
 	 * slots, in the same order and with the same since. */
 	for (size_t j = q->huse_dl; j < q->nuse_dl; j++) {
 		struct dl_ent d = q->use_dl[j];
-		uint32_t i;
 
 		if (!old[d.i].used || !old[d.i].dirty)
 			continue; /* clean, or listed twice and moved already */
-		i = usage_slot0(old[d.i].member_id, old[d.i].benefit,
-				old[d.i].period_start);
-		while (q->usage[i].used)
-			i = (i + 1) & (USAGE_CAP - 1);
-		e = &q->usage[i];
-		*e = old[d.i];
-		if (oupto)
-			memcpy(q->upto[i], oupto[d.i], sizeof(q->upto[i]));
-		old[d.i].used = 0;
-		q->nusage++;
-		d.i = i;
+		d.i = usage_move(q, old, oupto, d.i);
 		q->use_dl[n++] = d;
 	}
 	q->huse_dl = 0;
@@ -869,14 +876,7 @@ static int usage_compact(struct sq *q)
 
 		if (!old[k].used || !old[k].dirty)
 			continue;
-		i = usage_slot0(old[k].member_id, old[k].benefit,
-				old[k].period_start);
-		while (q->usage[i].used)
-			i = (i + 1) & (USAGE_CAP - 1);
-		q->usage[i] = old[k];
-		if (oupto)
-			memcpy(q->upto[i], oupto[k], sizeof(q->upto[i]));
-		q->nusage++;
+		i = usage_move(q, old, oupto, k);
 		q->since_r = q->since_s = 0;
 		dl_add(q, &q->use_dl, &q->huse_dl, &q->nuse_dl, &q->cap_use_dl,
 		       i);
@@ -2735,15 +2735,11 @@ static int flush_chunk(struct sq *q, size_t budget)
 
 	if (q->in_txn)
 		return fail(q, STORE_ESTATE, "flush inside a transaction");
-	if (q->dl_lost) {
-		if ((err = load_head(q, ST_R_HEAD, &r)) ||
-		    (err = load_head(q, ST_S_HEAD, &h)))
-			return err;
-		return flush_to(q, r.id, h.id);
-	}
 	if ((err = load_head(q, ST_R_HEAD, &r)) ||
 	    (err = load_head(q, ST_S_HEAD, &h)))
 		return err;
+	if (q->dl_lost)
+		return flush_to(q, r.id, h.id); /* no list: write everything */
 	dl_skip_clean(q);
 	ch = q->hctr_dl;
 	uh = q->huse_dl;
