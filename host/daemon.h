@@ -272,6 +272,9 @@ void net_close_kiosk(struct daemon *d, const char *id);
 
 /* Starts the WAL checkpoint thread (turns SQLite's own off); 0 or -1. */
 int walckpt_start(struct store *s, const char *dbpath, int every_ms);
+/* On the store thread, between transactions: after the thread copied a big
+ * WAL, copies what was written meanwhile, so the next write restarts it. */
+void walckpt_catch_up(struct store *s);
 /* Stops it and turns SQLite's automatic checkpoints back on. */
 void walckpt_stop(struct store *s);
 

@@ -61,3 +61,8 @@ endif
 TEST_OBJS_test_hostd_config := $(B)/host/config.o $(B)/host/log.o
 TEST_LIBS_test_hostd_config := $(or $(call PKG_LIBS,inih),-linih)
 $(B)/tests/unit/test_hostd_config.o: CPPFLAGS += $(call PKG_CFLAGS,sqlite3)
+
+# Unit test of the WAL checkpoint thread: links it with the store.
+TEST_OBJS_test_walckpt := $(B)/host/walckpt.o $(B)/host/log.o $(LIBHOST)
+TEST_LIBS_test_walckpt := $(LDLIBS_HOST)
+$(B)/tests/unit/test_walckpt.o: CPPFLAGS += $(call PKG_CFLAGS,sqlite3)

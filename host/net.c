@@ -1304,6 +1304,7 @@ static void batch_run(struct daemon *d, struct batcher *b)
 	uint64_t t0 = now_ms();
 
 	daemon_lock(d);
+	walckpt_catch_up(d->store);
 	b->rc = 0;
 	if (b->n > 0)
 		b->rc = engine_decide_batch(d->engine, b->taps, b->n, b->dec,
