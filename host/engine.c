@@ -8,8 +8,10 @@
  * the answers are final only when that commit, with synchronous=FULL, has
  * returned.
  *
- * Benefits are cached (parsed once) and dropped when the store's
- * generation changes.  Period boundaries are cached per time zone and day.
+ * Benefits and kiosks are cached and dropped when the store's generation
+ * changes (every kiosk or benefit change bumps it).  A kiosk's last_seen is
+ * written once per kiosk and second, not once per tap.  Period boundaries
+ * are cached per time zone and day.
  * Not thread-safe: one engine per loop.
  */
 #include <errno.h>
@@ -42,6 +44,16 @@ struct tz_entry {
 	uint64_t used;
 };
 
+/* A kiosk as the decision needs it (the store row minus its key). */
+struct kiosk_entry {
+	char id[STORE_ID_LEN];
+	char point[STORE_ID_LEN];
+	char tz[STORE_TZ_LEN];
+	int status;
+	int64_t touched; /* last_seen written in touch_epoch */
+	uint64_t touch_epoch;
+};
+
 struct engine {
 	struct store *s;
 	struct engine_keys keys;
@@ -52,6 +64,9 @@ struct engine {
 	int benefit_next;
 	struct tz_entry tzc[TZ_CACHE];
 	uint64_t tz_clock;
+	struct kiosk_entry *kc; /* open addressing, kc_cap a power of 2 */
+	size_t kc_cap, kc_n;
+	uint64_t touch_epoch; /* bumped when a batch is rolled back */
 };
 
 /* ---- keys --------------------------------------------------------------- */
@@ -130,6 +145,7 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	tp_wipe(&e->keys, sizeof(e->keys));
+	free(e->kc);
 	free(e);
 }
 
@@ -266,19 +282,109 @@ static int list_has(const char *list, const char *value)
 	return 0;
 }
 
-/* The benefit, from the cache or the store.  NULL + *err when absent. */
-static const struct store_benefit *benefit(struct engine *e, const char *code,
-					   int *err)
+/* Drops both caches when kiosks or benefits changed in the store. */
+static void check_gen(struct engine *e)
 {
-	struct store *s = e->s;
-	uint64_t gen = s->ops->generation(s);
-	struct store_benefit *slot;
+	uint64_t gen = e->s->ops->generation(e->s);
 
 	if (gen != e->gen) {
 		e->gen = gen;
 		e->nbenefits = 0;
 		e->benefit_next = 0;
+		e->kc_n = 0;
+		if (e->kc)
+			memset(e->kc, 0, e->kc_cap * sizeof(*e->kc));
 	}
+}
+
+static size_t kc_slot(const struct engine *e, const char *id)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (const char *p = id; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return (size_t)h & (e->kc_cap - 1);
+}
+
+static struct kiosk_entry *kc_find(struct engine *e, const char *id)
+{
+	if (!e->kc)
+		return NULL;
+	for (size_t i = kc_slot(e, id);; i = (i + 1) & (e->kc_cap - 1)) {
+		if (e->kc[i].id[0] == '\0')
+			return NULL;
+		if (strcmp(e->kc[i].id, id) == 0)
+			return &e->kc[i];
+	}
+}
+
+/* Room for one more entry (at most half full); 0 or -1 (no memory). */
+static int kc_grow(struct engine *e)
+{
+	struct kiosk_entry *old = e->kc, *nw;
+	size_t ocap = e->kc_cap, cap = ocap ? 2 * ocap : 256;
+
+	if ((e->kc_n + 1) * 2 <= ocap)
+		return 0;
+	nw = calloc(cap, sizeof(*nw));
+	if (!nw)
+		return -1;
+	e->kc = nw;
+	e->kc_cap = cap;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].id[0]) {
+			size_t j = kc_slot(e, old[i].id);
+
+			while (nw[j].id[0])
+				j = (j + 1) & (cap - 1);
+			nw[j] = old[i];
+		}
+	free(old);
+	return 0;
+}
+
+/*
+ * The kiosk, from the cache or the store.  NULL + *err (STORE_ENOTFOUND
+ * when not enrolled).  Without memory for the cache, *tmp holds it.
+ */
+static const struct kiosk_entry *kiosk(struct engine *e, const char *id,
+				       struct kiosk_entry *tmp, int *err)
+{
+	struct store_kiosk k;
+	struct kiosk_entry *x;
+
+	check_gen(e);
+	if ((x = kc_find(e, id)) != NULL)
+		return x;
+	*err = e->s->ops->kiosk_get(e->s, id, &k);
+	if (*err)
+		return NULL;
+	if (kc_grow(e) == 0) {
+		size_t i = kc_slot(e, k.id);
+
+		while (e->kc[i].id[0])
+			i = (i + 1) & (e->kc_cap - 1);
+		x = &e->kc[i];
+		e->kc_n++;
+	} else {
+		x = tmp;
+	}
+	memset(x, 0, sizeof(*x));
+	memcpy(x->id, k.id, sizeof(x->id));
+	memcpy(x->point, k.point, sizeof(x->point));
+	memcpy(x->tz, k.tz, sizeof(x->tz));
+	x->status = k.status;
+	return x;
+}
+
+/* The benefit, from the cache or the store.  NULL + *err when absent. */
+static const struct store_benefit *benefit(struct engine *e, const char *code,
+					   int *err)
+{
+	struct store *s = e->s;
+	struct store_benefit *slot;
+
+	check_gen(e);
 	for (int i = 0; i < e->nbenefits; i++)
 		if (strcmp(e->benefits[i].code, code) == 0)
 			return &e->benefits[i];
@@ -373,7 +479,8 @@ static int decide(struct engine *e, const struct engine_tap *t,
 {
 	struct store *s = e->s;
 	struct store_redemption r;
-	struct store_kiosk k;
+	struct kiosk_entry k, ktmp;
+	const struct kiosk_entry *kx;
 	struct store_card c;
 	struct store_member m;
 	const struct store_benefit *b = NULL;
@@ -439,9 +546,14 @@ static int decide(struct engine *e, const struct engine_tap *t,
 	r.left = -1;
 
 	/* 1: kiosk enrolled and active. */
-	err = s->ops->kiosk_get(s, t->kiosk, &k);
-	if (err && err != STORE_ENOTFOUND)
+	kx = kiosk(e, t->kiosk, &ktmp, &err);
+	if (!kx && err != STORE_ENOTFOUND)
 		return err;
+	if (kx) {
+		/* Copied: a later lookup may move the cache entry. */
+		memcpy(&k, kx, sizeof(k));
+		err = 0;
+	}
 	if (err || k.status != STORE_ACTIVE) {
 		reason = TP_REASON_KIOSK_NOT_ENROLLED;
 		if ((err =
@@ -613,10 +725,21 @@ store:
 	if (err)
 		return err;
 	if (have_kiosk) {
-		err = s->ops->kiosk_touch(s, t->kiosk, now,
-					  t->offline ? t->offline_seq : -1);
-		if (err)
-			return err;
+		/* last_seen has a second's resolution: once per second will
+		 * do, unless a batch that wrote it was rolled back since. */
+		struct kiosk_entry *x = kc_find(e, t->kiosk);
+
+		if (t->offline || !x || x->touch_epoch != e->touch_epoch ||
+		    x->touched != now) {
+			err = s->ops->kiosk_touch(
+			    s, t->kiosk, now, t->offline ? t->offline_seq : -1);
+			if (err)
+				return err;
+			if (x) {
+				x->touched = now;
+				x->touch_epoch = e->touch_epoch;
+			}
+		}
 	}
 	d->result = r.result;
 	d->reason = r.reason;
@@ -678,6 +801,7 @@ int engine_decide_batch(struct engine *e, const struct engine_tap *taps,
 abort:
 	s->ops->rollback(s);
 failed:
+	e->touch_epoch++; /* the last_seen written in this batch is gone */
 	for (size_t i = 0; i < n; i++)
 		unavailable(&taps[i], &out[i]);
 	return err;
