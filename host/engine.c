@@ -149,6 +149,38 @@ void engine_free(struct engine *e)
 	free(e);
 }
 
+/* ---- card data ----------------------------------------------------------- */
+
+static void card_data(const struct engine_keys *keys,
+		      const struct engine_tap *t, struct engine_card_data *cd)
+{
+	struct tp_sun_msg msg;
+
+	memset(cd, 0, sizeof(*cd));
+	cd->prepared = 1;
+	if (tp_sun_parse(t->sun, strnlen(t->sun, sizeof(t->sun)), &msg) != 0 ||
+	    msg.kind != TP_SUN_ENC ||
+	    tp_sun_decrypt_picc(keys->meta, msg.picc_enc, cd->uid, &cd->ctr) !=
+		0) {
+		tp_wipe(cd->uid, sizeof(cd->uid));
+		cd->ctr = 0;
+		return;
+	}
+	cd->picc_ok = 1;
+	if (tp_card_lookup_id(keys->salt, cd->uid, cd->lookup) != 0)
+		cd->lookup_err = 1;
+}
+
+void engine_tap_prepare(const struct engine_keys *keys, struct engine_tap *t)
+{
+	card_data(keys, t, &t->card);
+}
+
+void engine_tap_wipe(struct engine_tap *t)
+{
+	tp_wipe(&t->card, sizeof(t->card));
+}
+
 /* ---- local time ---------------------------------------------------------- */
 
 /* A zone name we can hand to TZ: an existing file under zoneinfo. */
@@ -486,12 +518,13 @@ static int decide(struct engine *e, const struct engine_tap *t,
 	const struct store_benefit *b = NULL;
 	struct engine_localtime lt;
 	struct tp_sun_msg msg;
+	struct engine_card_data cd;
 	uint8_t uid[7], lookup[16], fkey[16];
 	uint32_t ctr = 0;
 	int64_t ts, since, until, used = 0, used_amount = 0;
 	const char *pname;
 	char detail[STORE_DETAIL_LEN];
-	int reason = TP_REASON_GRANTED, err, have_kiosk = 0, rc;
+	int reason = TP_REASON_GRANTED, err, have_kiosk = 0, rc, lookup_err;
 
 	/* 0: a retry gets the first answer. */
 	if (t->offline && t->offline_seq > 0) {
@@ -566,18 +599,27 @@ static int decide(struct engine *e, const struct engine_tap *t,
 	have_kiosk = 1;
 	snprintf(r.point, sizeof(r.point), "%s", k.point);
 
-	/* 2: a SUN message that decrypts under the system meta key. */
-	if (tp_sun_parse(t->sun, strnlen(t->sun, sizeof(t->sun)), &msg) != 0 ||
-	    msg.kind != TP_SUN_ENC ||
-	    tp_sun_decrypt_picc(e->keys.meta, msg.picc_enc, uid, &ctr) != 0) {
+	/* 2: a SUN message that decrypts under the system meta key (worked
+	 * out by engine_tap_prepare() on the loop thread, as a rule). */
+	if (t->card.prepared)
+		cd = t->card;
+	else
+		card_data(&e->keys, t, &cd);
+	if (!cd.picc_ok ||
+	    tp_sun_parse(t->sun, strnlen(t->sun, sizeof(t->sun)), &msg) != 0) {
 		reason = TP_REASON_NOT_A_SERVICE_CARD;
-		ctr = 0;
+		tp_wipe(&cd, sizeof(cd));
 		goto store;
 	}
+	memcpy(uid, cd.uid, sizeof(uid));
+	ctr = cd.ctr;
+	memcpy(lookup, cd.lookup, sizeof(lookup));
+	lookup_err = cd.lookup_err;
+	tp_wipe(&cd, sizeof(cd));
 	r.ctr = ctr;
 
 	/* 3: a card we issued. */
-	if (tp_card_lookup_id(e->keys.salt, uid, lookup) != 0)
+	if (lookup_err)
 		return STORE_EIO;
 	err = s->ops->card_find(s, lookup, &c, &m);
 	if (err && err != STORE_ENOTFOUND)

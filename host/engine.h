@@ -99,7 +99,26 @@ struct engine_tap {
 					   * (enum tp_reason): a record of an offline
 					   * denial is stored as denied, never counted */
 	uint8_t kiosk_sig[STORE_SIG_LEN]; /* the record's signature */
+	/* Filled by engine_tap_prepare() (off the store thread), else by the
+	 * decision itself. */
+	struct engine_card_data {
+		uint8_t prepared;   /* 1: the fields below hold for sun[] */
+		uint8_t picc_ok;    /* SUN parsed, PICC data decrypted */
+		uint8_t lookup_err; /* the lookup id could not be derived */
+		uint8_t uid[7];
+		uint32_t ctr;
+		uint8_t lookup[STORE_LOOKUP_LEN];
+	} card;
 };
+
+/*
+ * Decrypts the tap's SUN PICC data under the meta key and derives the
+ * card's lookup id, so that the thread that decides the batch need not:
+ * the card cryptography that needs no database.  Any thread; the keys are
+ * only read.  engine_tap_wipe() clears the result (the UID) after use.
+ */
+void engine_tap_prepare(const struct engine_keys *keys, struct engine_tap *t);
+void engine_tap_wipe(struct engine_tap *t);
 
 /* The answer to one tap. */
 struct engine_decision {

@@ -792,6 +792,9 @@ static void queue_pending(struct conn *c, const struct engine_tap *t,
 	p->record_seq = seq;
 	memcpy(p->request_id, rid, 16);
 	d->btaps[d->npend] = *t;
+	/* The card cryptography that needs no database, here rather than
+	 * on the store thread. */
+	engine_tap_prepare(&d->keys, &d->btaps[d->npend]);
 	d->npend++;
 	c->npending++;
 }
@@ -1415,8 +1418,10 @@ static int batch_collect(struct daemon *d, int wait)
 		log_warnx("batch of %zu taps not committed (%s): answered "
 			  "host_unavailable",
 			  b->n, store_errmsg(d->store));
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		answer(&b->pend[i], &b->taps[i], &b->dec[i]);
+		engine_tap_wipe(&b->taps[i]);
+	}
 	b->n = 0;
 	b->nsec = 0;
 	b->done = 0;

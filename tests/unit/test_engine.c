@@ -120,7 +120,40 @@ static void not_a_service_card(void **state)
 	f->keys.meta[0] ^= 1;
 	d = fx_one(f, &t, T0);
 	expect(&d, STORE_DENIED, TP_REASON_NOT_A_SERVICE_CARD);
+	/* the same, prepared beforehand as the daemon's loop thread does */
+	t = fx_tap(f, "K1", 1, 1, "MEAL");
+	snprintf(t.sun, sizeof(t.sun), "https://example.com/?x=1");
+	engine_tap_prepare(&f->keys, &t);
+	assert_int_equal(t.card.prepared, 1);
+	assert_int_equal(t.card.picc_ok, 0);
+	d = fx_one(f, &t, T0);
+	expect(&d, STORE_DENIED, TP_REASON_NOT_A_SERVICE_CARD);
 	assert_int_equal(fx_ctr(f, 1), 0);
+}
+
+/* A tap whose card data was prepared off the store thread is decided
+ * exactly as one that was not: granted, counter stored, replay refused. */
+static void prepared_tap(void **state)
+{
+	struct fx *f = *state;
+	struct engine_tap t = fx_tap(f, "K1", 1, 5, "MEAL"), u;
+	struct engine_decision d;
+
+	engine_tap_prepare(&f->keys, &t);
+	assert_int_equal(t.card.prepared, 1);
+	assert_int_equal(t.card.picc_ok, 1);
+	assert_int_equal(t.card.ctr, 5);
+	u = t;
+	d = fx_one(f, &t, T0);
+	expect(&d, STORE_GRANTED, TP_REASON_GRANTED);
+	assert_int_equal(fx_ctr(f, 1), 5);
+	/* the same SUN again, with a new request id: a replayed counter */
+	u.request_id[0] ^= 1;
+	d = fx_one(f, &u, T0);
+	expect(&d, STORE_DENIED, TP_REASON_REPLAYED_TAP);
+	engine_tap_wipe(&t);
+	assert_int_equal(t.card.prepared, 0);
+	assert_int_equal(t.card.ctr, 0);
 }
 
 static void unknown_card(void **state)
@@ -792,6 +825,7 @@ int main(void)
 	    T(granted_answer),
 	    T(kiosk_not_enrolled),
 	    T(not_a_service_card),
+	    T(prepared_tap),
 	    T(unknown_card),
 	    T(bad_signature),
 	    T(counters),
