@@ -74,6 +74,38 @@ static int cmp_u32(const void *a, const void *b)
 
 static void die(const char *what) __attribute__((noreturn));
 
+/*
+ * The load generator's own randomness (request ids, arrival gaps): a
+ * xorshift seeded once from tp_random, not a getrandom() call per tap.
+ * Real kiosks spend their own CPU on this; here it would be taken from the
+ * 2 cores the host is measured on.  Request ids only need to be unique.
+ */
+static uint64_t rng_state;
+
+static uint64_t rng_next(void)
+{
+	uint64_t x = rng_state;
+
+	if (x == 0) {
+		tp_random(&x, sizeof(x));
+		x |= 1;
+	}
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	rng_state = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+static void rng_bytes(uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t v = rng_next();
+
+		memcpy(out + i, &v, n - i < 8 ? n - i : 8);
+	}
+}
+
 static int next_card(void)
 {
 	static long c;
@@ -266,7 +298,7 @@ static void send_tap(struct sess *s)
 	if (k == SLOTS)
 		return;
 	bench_sun(K.meta, K.master, card, ++ctrs[card], sun, sizeof(sun));
-	tp_random(s->rid[k], 16);
+	rng_bytes(s->rid[k], 16);
 	s->sent_us[k] = now_us();
 	s->used[k] = 1;
 	s->inflight++;
@@ -277,10 +309,9 @@ static void send_tap(struct sess *s)
 /* Exponential gap (microseconds) for a Poisson stream of rate per second. */
 static uint64_t gap_us(double rate)
 {
-	uint32_t r;
+	uint32_t r = (uint32_t)(rng_next() >> 32);
 	double u;
 
-	tp_random(&r, sizeof(r));
 	u = ((double)r + 1.0) / 4294967297.0;
 	return (uint64_t)(-log(u) / rate * 1e6);
 }
