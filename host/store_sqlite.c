@@ -818,8 +818,6 @@ static int usage_add(struct sq *q, int64_t member, const char *benefit,
 	return 0;
 }
 
-/* Drops the clean usage entries (they are in the table), keeping the
- * dirty ones.  Outside transactions only. */
 /* Moves entry k of the old table (and its replay stamps) into the new one;
  * returns its new slot. */
 static uint32_t usage_move(struct sq *q, struct usage_ent *old,
@@ -838,6 +836,8 @@ static uint32_t usage_move(struct sq *q, struct usage_ent *old,
 	return i;
 }
 
+/* Drops the clean usage entries (they are in the table), keeping the
+ * dirty ones.  Outside transactions only. */
 static int usage_compact(struct sq *q)
 {
 	struct usage_ent *old = q->usage;
