@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -181,6 +182,8 @@ struct batcher {
 	struct engine_tap *taps;
 	struct engine_decision *dec;
 	size_t n, cap;
+	size_t nfin;	  /* answers of the batch just taken, not yet sent */
+	atomic_int ready; /* done, for a look without the mutex */
 	struct net_sec_event *sec;
 	size_t nsec;
 	int rc;

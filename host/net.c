@@ -982,9 +982,19 @@ static void conn_process(struct conn *c)
 	}
 }
 
+static int batch_cycle(struct daemon *d, int wait);
+
 static void conn_io(struct loop_io *io, uint32_t events)
 {
 	struct conn *c = io->arg;
+
+	/* A turn can hold hundreds of events: the store thread, once done,
+	 * gets its next batch between two of them rather than at the end. */
+	if (atomic_load_explicit(&c->d->batch.ready, memory_order_acquire)) {
+		batch_cycle(c->d, 0);
+		if (c->io.fd < 0)
+			return;
+	}
 
 	if (events & EPOLLOUT) {
 		conn_flush(c);
@@ -1334,6 +1344,7 @@ static void *batch_thread(void *arg)
 		batch_run(d, b);
 		pthread_mutex_lock(&b->mu);
 		b->done = 1;
+		atomic_store_explicit(&b->ready, 1, memory_order_release);
 		pthread_cond_broadcast(&b->cv);
 		if (write(b->io.fd, &one, sizeof(one)) < 0)
 			(void)0; /* the counter is only a wake-up */
@@ -1391,7 +1402,10 @@ static void batch_stop(struct daemon *d)
 	b->started = 0;
 }
 
-/* Answers the batch in flight if it is done; 1 if the batcher is free. */
+/*
+ * Takes the batch in flight if it is done (its answers stay in b->pend,
+ * b->taps, b->dec, b->nfin of them); 1 if the batcher is free.
+ */
 static int batch_collect(struct daemon *d, int wait)
 {
 	struct batcher *b = &d->batch;
@@ -1418,14 +1432,12 @@ static int batch_collect(struct daemon *d, int wait)
 		log_warnx("batch of %zu taps not committed (%s): answered "
 			  "host_unavailable",
 			  b->n, store_errmsg(d->store));
-	for (size_t i = 0; i < b->n; i++) {
-		answer(&b->pend[i], &b->taps[i], &b->dec[i]);
-		engine_tap_wipe(&b->taps[i]);
-	}
+	b->nfin = b->n;
 	b->n = 0;
 	b->nsec = 0;
 	b->done = 0;
 	b->busy = 0;
+	atomic_store_explicit(&b->ready, 0, memory_order_relaxed);
 	return 1;
 }
 
@@ -1459,7 +1471,6 @@ static void batch_submit(struct daemon *d)
 	if (!b->started) {
 		batch_run(d, b);
 		b->done = 1;
-		batch_collect(d, 0);
 		return;
 	}
 	pthread_mutex_lock(&b->mu);
@@ -1467,13 +1478,40 @@ static void batch_submit(struct daemon *d)
 	pthread_mutex_unlock(&b->mu);
 }
 
+/*
+ * When the batch in flight is done: hands the store thread the taps queued
+ * since, and only then seals and queues the answers of the finished batch,
+ * so that the store thread does not wait for them.  The finished batch's
+ * arrays become the loop's queue in batch_submit(), which is empty until
+ * this returns.  0 while a batch is still in flight.
+ */
+static int batch_cycle(struct daemon *d, int wait)
+{
+	struct batcher *b = &d->batch;
+	struct pending *p;
+	struct engine_tap *t;
+	struct engine_decision *e;
+	size_t n;
+
+	if (!batch_collect(d, wait))
+		return 0;
+	p = b->pend, t = b->taps, e = b->dec, n = b->nfin;
+	b->nfin = 0;
+	batch_submit(d);
+	for (size_t i = 0; i < n; i++) {
+		answer(&p[i], &t[i], &e[i]);
+		engine_tap_wipe(&t[i]);
+	}
+	if (!b->started && b->busy)
+		batch_cycle(d, 0); /* decided inline just now: answer it */
+	return 1;
+}
+
 /* Decides and answers everything queued (shutdown). */
 static void batch_drain(struct daemon *d)
 {
-	while (d->batch.busy || d->npend > 0 || nsecq > 0 || sec_dropped) {
-		batch_collect(d, 1);
-		batch_submit(d);
-	}
+	while (d->batch.busy || d->npend > 0 || nsecq > 0 || sec_dropped)
+		batch_cycle(d, 1);
 }
 
 void net_beforesleep(void *arg)
@@ -1481,8 +1519,7 @@ void net_beforesleep(void *arg)
 	struct daemon *d = arg;
 	struct conn *c;
 
-	if (batch_collect(d, 0))
-		batch_submit(d);
+	batch_cycle(d, 0);
 	hs_budget = HS_PER_TURN;
 	/* Write everything queued this turn. */
 	while ((c = d->dirty) != NULL) {
