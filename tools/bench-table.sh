@@ -54,6 +54,11 @@ first() { grep -m1 -E "$2" "$logs/$1.log" 2>/dev/null; }
 num() { printf '%s\n' "$1" | sed -nE "s#.*$2[[:space:]]*([0-9.]+).*#\\1#p" | head -n1; }
 
 for b in "$@"; do run "$(basename "$b")" "$(abs "$b")"; done
+# bench_host again with the cards tapped at random rather than in turn
+# (in turn, consecutive taps share rows and pages).
+for b in "$@"; do case $b in */bench_host)
+	run bench_host_random env BENCH_RANDOM_CARDS=1 "$(abs "$b")" ;;
+esac; done
 case " ${BENCH_SKIP:-} " in *" import "*) ;; *)
 	run bench-import tools/bench-import.sh "${BENCH_IMPORT_N:-400000}" ;;
 esac
@@ -93,6 +98,21 @@ if [ -n "$l" ]; then
 else na "host: handshakes/s" bench_host; fi
 l=$(first bench_host 'peak RSS')
 [ -n "$l" ] && row "host: tapaidd peak RSS MB under that load (goal < 128)" "$(num "$l" 'peak RSS')" "-" "-"
+# The same with cards at random: no shared pages between consecutive taps.
+l=$(first bench_host_random 'saturation')
+f=$(first bench_host_random 'floor in this run')
+if [ -n "$l" ] && [ -n "$f" ]; then
+	tps=$(num "$l" ':') fl=$(num "$f" 'batches of [0-9]+ =') cm=$(num "$f" 'commit of 1 tap')
+	row "host, cards at random: granted durable taps/s" "$tps" "$fl (engine in-process, 1 core)" "$(ratio "$fl" "$tps")"
+	k=0
+	while IFS= read -r l; do
+		k=$((k + 1))
+		p50=$(num "$l" 'p50') p99=$(num "$l" 'p99') off=$(num "$l" 'open load of')
+		row "host, cards at random: p50 / p99 ms at $off taps/s, run $k (goal p99 < 20)" "$p50 / $p99" "$cm (one durable commit)" "$(ratio "$p50" "$cm") / $(ratio "$p99" "$cm")"
+	done < <(grep -E 'open load' "$logs/bench_host_random.log" 2>/dev/null)
+	l=$(first bench_host_random 'peak RSS')
+	[ -n "$l" ] && row "host, cards at random: tapaidd peak RSS MB (goal < 128)" "$(num "$l" 'peak RSS')" "-" "-"
+elif [ -e "$logs/bench_host_random.log" ]; then na "host, cards at random" bench_host_random; fi
 
 # ---- bench_proto: the session layer ----------------------------------------
 l=$(first bench_proto 'handshakes/s, host side')
