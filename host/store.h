@@ -24,10 +24,11 @@
  * the per-period usage the engine reads and changes live in memory,
  * rebuilt at open from the last flushed snapshot plus the redemption rows
  * after it (each row says whether it stored a counter, and the period a
- * grant counts in).  They are written back a chunk of the oldest at a time
- * ahead of a transaction, each usage row stamped with the log position it
- * counts up to, so a replay never counts a row's past twice; flush() writes
- * all of them.  A committed tap is therefore durable through its
+ * grant counts in).  Once 16,384 entries wait, they are written back a
+ * chunk at a time ahead of a transaction, in passes in key order (rows on
+ * one page go out together), each usage row stamped with the log position
+ * it counts up to, so a replay never counts a row's past twice; flush()
+ * writes all of them.  A committed tap is therefore durable through its
  * redemption row alone.
  *
  * Idempotency: redemption_by_request() finds the last 131,072 to 262,144

@@ -350,13 +350,16 @@ struct head {
 #define REQ_WINDOW (1u << 17) /* ids per generation; two are kept */
 /*
  * Write-back in chunks: once FLUSH_DIRTY counters and usage entries wait,
- * the next transaction is preceded by one chunk of the oldest of them
- * (FLUSH_CHUNK, or an eighth of what waits when taps come faster than
- * that).  A chunk costs a few microseconds per entry and no fsync of its
- * own (see flush_chunk), so a tap never waits behind a long flush.
+ * the next transaction is preceded by one chunk of them (FLUSH_CHUNK, or
+ * a 32nd of what waits when taps come faster than that).  Chunks go
+ * through a pass in key order (see flush_chunk), so that the many rows
+ * waiting on one page go out together: at random taps, the oldest 256
+ * would be on about 256 pages.  A chunk costs a few microseconds per
+ * entry and no fsync of its own, so a tap never waits behind a long
+ * flush; what waits is replayed from the log at open (a second or so).
  */
-#define FLUSH_DIRTY 1024
-#define FLUSH_CHUNK 256
+#define FLUSH_DIRTY 16384
+#define FLUSH_CHUNK 512
 
 /*
  * One entry of a dirty list: a card id or usage slot, and the heads that
@@ -366,6 +369,7 @@ struct head {
  */
 struct dl_ent {
 	uint32_t i;
+	uint32_t seq; /* the entry's seq when listed: stale once it differs */
 	int64_t since_r, since_s;
 };
 
@@ -375,6 +379,7 @@ struct usage_ent {
 	int64_t count, amount;
 	char benefit[STORE_CODE_LEN];
 	uint8_t used, dirty;
+	uint32_t seq; /* of its latest listing in use_dl */
 };
 
 struct req_ent {
@@ -404,6 +409,7 @@ struct sq {
 	/* write-behind state */
 	uint32_t *ctr;
 	uint8_t *ctr_dirty;
+	uint32_t *ctr_seq; /* of each card's latest listing in ctr_dl */
 	size_t ctr_cap;
 	struct usage_ent *usage;
 	size_t nusage;
@@ -417,6 +423,13 @@ struct sq {
 	size_t nctr_dl, cap_ctr_dl, hctr_dl, nuse_dl, cap_use_dl, huse_dl;
 	int dl_lost;
 	int64_t since_r, since_s;
+	/* flush_chunk's pass: the card ids and usage slots dirty when it
+	 * began, sorted by key, written from pass_h* on.  listed_*: entries
+	 * ever listed (to count what went dirty since the pass began). */
+	uint32_t *pass_c, *pass_u;
+	size_t pass_nc, pass_hc, pass_capc, pass_nu, pass_hu, pass_capu;
+	int pass_on;
+	uint64_t listed_c, listed_u, pass_lc, pass_lu;
 	/* While replaying at open only: per usage slot, up to which
 	 * redemption and staff action the row read from the table counts. */
 	int64_t (*upto)[2];
@@ -686,7 +699,15 @@ static void dl_add(struct sq *q, struct dl_ent **l, size_t *h, size_t *n,
 		*l = p;
 		*cap = nc;
 	}
-	(*l)[(*n)++] = (struct dl_ent){i, q->since_r, q->since_s};
+	/* The entry's older listings are stale from now on: what it held
+	 * then was written, or it would not have been clean to be listed. */
+	if (l == &q->ctr_dl)
+		q->ctr_seq[i] = (uint32_t)++q->listed_c;
+	else
+		q->usage[i].seq = (uint32_t)++q->listed_u;
+	(*l)[(*n)++] = (struct dl_ent){
+	    i, l == &q->ctr_dl ? q->ctr_seq[i] : q->usage[i].seq, q->since_r,
+	    q->since_s};
 }
 
 static int ctr_reserve(struct sq *q, int64_t id)
@@ -710,8 +731,13 @@ static int ctr_reserve(struct sq *q, int64_t id)
 	if (!d)
 		return fail(q, STORE_ENOMEM, "out of memory");
 	q->ctr_dirty = d;
+	c = realloc(q->ctr_seq, cap * sizeof(*c));
+	if (!c)
+		return fail(q, STORE_ENOMEM, "out of memory");
+	q->ctr_seq = c;
 	memset(q->ctr + q->ctr_cap, 0, (cap - q->ctr_cap) * sizeof(*c));
 	memset(q->ctr_dirty + q->ctr_cap, 0, cap - q->ctr_cap);
+	memset(q->ctr_seq + q->ctr_cap, 0, (cap - q->ctr_cap) * sizeof(*c));
 	q->ctr_cap = cap;
 	return 0;
 }
@@ -844,6 +870,7 @@ static int usage_compact(struct sq *q)
 	int64_t(*oupto)[2] = q->upto;
 	size_t n = 0;
 
+	q->pass_on = 0; /* its usage slots are about to move */
 	if (q->dl_lost)
 		return 0; /* the list cannot say which are dirty: keep all */
 	q->usage = calloc(USAGE_CAP, sizeof(*q->usage));
@@ -861,8 +888,8 @@ static int usage_compact(struct sq *q)
 	for (size_t j = q->huse_dl; j < q->nuse_dl; j++) {
 		struct dl_ent d = q->use_dl[j];
 
-		if (!old[d.i].used || !old[d.i].dirty)
-			continue; /* clean, or listed twice and moved already */
+		if (!old[d.i].used || !old[d.i].dirty || old[d.i].seq != d.seq)
+			continue; /* clean, or a stale listing (see dl_add) */
 		d.i = usage_move(q, old, oupto, d.i);
 		q->use_dl[n++] = d;
 	}
@@ -1002,6 +1029,7 @@ static int sq_rollback(struct store *s)
 }
 
 static int flush_chunk(struct sq *q, size_t budget);
+static size_t flush_waiting(const struct sq *q);
 static int exec_sql(struct sq *q, const char *text);
 
 static int sq_begin(struct store *s)
@@ -1025,15 +1053,14 @@ static int sq_begin(struct store *s)
 	/* Room for the coming transaction in the memory tables. */
 	req_rotate(q);
 	{
-		size_t waiting =
-		    (q->nctr_dl - q->hctr_dl) + (q->nuse_dl - q->huse_dl);
+		size_t waiting = flush_waiting(q);
 
 		if (waiting >= FLUSH_DIRTY || q->dl_lost)
 			/* Not needed for this transaction (the log holds every
 			 * effect): if it fails, the marks stay and a later one
 			 * writes them. */
-			(void)flush_chunk(q, waiting / 8 > FLUSH_CHUNK
-						 ? waiting / 8
+			(void)flush_chunk(q, waiting / 32 > FLUSH_CHUNK
+						 ? waiting / 32
 						 : FLUSH_CHUNK);
 	}
 	if (q->nusage > USAGE_CAP / 2) {
@@ -2698,27 +2725,138 @@ static int flush_to(struct sq *q, int64_t r_id, int64_t s_id)
 		return err;
 	q->hctr_dl = q->nctr_dl = q->huse_dl = q->nuse_dl = 0;
 	q->dl_lost = 0;
+	q->pass_on = 0;
 	return 0;
 }
 
-/* Skips list entries that are clean (written, or rolled back). */
+/* Skips list entries that are clean (written, or rolled back) or stale (the
+ * entry went dirty again and is listed again further on). */
 static void dl_skip_clean(struct sq *q)
 {
-	while (q->hctr_dl < q->nctr_dl &&
-	       q->ctr_dirty[q->ctr_dl[q->hctr_dl].i] != 1)
+	while (
+	    q->hctr_dl < q->nctr_dl &&
+	    (q->ctr_dirty[q->ctr_dl[q->hctr_dl].i] != 1 ||
+	     q->ctr_seq[q->ctr_dl[q->hctr_dl].i] != q->ctr_dl[q->hctr_dl].seq))
 		q->hctr_dl++;
 	while (q->huse_dl < q->nuse_dl &&
 	       !(q->usage[q->use_dl[q->huse_dl].i].used &&
-		 q->usage[q->use_dl[q->huse_dl].i].dirty == 1))
+		 q->usage[q->use_dl[q->huse_dl].i].dirty == 1 &&
+		 q->usage[q->use_dl[q->huse_dl].i].seq ==
+		     q->use_dl[q->huse_dl].seq))
 		q->huse_dl++;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Usage slots in the order of the table's key (period, member, benefit). */
+static int cmp_use(const void *a, const void *b, void *arg)
+{
+	const struct usage_ent *u = arg;
+	const struct usage_ent *x = &u[*(const uint32_t *)a],
+			       *y = &u[*(const uint32_t *)b];
+
+	if (x->period_start != y->period_start)
+		return x->period_start < y->period_start ? -1 : 1;
+	if (x->member_id != y->member_id)
+		return x->member_id < y->member_id ? -1 : 1;
+	return strcmp(x->benefit, y->benefit);
+}
+
+/* Counters and usage entries dirty, as flush_chunk counts them. */
+static size_t flush_waiting(const struct sq *q)
+{
+	if (!q->pass_on)
+		return (q->nctr_dl - q->hctr_dl) + (q->nuse_dl - q->huse_dl);
+	return (q->pass_nc - q->pass_hc) + (q->pass_nu - q->pass_hu) +
+	       (size_t)(q->listed_c - q->pass_lc) +
+	       (size_t)(q->listed_u - q->pass_lu);
+}
+
+/* Starts a pass: every entry dirty now, once each, in key order. */
+static int pass_begin(struct sq *q)
+{
+	size_t wc = q->nctr_dl - q->hctr_dl, wu = q->nuse_dl - q->huse_dl;
+	size_t nc = 0, nu = 0;
+
+	if (wc > q->pass_capc) {
+		uint32_t *p = realloc(q->pass_c, wc * sizeof(*p));
+
+		if (!p)
+			return fail(q, STORE_ENOMEM, "out of memory");
+		q->pass_c = p;
+		q->pass_capc = wc;
+	}
+	if (wu > q->pass_capu) {
+		uint32_t *p = realloc(q->pass_u, wu * sizeof(*p));
+
+		if (!p)
+			return fail(q, STORE_ENOMEM, "out of memory");
+		q->pass_u = p;
+		q->pass_capu = wu;
+	}
+	/* An index may be listed more than once: mark 3 takes it once. */
+	for (size_t j = q->hctr_dl; j < q->nctr_dl; j++) {
+		uint32_t id = q->ctr_dl[j].i;
+
+		if (q->ctr_dirty[id] == 1) {
+			q->ctr_dirty[id] = 3;
+			q->pass_c[nc++] = id;
+		}
+	}
+	for (size_t k = 0; k < nc; k++)
+		q->ctr_dirty[q->pass_c[k]] = 1;
+	for (size_t j = q->huse_dl; j < q->nuse_dl; j++) {
+		uint32_t i = q->use_dl[j].i;
+
+		if (q->usage[i].used && q->usage[i].dirty == 1) {
+			q->usage[i].dirty = 3;
+			q->pass_u[nu++] = i;
+		}
+	}
+	for (size_t k = 0; k < nu; k++)
+		q->usage[q->pass_u[k]].dirty = 1;
+	qsort(q->pass_c, nc, sizeof(*q->pass_c), cmp_id);
+	qsort_r(q->pass_u, nu, sizeof(*q->pass_u), cmp_use, q->usage);
+	q->pass_nc = nc;
+	q->pass_nu = nu;
+	q->pass_hc = q->pass_hu = 0;
+	q->pass_lc = q->listed_c;
+	q->pass_lu = q->listed_u;
+	q->pass_on = 1;
+	return 0;
+}
+
+/* Sets the marks of 2 (written by this chunk) in pass entries [from, to)
+ * of both arrays to v. */
+static void pass_settle(struct sq *q, size_t cfrom, size_t cto, size_t ufrom,
+			size_t uto, uint8_t v)
+{
+	for (size_t j = cfrom; j < cto; j++)
+		if (q->ctr_dirty[q->pass_c[j]] == 2)
+			q->ctr_dirty[q->pass_c[j]] = v;
+	for (size_t j = ufrom; j < uto; j++)
+		if (q->usage[q->pass_u[j]].dirty == 2)
+			q->usage[q->pass_u[j]].dirty = v;
+}
+
 /*
- * Writes back the budget oldest dirty entries (about half counters, half
- * usage) and moves the snapshot up to the oldest entry still dirty.  A
- * usage row is stamped with the heads it counts up to, so a replay from
- * the snapshot skips what such a row already holds; counters only grow,
- * so they need no stamp.
+ * Writes back the next budget entries of the pass (about half counters,
+ * half usage) and moves the snapshot up to the oldest entry still dirty.
+ *
+ * A pass takes every entry dirty when it begins, sorted by key: cards by
+ * id, usage rows by (period, member, benefit), as the tables store them,
+ * so rows that share a page go out in the same chunk.  Entries that go
+ * dirty meanwhile wait for the next pass.  The snapshot does not depend
+ * on that order: it is the oldest entry of the dirty lists (oldest first)
+ * still dirty, and within one pass every entry older than the pass is
+ * written.  A usage row is stamped with the heads it counts up to, so a
+ * replay from the snapshot skips what such a row already holds; counters
+ * only grow, so they need no stamp.
  *
  * The chunk commits with synchronous=NORMAL, i.e. without an fsync of its
  * own: the next batch's commit (FULL) syncs the WAL with it.  If the
@@ -2741,17 +2879,21 @@ static int flush_chunk(struct sq *q, size_t budget)
 	if (q->dl_lost)
 		return flush_to(q, r.id, h.id); /* no list: write everything */
 	dl_skip_clean(q);
-	ch = q->hctr_dl;
-	uh = q->huse_dl;
-	/* both lists advance in step, so that neither holds the
-	 * snapshot back */
+	if ((!q->pass_on ||
+	     (q->pass_hc >= q->pass_nc && q->pass_hu >= q->pass_nu)) &&
+	    (err = pass_begin(q)))
+		return err;
+	ch = q->pass_hc;
+	uh = q->pass_hu;
+	/* both arrays advance in step, so that neither holds the snapshot
+	 * back */
 	left = budget;
-	cn = ch + (q->nctr_dl - ch < left / 2 ? q->nctr_dl - ch : left / 2);
+	cn = ch + (q->pass_nc - ch < left / 2 ? q->pass_nc - ch : left / 2);
 	left -= cn - ch;
-	un = uh + (q->nuse_dl - uh < left ? q->nuse_dl - uh : left);
+	un = uh + (q->pass_nu - uh < left ? q->pass_nu - uh : left);
 	left -= un - uh;
-	if (left > 0 && cn < q->nctr_dl)
-		cn += q->nctr_dl - cn < left ? q->nctr_dl - cn : left;
+	if (left > 0 && cn < q->pass_nc)
+		cn += q->pass_nc - cn < left ? q->pass_nc - cn : left;
 	if (cn == ch && un == uh)
 		return 0;
 	if ((err = exec_sql(q, "PRAGMA synchronous = NORMAL")))
@@ -2759,21 +2901,20 @@ static int flush_chunk(struct sq *q, size_t budget)
 	q->sync_normal = 1;
 	err = run(q, ST_BEGIN);
 	for (size_t j = ch; j < cn && !err; j++)
-		if (q->ctr_dirty[q->ctr_dl[j].i] == 1)
-			err = put_ctr(q, q->ctr_dl[j].i);
+		if (q->ctr_dirty[q->pass_c[j]] == 1)
+			err = put_ctr(q, q->pass_c[j]);
 	for (size_t j = uh; j < un && !err; j++) {
-		size_t i = q->use_dl[j].i;
+		size_t i = q->pass_u[j];
 
 		if (q->usage[i].used && q->usage[i].dirty == 1)
 			err = put_usage(q, i, r.id, h.id);
 	}
 	if (!err) {
-		/* The oldest entry still dirty after this chunk bounds the
-		 * snapshot; with none, the heads do. */
+		/* The oldest entry still dirty after this chunk (marks of 2
+		 * count as written) bounds the snapshot; with none, the heads
+		 * do. */
 		size_t sc = q->hctr_dl, su = q->huse_dl;
 
-		q->hctr_dl = cn;
-		q->huse_dl = un;
 		dl_skip_clean(q);
 		snap_r = r.id;
 		snap_s = h.id;
@@ -2796,10 +2937,11 @@ static int flush_chunk(struct sq *q, size_t budget)
 		q->sync_normal = 0;
 	else if (!err)
 		err = e2; /* sq_begin tries again and refuses until it works */
-	dl_settle(q, ch, cn, uh, un, err ? 1 : 0);
+	pass_settle(q, ch, cn, uh, un, err ? 1 : 0);
 	if (!err) {
-		q->hctr_dl = cn;
-		q->huse_dl = un;
+		q->pass_hc = cn;
+		q->pass_hu = un;
+		dl_skip_clean(q);
 	}
 	return err;
 }
@@ -3110,9 +3252,12 @@ static void free_sq(struct sq *q)
 		close(q->lockfd);
 	free(q->ctr);
 	free(q->ctr_dirty);
+	free(q->ctr_seq);
 	free(q->usage);
 	free(q->ctr_dl);
 	free(q->use_dl);
+	free(q->pass_c);
+	free(q->pass_u);
 	free(q->req[0]);
 	free(q->req[1]);
 	free(q->undo);

@@ -534,59 +534,84 @@ static void request_near(void **state)
 }
 
 /*
- * The writer writes its write-behind counters and usage back in chunks of
- * the oldest entries (256 once 1024 wait) so that no batch waits behind a
- * long flush.  Each chunk stamps its usage rows with the heads they count
- * up to and moves the snapshot to the oldest entry still dirty; after a
- * crash, a replay from there must count no row's past twice.
+ * The writer writes its write-behind counters and usage back in chunks so
+ * that no batch waits behind a long flush: once 16384 entries wait, each
+ * transaction is preceded by a chunk of a pass over the entries dirty when
+ * it began, in key order (cards by id, usage by member), so that rows on
+ * one page go out together.  Cards are tapped here in a shuffled order, so
+ * key order is not the order of the taps.  Each chunk stamps its usage
+ * rows with the heads they count up to; the snapshot is the oldest entry
+ * still dirty.  After a crash, a replay from there must count no row's
+ * past twice.
  */
 static void small_flushes(void **state)
 {
 	struct fx *f = *state, g;
-	enum { N = 1200, PER = 100 };
+	enum { N = 10000, PER = 500, BEFORE = 8500 };
 	struct store_member *rows = calloc(N, sizeof(*rows));
 	struct engine_tap *t = calloc(PER, sizeof(*t));
 	struct engine_decision *d = calloc(PER, sizeof(*d));
+	int64_t *cid = calloc(N, sizeof(*cid)), m0, maxw, nw, n;
+	int *order = calloc(N, sizeof(*order)), rounds;
 	char no[16], cmd[800];
 
 	assert_non_null(rows);
 	assert_non_null(t);
 	assert_non_null(d);
+	assert_non_null(cid);
+	assert_non_null(order);
 	for (int i = 0; i < N; i++) {
-		snprintf(no, sizeof(no), "%d", 5000 + i);
+		snprintf(no, sizeof(no), "%d", 50000 + i);
 		rows[i] = mem(no, "成员", "U1", "worker");
+		order[i] = (int)((long)i * 7919 % N); /* 7919 is prime */
 	}
 	assert_int_equal(STORE_CALL(f->s, member_import, rows, N, 2), 0);
+	m0 = fx_int(f, "SELECT id FROM members WHERE no = '50000'");
+	assert_int_equal(fx_int(f, "SELECT max(id) - min(id) FROM members"
+				   " WHERE no >= '50000'"),
+			 N - 1);
 	fx_quota(f, "MEAL", 10, STORE_DAY);
+	assert_int_equal(f->s->ops->begin(f->s), 0);
 	for (int i = 0; i < N; i++) {
-		snprintf(no, sizeof(no), "%d", 5000 + i);
-		fx_card(f, 100 + i, no, 0);
+		snprintf(no, sizeof(no), "%d", 50000 + i);
+		cid[i] = fx_card(f, 100 + i, no, 0);
 	}
+	assert_int_equal(f->s->ops->commit(f->s), 0);
 	for (int b = 0; b < N / PER; b++) {
 		for (int j = 0; j < PER; j++)
-			t[j] = fx_tap(f, "K1", 100 + b * PER + j, 1, "MEAL");
+			t[j] = fx_tap(f, "K1", 100 + order[b * PER + j], 1,
+				      "MEAL");
 		assert_int_equal(engine_decide_batch(f->e, t, PER, d, T0), 0);
 		for (int j = 0; j < PER; j++)
 			assert_int_equal(d[j].result, STORE_GRANTED);
 	}
 	/*
-	 * Two entries per tap.  Batches 6, 7, 8, 9 and 11 began with 1024 or
-	 * more waiting and wrote 128 counters and 128 usage rows each: taps
-	 * 1..640, stamped with the head when written (600 ... 1100).  The
-	 * oldest entry still dirty (tap 641) went dirty in the batch that
-	 * began at 600.
+	 * Two entries per tap: the batch after the first BEFORE taps began
+	 * with 17000 waiting, so a pass over those began, and the last
+	 * batches each wrote a chunk of it.  What was written is, of the
+	 * cards tapped before the pass, exactly those with the lowest ids;
+	 * of their members' usage rows, those of the lowest member ids.
 	 */
-	assert_int_equal(fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'"),
-			 600);
-	assert_int_equal(fx_int(f, "SELECT sum(count) FROM usage"), 640);
-	assert_int_equal(
-	    fx_int(f, "SELECT count(*) FROM cards WHERE last_ctr = 1"), 640);
-	assert_int_equal(fx_int(f, "SELECT min(upto_r) FROM usage"), 600);
-	assert_int_equal(fx_int(f, "SELECT max(upto_r) FROM usage"), 1100);
+	maxw = fx_int(f, "SELECT max(id) FROM cards WHERE last_ctr = 1");
+	nw = fx_int(f, "SELECT count(*) FROM cards WHERE last_ctr = 1");
+	assert_true(nw > 0 && nw < BEFORE);
+	n = 0;
+	for (int k = 0; k < BEFORE; k++)
+		n += cid[order[k]] <= maxw;
+	assert_int_equal(n, nw);
+	maxw = fx_int(f, "SELECT max(member_id) FROM usage");
+	nw = fx_int(f, "SELECT count(*) FROM usage");
+	assert_true(nw > 0 && nw < BEFORE);
+	n = 0;
+	for (int k = 0; k < BEFORE; k++)
+		n += m0 + order[k] <= maxw;
+	assert_int_equal(n, nw);
+	assert_int_equal(fx_int(f, "SELECT sum(count) FROM usage"), nw);
 	assert_int_equal(fx_int(f, "PRAGMA synchronous"), 2);
 
-	/* A crash now: the replay from 600 passes taps 601..640, whose rows
-	 * already count them (upto_r 1100), and must not count them again. */
+	/* A crash now: the replay from the snapshot passes taps whose rows
+	 * already count them (written after it), and must not count them
+	 * again; once written back, every member counts exactly one tap. */
 	memset(&g, 0, sizeof(g));
 	g.keys = f->keys;
 	g.reqctr = 100000;
@@ -596,35 +621,54 @@ static void small_flushes(void **state)
 		 g.dir, f->path, f->path, g.dir);
 	assert_int_equal(system(cmd), 0);
 	fx_open(&g);
-	for (int k = 0; k < 4; k++) {
-		/* written and before the snapshot; written and after it; not
-		 * written; not written, last batch */
-		static const int tap[4] = {1, 620, 641, 1200};
-
-		t[0] = fx_tap(&g, "K1", 100 + tap[k] - 1, 2, "MEAL");
-		assert_int_equal(engine_decide_batch(g.e, t, 1, d, T0 + 1), 0);
-		assert_int_equal(d[0].result, STORE_GRANTED);
-		assert_int_equal(d[0].left, 8);
-	}
+	assert_int_equal(g.s->ops->flush(g.s), 0);
+	assert_int_equal(fx_int(&g, "SELECT sum(count) FROM usage"), N);
+	assert_int_equal(fx_int(&g, "SELECT max(count) FROM usage"), 1);
+	assert_int_equal(
+	    fx_int(&g, "SELECT count(*) FROM cards WHERE last_ctr = 1"), N);
+	t[0] = fx_tap(&g, "K1", 100 + order[0], 2, "MEAL");
+	assert_int_equal(engine_decide_batch(g.e, t, 1, d, T0 + 1), 0);
+	assert_int_equal(d[0].result, STORE_GRANTED);
+	assert_int_equal(d[0].left, 8);
 	fx_close(&g);
 
+	/* The snapshot moves once a pass has written everything older.
+	 * Chunks run only while 16384 entries wait, and here most taps find
+	 * their card still dirty, so it takes a few rounds of taps. */
+	assert_int_equal(fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'"), 0);
+	for (rounds = 1;
+	     rounds < 6 &&
+	     fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'") == 0;
+	     rounds++)
+		for (int b = 0; b < N / PER; b++) {
+			for (int j = 0; j < PER; j++)
+				t[j] = fx_tap(f, "K1", 100 + order[b * PER + j],
+					      (uint32_t)rounds + 1, "MEAL");
+			assert_int_equal(
+			    engine_decide_batch(f->e, t, PER, d, T0 + 1), 0);
+			for (int j = 0; j < PER; j++)
+				assert_int_equal(d[j].left, 9 - rounds);
+		}
+	assert_true(fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'") > 0);
+
 	/* The rest is in memory, and in the tables after a reopen. */
-	t[0] = fx_tap(f, "K1", 100 + N - 1, 2, "MEAL");
-	assert_int_equal(engine_decide_batch(f->e, t, 1, d, T0 + 1), 0);
-	assert_int_equal(d[0].left, 8);
 	fx_close(f);
 	fx_open(f);
-	assert_int_equal(fx_int(f, "SELECT sum(count) FROM usage"), N + 1);
-	assert_int_equal(
-	    fx_int(f, "SELECT count(*) FROM cards WHERE last_ctr >= 1"), N);
+	assert_int_equal(fx_int(f, "SELECT sum(count) FROM usage"),
+			 (int64_t)rounds * N);
+	snprintf(cmd, sizeof(cmd),
+		 "SELECT count(*) FROM cards WHERE last_ctr = %d", rounds);
+	assert_int_equal(fx_int(f, cmd), N);
 	assert_int_equal(fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'"),
 			 fx_int(f, "SELECT max(id) FROM redemptions"));
-	t[0] = fx_tap(f, "K1", 100 + N - 1, 3, "MEAL");
+	t[0] = fx_tap(f, "K1", 100 + N - 1, (uint32_t)rounds + 1, "MEAL");
 	assert_int_equal(engine_decide_batch(f->e, t, 1, d, T0 + 2), 0);
-	assert_int_equal(d[0].left, 7);
+	assert_int_equal(d[0].left, 9 - rounds);
 	free(rows);
 	free(t);
 	free(d);
+	free(cid);
+	free(order);
 }
 
 int main(void)
