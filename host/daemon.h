@@ -182,7 +182,6 @@ struct batcher {
 	struct engine_tap *taps;
 	struct engine_decision *dec;
 	size_t n, cap;
-	size_t nfin;	  /* answers of the batch just taken, not yet sent */
 	atomic_int ready; /* done, for a look without the mutex */
 	struct net_sec_event *sec;
 	size_t nsec;

@@ -338,16 +338,24 @@ static size_t kc_slot(const struct engine *e, const char *id)
 	return (size_t)h & (e->kc_cap - 1);
 }
 
+/* The slot holding id, or the free slot where it would go. */
+static size_t kc_probe(const struct engine *e, const char *id)
+{
+	size_t i = kc_slot(e, id);
+
+	while (e->kc[i].id[0] && strcmp(e->kc[i].id, id) != 0)
+		i = (i + 1) & (e->kc_cap - 1);
+	return i;
+}
+
 static struct kiosk_entry *kc_find(struct engine *e, const char *id)
 {
+	size_t i;
+
 	if (!e->kc)
 		return NULL;
-	for (size_t i = kc_slot(e, id);; i = (i + 1) & (e->kc_cap - 1)) {
-		if (e->kc[i].id[0] == '\0')
-			return NULL;
-		if (strcmp(e->kc[i].id, id) == 0)
-			return &e->kc[i];
-	}
+	i = kc_probe(e, id);
+	return e->kc[i].id[0] ? &e->kc[i] : NULL;
 }
 
 /* Room for one more entry (at most half full); 0 or -1 (no memory). */
@@ -364,13 +372,8 @@ static int kc_grow(struct engine *e)
 	e->kc = nw;
 	e->kc_cap = cap;
 	for (size_t i = 0; i < ocap; i++)
-		if (old[i].id[0]) {
-			size_t j = kc_slot(e, old[i].id);
-
-			while (nw[j].id[0])
-				j = (j + 1) & (cap - 1);
-			nw[j] = old[i];
-		}
+		if (old[i].id[0])
+			nw[kc_probe(e, old[i].id)] = old[i];
 	free(old);
 	return 0;
 }
@@ -392,11 +395,7 @@ static const struct kiosk_entry *kiosk(struct engine *e, const char *id,
 	if (*err)
 		return NULL;
 	if (kc_grow(e) == 0) {
-		size_t i = kc_slot(e, k.id);
-
-		while (e->kc[i].id[0])
-			i = (i + 1) & (e->kc_cap - 1);
-		x = &e->kc[i];
+		x = &e->kc[kc_probe(e, k.id)];
 		e->kc_n++;
 	} else {
 		x = tmp;

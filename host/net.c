@@ -1404,7 +1404,8 @@ static void batch_stop(struct daemon *d)
 
 /*
  * Takes the batch in flight if it is done (its answers stay in b->pend,
- * b->taps, b->dec, b->nfin of them); 1 if the batcher is free.
+ * b->taps, b->dec, b->n of them, for the caller to send); 1 if the
+ * batcher is free.
  */
 static int batch_collect(struct daemon *d, int wait)
 {
@@ -1432,8 +1433,6 @@ static int batch_collect(struct daemon *d, int wait)
 		log_warnx("batch of %zu taps not committed (%s): answered "
 			  "host_unavailable",
 			  b->n, store_errmsg(d->store));
-	b->nfin = b->n;
-	b->n = 0;
 	b->nsec = 0;
 	b->done = 0;
 	b->busy = 0;
@@ -1495,8 +1494,8 @@ static int batch_cycle(struct daemon *d, int wait)
 
 	if (!batch_collect(d, wait))
 		return 0;
-	p = b->pend, t = b->taps, e = b->dec, n = b->nfin;
-	b->nfin = 0;
+	p = b->pend, t = b->taps, e = b->dec, n = b->n;
+	b->n = 0;
 	batch_submit(d);
 	for (size_t i = 0; i < n; i++) {
 		answer(&p[i], &t[i], &e[i]);

@@ -682,6 +682,8 @@ static int undo_push(struct sq *q, int kind, uint32_t slot, int64_t a,
 static void dl_add(struct sq *q, struct dl_ent **l, size_t *h, size_t *n,
 		   size_t *cap, uint32_t i)
 {
+	uint32_t seq;
+
 	if (*n == *cap && *h > 0 && *h >= *n / 2) {
 		/* the flushed front goes: the live part moves down */
 		memmove(*l, *l + *h, (*n - *h) * sizeof(**l));
@@ -702,12 +704,10 @@ static void dl_add(struct sq *q, struct dl_ent **l, size_t *h, size_t *n,
 	/* The entry's older listings are stale from now on: what it held
 	 * then was written, or it would not have been clean to be listed. */
 	if (l == &q->ctr_dl)
-		q->ctr_seq[i] = (uint32_t)++q->listed_c;
+		seq = q->ctr_seq[i] = (uint32_t)++q->listed_c;
 	else
-		q->usage[i].seq = (uint32_t)++q->listed_u;
-	(*l)[(*n)++] = (struct dl_ent){
-	    i, l == &q->ctr_dl ? q->ctr_seq[i] : q->usage[i].seq, q->since_r,
-	    q->since_s};
+		seq = q->usage[i].seq = (uint32_t)++q->listed_u;
+	(*l)[(*n)++] = (struct dl_ent){i, seq, q->since_r, q->since_s};
 }
 
 static int ctr_reserve(struct sq *q, int64_t id)
