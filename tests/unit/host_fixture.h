@@ -82,6 +82,26 @@ static inline void fx_close(struct fx *f)
 	f->s = NULL;
 }
 
+/*
+ * A crash image of f: its database and WAL as they are on disk now (no
+ * flush, no clean close) copied to f->dir/crash and opened there as g,
+ * whose tap requests count from reqctr.
+ */
+static inline void fx_crash_copy(struct fx *f, struct fx *g, int reqctr)
+{
+	char cmd[800];
+
+	memset(g, 0, sizeof(*g));
+	g->keys = f->keys;
+	g->reqctr = reqctr;
+	snprintf(g->dir, sizeof(g->dir), "%.100s/crash", f->dir);
+	snprintf(g->path, sizeof(g->path), "%.140s/tapaid.db", g->dir);
+	snprintf(cmd, sizeof(cmd), "mkdir '%s' && cp '%s' '%s-wal' '%s/'",
+		 g->dir, f->path, f->path, g->dir);
+	assert_int_equal(system(cmd), 0);
+	fx_open(g);
+}
+
 /* A fresh store with kiosks K1 (point P1, Shanghai), K2 (P2, Shanghai),
  * KU (P1, UTC), member 1001 王小明 (union U1, category worker). */
 static inline struct fx *fx_new(void)

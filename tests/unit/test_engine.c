@@ -693,7 +693,6 @@ static void crash_recovery(void **state)
 	struct engine_tap t[3];
 	struct engine_decision d[3];
 	struct store_actor who = {0, "admin"};
-	char cmd[800];
 
 	fx_quota(f, "THREE", 3, STORE_DAY);
 	t[0] = fx_tap(f, "K1", 1, 5, "THREE");
@@ -709,15 +708,7 @@ static void crash_recovery(void **state)
 	assert_int_equal(fx_int(f, "SELECT count(*) FROM usage"), 0);
 	assert_int_equal(fx_int(f, "SELECT last_ctr FROM cards WHERE id = 1"),
 			 0);
-	memset(&g, 0, sizeof(g));
-	g.keys = f->keys;
-	g.reqctr = 1000; /* fresh request ids */
-	snprintf(g.dir, sizeof(g.dir), "%.100s/crash", f->dir);
-	snprintf(g.path, sizeof(g.path), "%.140s/tapaid.db", g.dir);
-	snprintf(cmd, sizeof(cmd), "mkdir '%s' && cp '%s' '%s-wal' '%s/'",
-		 g.dir, f->path, f->path, g.dir);
-	assert_int_equal(system(cmd), 0);
-	fx_open(&g);
+	fx_crash_copy(f, &g, 1000); /* fresh request ids */
 	assert_int_equal(fx_ctr(&g, 1), 7);
 	/* a retry after the restart still gets its first answer */
 	d[0] = fx_one(&g, &t[1], T0 + 3);

@@ -612,15 +612,7 @@ static void small_flushes(void **state)
 	/* A crash now: the replay from the snapshot passes taps whose rows
 	 * already count them (written after it), and must not count them
 	 * again; once written back, every member counts exactly one tap. */
-	memset(&g, 0, sizeof(g));
-	g.keys = f->keys;
-	g.reqctr = 100000;
-	snprintf(g.dir, sizeof(g.dir), "%.100s/crash", f->dir);
-	snprintf(g.path, sizeof(g.path), "%.140s/tapaid.db", g.dir);
-	snprintf(cmd, sizeof(cmd), "mkdir '%s' && cp '%s' '%s-wal' '%s/'",
-		 g.dir, f->path, f->path, g.dir);
-	assert_int_equal(system(cmd), 0);
-	fx_open(&g);
+	fx_crash_copy(f, &g, 100000);
 	assert_int_equal(g.s->ops->flush(g.s), 0);
 	assert_int_equal(fx_int(&g, "SELECT sum(count) FROM usage"), N);
 	assert_int_equal(fx_int(&g, "SELECT max(count) FROM usage"), 1);
