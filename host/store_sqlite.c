@@ -844,73 +844,95 @@ static int usage_add(struct sq *q, int64_t member, const char *benefit,
 	return 0;
 }
 
-/* Moves entry k of the old table (and its replay stamps) into the new one;
- * returns its new slot. */
-static uint32_t usage_move(struct sq *q, struct usage_ent *old,
-			   int64_t (*oupto)[2], size_t k)
+/* Puts entry e (and its replay stamps up) into the table; returns its
+ * slot. */
+static uint32_t usage_put(struct sq *q, const struct usage_ent *e,
+			  const int64_t *up)
 {
-	uint32_t i =
-	    usage_slot0(old[k].member_id, old[k].benefit, old[k].period_start);
+	uint32_t i = usage_slot0(e->member_id, e->benefit, e->period_start);
 
 	while (q->usage[i].used)
 		i = (i + 1) & (USAGE_CAP - 1);
-	q->usage[i] = old[k];
-	if (oupto)
-		memcpy(q->upto[i], oupto[k], sizeof(q->upto[i]));
-	old[k].used = 0;
+	q->usage[i] = *e;
+	if (q->upto)
+		memcpy(q->upto[i], up, sizeof(q->upto[i]));
 	q->nusage++;
 	return i;
 }
 
-/* Drops the clean usage entries (they are in the table), keeping the
- * dirty ones.  Outside transactions only. */
+/*
+ * Drops the clean usage entries (they are in the table), keeping the
+ * dirty ones.  Outside transactions only.  In place: the dirty entries
+ * (a quarter of the table at most, see sq_begin) go to a small array
+ * while the table is cleared.  A second table of 20 MiB for the copy
+ * would stay in the heap after it is freed, and the daemon's RSS with it.
+ */
 static int usage_compact(struct sq *q)
 {
-	struct usage_ent *old = q->usage;
-	int64_t(*oupto)[2] = q->upto;
-	size_t n = 0;
+	struct usage_ent *keep;
+	int64_t(*kup)[2] = NULL;
+	size_t nd = 0, m = 0, n = 0;
 
 	q->pass_on = 0; /* its usage slots are about to move */
 	if (q->dl_lost)
 		return 0; /* the list cannot say which are dirty: keep all */
-	q->usage = calloc(USAGE_CAP, sizeof(*q->usage));
-	if (q->usage && oupto)
-		q->upto = calloc(USAGE_CAP, sizeof(*q->upto));
-	if (!q->usage || (oupto && !q->upto)) {
-		free(q->usage);
-		q->usage = old;
-		q->upto = oupto;
+	for (size_t k = 0; k < USAGE_CAP; k++)
+		nd += q->usage[k].used && q->usage[k].dirty;
+	keep = malloc((nd ? nd : 1) * sizeof(*keep));
+	if (keep && q->upto)
+		kup = malloc((nd ? nd : 1) * sizeof(*kup));
+	if (!keep || (q->upto && !kup)) {
+		free(keep);
 		return fail(q, STORE_ENOMEM, "out of memory");
 	}
-	q->nusage = 0;
-	/* Slots move: the kept (dirty) entries are listed again at their new
-	 * slots, in the same order and with the same since. */
+	/* The live listings first, in order: the j-th of them is keep[j]. */
 	for (size_t j = q->huse_dl; j < q->nuse_dl; j++) {
 		struct dl_ent d = q->use_dl[j];
+		struct usage_ent *e = &q->usage[d.i];
 
-		if (!old[d.i].used || !old[d.i].dirty || old[d.i].seq != d.seq)
+		if (!e->used || !e->dirty || e->seq != d.seq)
 			continue; /* clean, or a stale listing (see dl_add) */
-		d.i = usage_move(q, old, oupto, d.i);
+		keep[m] = *e;
+		if (kup)
+			memcpy(kup[m], q->upto[d.i], sizeof(kup[m]));
+		m++;
+		e->used = 0;
 		q->use_dl[n++] = d;
 	}
-	q->huse_dl = 0;
-	q->nuse_dl = n;
 	/* A dirty entry is always listed; should one not be, it is kept and
 	 * listed as dirty since the start (a longer replay, nothing lost). */
-	for (size_t k = 0; k < USAGE_CAP; k++) {
-		uint32_t i;
-		int64_t r = q->since_r, h = q->since_s;
-
-		if (!old[k].used || !old[k].dirty)
+	for (size_t k = 0; k < USAGE_CAP && m < nd; k++) {
+		if (!q->usage[k].used || !q->usage[k].dirty)
 			continue;
-		i = usage_move(q, old, oupto, k);
-		q->since_r = q->since_s = 0;
-		dl_add(q, &q->use_dl, &q->huse_dl, &q->nuse_dl, &q->cap_use_dl,
-		       i);
-		q->since_r = r, q->since_s = h;
+		keep[m] = q->usage[k];
+		if (kup)
+			memcpy(kup[m], q->upto[k], sizeof(kup[m]));
+		m++;
 	}
-	free(old);
-	free(oupto);
+	memset(q->usage, 0, USAGE_CAP * sizeof(*q->usage));
+	if (q->upto)
+		memset(q->upto, 0, USAGE_CAP * sizeof(*q->upto));
+	q->nusage = 0;
+	q->huse_dl = 0;
+	q->nuse_dl = n;
+	/* Slots move: the kept entries are listed again at their new slots,
+	 * in the same order and with the same since. */
+	for (size_t j = 0; j < m; j++) {
+		uint32_t i = usage_put(q, &keep[j], kup ? kup[j] : NULL);
+
+		if (j < n) {
+			q->use_dl[j].i = i;
+		} else {
+			int64_t r = q->since_r, h = q->since_s;
+
+			q->since_r = q->since_s = 0;
+			dl_add(q, &q->use_dl, &q->huse_dl, &q->nuse_dl,
+			       &q->cap_use_dl, i);
+			q->since_r = r, q->since_s = h;
+		}
+	}
+	free(keep);
+	free(kup);
 	return 0;
 }
 

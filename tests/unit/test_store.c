@@ -663,6 +663,63 @@ static void small_flushes(void **state)
 	free(order);
 }
 
+/*
+ * The writer's memory table of usage entries has 2^18 slots.  Once half
+ * of them are used, the next transaction compacts it in place: the clean
+ * entries go (their rows are in the table), the dirty ones stay.  Here
+ * 240,000 distinct (member, period) entries pass through it, more than it
+ * ever holds (7/8 of its slots), so it was compacted; no count is lost or
+ * counted twice, in memory, after a crash, or once written back.
+ */
+static void usage_compaction(void **state)
+{
+	enum { M = 10000, P = 24, PER = 5000 }; /* PER divides M */
+	struct fx *f = *state, g;
+	struct store_redemption r;
+	int64_t count, amount;
+	int n = 0;
+	char sql[160];
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.kiosk, sizeof(r.kiosk), "K1");
+	snprintf(r.benefit, sizeof(r.benefit), "MEAL");
+	r.result = STORE_GRANTED;
+	r.ts = r.kiosk_time = T0;
+	/* period by period, member by member; then each member of the first
+	 * period once more, after its entry was compacted away */
+	while (n < M * P + M) {
+		assert_int_equal(f->s->ops->begin(f->s), 0);
+		for (int j = 0; j < PER; j++, n++) {
+			r.member_id = 1 + n % M;
+			r.period_start = T0 - (int64_t)(n / M % P) * 86400;
+			memcpy(r.request_id, &n, sizeof(n));
+			assert_int_equal(
+			    STORE_CALL(f->s, redemption_append, &r), 0);
+		}
+		assert_int_equal(f->s->ops->commit(f->s), 0);
+	}
+	for (int k = 0; k < M * P; k += 997) {
+		assert_int_equal(f->s->ops->usage(f->s, 1 + k % M, "MEAL",
+						  T0 - (int64_t)(k / M) * 86400,
+						  &count, &amount),
+				 0);
+		assert_int_equal(count, k < M ? 2 : 1);
+	}
+	fx_crash_copy(f, &g, 100000);
+	assert_int_equal(g.s->ops->flush(g.s), 0);
+	assert_int_equal(fx_int(&g, "SELECT count(*) FROM usage"), M * P);
+	assert_int_equal(fx_int(&g, "SELECT sum(count) FROM usage"), M * P + M);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM usage WHERE count = 2 AND"
+		 " period_start = %d",
+		 T0);
+	assert_int_equal(fx_int(&g, sql), M);
+	fx_close(&g);
+	assert_int_equal(f->s->ops->flush(f->s), 0);
+	assert_int_equal(fx_int(f, "SELECT sum(count) FROM usage"), M * P + M);
+	assert_int_equal(fx_int(f, "SELECT max(count) FROM usage"), 2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -680,6 +737,7 @@ int main(void)
 	    T(second_handle_reads),
 	    T(request_near),
 	    T(small_flushes),
+	    T(usage_compaction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
