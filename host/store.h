@@ -24,7 +24,7 @@
  * the per-period usage the engine reads and changes live in memory,
  * rebuilt at open from the last flushed snapshot plus the redemption rows
  * after it (each row says whether it stored a counter, and the period a
- * grant counts in).  Once 16,384 entries wait, they are written back a
+ * grant counts in).  Once 65,536 entries wait, they are written back a
  * chunk at a time ahead of a transaction, in passes in key order (rows on
  * one page go out together), each usage row stamped with the log position
  * it counts up to, so a replay never counts a row's past twice; flush()

@@ -535,7 +535,7 @@ static void request_near(void **state)
 
 /*
  * The writer writes its write-behind counters and usage back in chunks so
- * that no batch waits behind a long flush: once 16384 entries wait, each
+ * that no batch waits behind a long flush: once 65536 entries wait, each
  * transaction is preceded by a chunk of a pass over the entries dirty when
  * it began, in key order (cards by id, usage by member), so that rows on
  * one page go out together.  Cards are tapped here in a shuffled order, so
@@ -547,7 +547,7 @@ static void request_near(void **state)
 static void small_flushes(void **state)
 {
 	struct fx *f = *state, g;
-	enum { N = 10000, PER = 500, BEFORE = 8500 };
+	enum { N = 40000, PER = 500, BEFORE = 33000 };
 	struct store_member *rows = calloc(N, sizeof(*rows));
 	struct engine_tap *t = calloc(PER, sizeof(*t));
 	struct engine_decision *d = calloc(PER, sizeof(*d));
@@ -587,7 +587,7 @@ static void small_flushes(void **state)
 	}
 	/*
 	 * Two entries per tap: the batch after the first BEFORE taps began
-	 * with 17000 waiting, so a pass over those began, and the last
+	 * with 66000 waiting, so a pass over those began, and the last
 	 * batches each wrote a chunk of it.  What was written is, of the
 	 * cards tapped before the pass, exactly those with the lowest ids;
 	 * of their members' usage rows, those of the lowest member ids.
@@ -625,7 +625,7 @@ static void small_flushes(void **state)
 	fx_close(&g);
 
 	/* The snapshot moves once a pass has written everything older.
-	 * Chunks run only while 16384 entries wait, and here most taps find
+	 * Chunks run only while 65536 entries wait, and here most taps find
 	 * their card still dirty, so it takes a few rounds of taps. */
 	assert_int_equal(fx_int(f, "SELECT v FROM meta WHERE k = 'snap_r'"), 0);
 	for (rounds = 1;
