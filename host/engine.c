@@ -202,6 +202,24 @@ static int64_t mk(struct tm tm)
 	return (int64_t)mktime(&tm);
 }
 
+/* The UTC offset at t in the zone TZ names now. */
+static int64_t gmtoff_at(int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	localtime_r(&tt, &tm);
+	return tm.tm_gmtoff;
+}
+
+/* Minutes after local midnight at t, as the wall clock shows them. */
+static int wall_minute(const struct engine_localtime *lt, int64_t t)
+{
+	int64_t s = (t + (t < lt->shift_at ? lt->off0 : lt->off1)) % 86400;
+
+	return (int)((s < 0 ? s + 86400 : s) / 60);
+}
+
 /*
  * Computes the boundaries with TZ set to tz, then puts TZ back.  One thread
  * at a time uses an engine (tapaidd: under its store lock, which every
@@ -241,6 +259,24 @@ static void compute_lt(const char *tz, int64_t t, struct engine_localtime *lt)
 	lt->year_end = mk(b);
 	lt->yyyymmdd =
 	    (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+	/* A DST change within the day: the first second of the new offset,
+	 * by bisection (offsets only change at whole seconds). */
+	lt->off0 = gmtoff_at(lt->day_start);
+	lt->off1 = gmtoff_at(lt->day_end - 1);
+	lt->shift_at = lt->day_end;
+	if (lt->off0 != lt->off1) {
+		int64_t lo = lt->day_start, hi = lt->day_end - 1;
+
+		while (hi - lo > 1) {
+			int64_t mid = lo + (hi - lo) / 2;
+
+			if (gmtoff_at(mid) == lt->off0)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		lt->shift_at = hi;
+	}
 	if (had)
 		setenv("TZ", saved, 1);
 	else
@@ -262,7 +298,7 @@ int engine_localtime(struct engine *e, const char *tz, int64_t t,
 		if (c->valid && strcmp(c->tz, tz) == 0 &&
 		    t >= c->lt.day_start && t < c->lt.day_end) {
 			*lt = c->lt;
-			lt->minute = (int)((t - lt->day_start) / 60);
+			lt->minute = wall_minute(lt, t);
 			c->used = ++e->tz_clock;
 			return c->valid == 2 ? TP_ERR_VALUE : 0;
 		}
@@ -280,7 +316,7 @@ int engine_localtime(struct engine *e, const char *tz, int64_t t,
 	victim->lt = *lt;
 	victim->valid = rc ? 2 : 1;
 	victim->used = ++e->tz_clock;
-	lt->minute = (int)((t - lt->day_start) / 60);
+	lt->minute = wall_minute(lt, t);
 	return rc;
 }
 

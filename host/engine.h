@@ -167,7 +167,8 @@ int engine_member_usage(struct engine *e, int64_t member_id, int64_t now,
 /*
  * Start of the period (enum store_period) containing t in time zone tz
  * (IANA name; NULL or "" = UTC), and its end (start of the next period).
- * Also gives the local date as YYYYMMDD and minutes after local midnight.
+ * Also gives the local date as YYYYMMDD and minutes after local midnight
+ * as the wall clock shows them (on a DST day, not the minutes elapsed).
  * Results are cached per zone and day.  Not thread-safe (uses TZ).
  * Returns 0, or TP_ERR_VALUE for an unknown zone (then UTC is used).
  */
@@ -176,7 +177,10 @@ struct engine_localtime {
 	int64_t month_start, month_end;
 	int64_t year_start, year_end;
 	int32_t yyyymmdd;
-	int minute; /* minutes after local midnight */
+	int minute; /* minutes after local midnight, by the wall clock */
+	/* the UTC offset (s) from day_start, and from shift_at on (a day with
+	 * a DST change; shift_at = day_end on other days) */
+	int64_t off0, off1, shift_at;
 };
 int engine_localtime(struct engine *e, const char *tz, int64_t t,
 		     struct engine_localtime *lt);

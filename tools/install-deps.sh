@@ -7,7 +7,7 @@ pkgs=(
 	build-essential pkg-config clang libclang-rt-14-dev
 	libmbedtls-dev libsqlite3-dev sqlite3 libnfc-dev libnfc-bin
 	libusb-1.0-0-dev libcmocka-dev libinih-dev libcjson-dev libcsv-dev
-	procps
+	procps tzdata
 	chromium python3
 )
 missing=()

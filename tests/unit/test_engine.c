@@ -784,6 +784,45 @@ static void localtime_cache(void **state)
 			 TP_ERR_VALUE);
 }
 
+/*
+ * On a day with a DST change, the opening hours go by the wall clock:
+ * Berlin, 2026-03-29 (23 hours: 02:00 CET becomes 03:00 CEST at 01:00
+ * UTC) and 2026-10-25 (25 hours: 03:00 CEST becomes 02:00 CET).  The
+ * minutes elapsed since midnight are 60 off from the clock after the
+ * change.  The second tap of each day comes from the cache.
+ */
+static void localtime_dst(void **state)
+{
+	struct fx *f = *state;
+	struct engine_localtime lt;
+
+	/* 00:30 UTC = 01:30 CET; 08:00 UTC = 10:00 CEST */
+	assert_int_equal(
+	    engine_localtime(f->e, "Europe/Berlin", 1774744200, &lt), 0);
+	assert_int_equal(lt.minute, 90);
+	assert_int_equal(lt.day_start, 1774738800);
+	assert_int_equal(lt.day_end - lt.day_start, 23 * 3600);
+	assert_int_equal(lt.shift_at, 1774746000);
+	assert_int_equal(
+	    engine_localtime(f->e, "Europe/Berlin", 1774771200, &lt), 0);
+	assert_int_equal(lt.yyyymmdd, 20260329);
+	assert_int_equal(lt.minute, 600);
+	/* 00:30 UTC = 02:30 CEST; 11:00 UTC = 12:00 CET */
+	assert_int_equal(
+	    engine_localtime(f->e, "Europe/Berlin", 1792888200, &lt), 0);
+	assert_int_equal(lt.minute, 150);
+	assert_int_equal(lt.day_end - lt.day_start, 25 * 3600);
+	assert_int_equal(lt.shift_at, 1792890000);
+	assert_int_equal(
+	    engine_localtime(f->e, "Europe/Berlin", 1792926000, &lt), 0);
+	assert_int_equal(lt.yyyymmdd, 20261025);
+	assert_int_equal(lt.minute, 720);
+	/* no change on the day of T0 in Shanghai */
+	assert_int_equal(engine_localtime(f->e, "Asia/Shanghai", T0, &lt), 0);
+	assert_int_equal(lt.shift_at, lt.day_end);
+	assert_int_equal(lt.minute, 600);
+}
+
 static void load_keys(void **state)
 {
 	struct fx *f = *state;
@@ -833,6 +872,7 @@ int main(void)
 	    T(crash_recovery),
 	    T(member_usage),
 	    T(localtime_cache),
+	    T(localtime_dst),
 	    T(load_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
