@@ -2373,24 +2373,27 @@ static int report_section(struct sq *q, const char *section, const char *qs,
 static int sq_report(struct store *s, int64_t since, int64_t until,
 		     int64_t utc_offset, store_report_fn fn, void *ctx)
 {
+	/* A voided grant is no grant: neither its count nor its amount (as
+	 * in the usage the quota reads).  The voided ids are one list, read
+	 * once per section. */
+#define RPT_GRANTED                                                            \
+	"(result = 1 AND id NOT IN (SELECT ref_id FROM staff_actions"          \
+	" WHERE cmd = '" VOIDED_CMD "' AND ok = 1))"
+#define RPT_COUNTS                                                             \
+	" sum(" RPT_GRANTED "), sum(result != 1), sum(CASE WHEN " RPT_GRANTED  \
+	" THEN amount ELSE 0 END)"
 	static const struct {
 		const char *section, *sql;
 	} sec[] = {
-	    {"per_day",
-	     "SELECT (ts + ?3) / 86400 AS k, sum(result = 1),"
-	     " sum(result != 1), sum(CASE WHEN result = 1 THEN amount"
-	     " ELSE 0 END) FROM redemptions WHERE ts >= ?1 AND ts < ?2"
-	     " GROUP BY k ORDER BY k"},
-	    {"per_benefit",
-	     "SELECT benefit, sum(result = 1), sum(result != 1),"
-	     " sum(CASE WHEN result = 1 THEN amount ELSE 0 END)"
-	     " FROM redemptions WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
-	     " GROUP BY benefit ORDER BY benefit"},
-	    {"per_point",
-	     "SELECT point, sum(result = 1), sum(result != 1),"
-	     " sum(CASE WHEN result = 1 THEN amount ELSE 0 END)"
-	     " FROM redemptions WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
-	     " GROUP BY point ORDER BY point"},
+	    {"per_day", "SELECT (ts + ?3) / 86400 AS k," RPT_COUNTS
+			" FROM redemptions WHERE ts >= ?1 AND ts < ?2"
+			" GROUP BY k ORDER BY k"},
+	    {"per_benefit", "SELECT benefit," RPT_COUNTS
+			    " FROM redemptions WHERE ts >= ?1 AND ts < ?2"
+			    " AND ?3 = ?3 GROUP BY benefit ORDER BY benefit"},
+	    {"per_point", "SELECT point," RPT_COUNTS
+			  " FROM redemptions WHERE ts >= ?1 AND ts < ?2"
+			  " AND ?3 = ?3 GROUP BY point ORDER BY point"},
 	    {"denials",
 	     "SELECT reason, 0, count(*), 0 FROM redemptions"
 	     " WHERE ts >= ?1 AND ts < ?2 AND result != 1 AND ?3 = ?3"
@@ -2399,6 +2402,8 @@ static int sq_report(struct store *s, int64_t since, int64_t until,
 			 " WHERE ts >= ?1 AND ts < ?2 AND ?3 = ?3"
 			 " GROUP BY kind ORDER BY kind"},
 	};
+#undef RPT_COUNTS
+#undef RPT_GRANTED
 	int ret;
 
 	for (size_t i = 0; i < sizeof(sec) / sizeof(sec[0]); i++) {

@@ -402,6 +402,7 @@ static void report_and_security(void **state)
 	struct engine_tap t[3];
 	struct engine_decision d[3];
 	struct rep r;
+	struct store_actor who = {0, "admin"};
 	int n = 0;
 
 	fx_quota(f, "MEAL", 5, STORE_DAY);
@@ -422,6 +423,24 @@ static void report_and_security(void **state)
 	assert_int_equal(
 	    STORE_CALL(f->s, security_list, 0, 0, 10, count_sec, &n), 0);
 	assert_int_equal(n, 2);
+	/* a voided grant is counted neither as granted nor as denied */
+	t[0] = fx_tap(f, "K1", 1, 3, "MEAL");
+	assert_int_equal(engine_decide_batch(f->e, t, 1, d, T0 + 1), 0);
+	assert_int_equal(d[0].result, STORE_GRANTED);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(STORE_CALL(f->s, report, T0 - 86400, T0 + 86400,
+				    8 * 3600, report_cb, &r),
+			 0);
+	assert_int_equal(r.granted, 2);
+	assert_int_equal(STORE_CALL(f->s, redemption_void, d[0].redemption_id,
+				    "by mistake", &who, T0 + 10),
+			 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(STORE_CALL(f->s, report, T0 - 86400, T0 + 86400,
+				    8 * 3600, report_cb, &r),
+			 0);
+	assert_int_equal(r.granted, 1);
+	assert_int_equal(r.denied, 2);
 }
 
 /*
