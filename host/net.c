@@ -1434,8 +1434,15 @@ static int batch_collect(struct daemon *d, int wait)
 			  "host_unavailable",
 			  b->n, store_errmsg(d->store));
 	b->nsec = 0;
+	/* Under b->mu, which guards them: a store thread woken spuriously
+	 * between the two must not see busy without done and decide this
+	 * batch again. */
+	if (b->started)
+		pthread_mutex_lock(&b->mu);
 	b->done = 0;
 	b->busy = 0;
+	if (b->started)
+		pthread_mutex_unlock(&b->mu);
 	atomic_store_explicit(&b->ready, 0, memory_order_relaxed);
 	return 1;
 }
@@ -1465,14 +1472,17 @@ static void batch_submit(struct daemon *d)
 	b->sec = secq_flight;
 	b->nsec = nsecq;
 	nsecq = 0;
-	b->busy = 1;
-	b->done = 0;
 	if (!b->started) {
+		b->busy = 1;
 		batch_run(d, b);
 		b->done = 1;
 		return;
 	}
+	/* The batch is published by the mutex: the store thread reads what
+	 * was written above only after it saw busy set under it. */
 	pthread_mutex_lock(&b->mu);
+	b->busy = 1;
+	b->done = 0;
 	pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
 }
