@@ -793,30 +793,36 @@ static void localtime_cache(void **state)
  */
 static void localtime_dst(void **state)
 {
+	static const struct {
+		int64_t early, late; /* 00:30 UTC, and a tap hours later */
+		int early_min, late_min, hours, yyyymmdd;
+		int64_t day_start, shift_at;
+	} days[] = {
+	    /* 01:30 CET; 08:00 UTC = 10:00 CEST */
+	    {1774744200, 1774771200, 90, 600, 23, 20260329, 1774738800,
+	     1774746000},
+	    /* 02:30 CEST; 11:00 UTC = 12:00 CET */
+	    {1792888200, 1792926000, 150, 720, 25, 20261025, 1792879200,
+	     1792890000},
+	};
 	struct fx *f = *state;
 	struct engine_localtime lt;
 
-	/* 00:30 UTC = 01:30 CET; 08:00 UTC = 10:00 CEST */
-	assert_int_equal(
-	    engine_localtime(f->e, "Europe/Berlin", 1774744200, &lt), 0);
-	assert_int_equal(lt.minute, 90);
-	assert_int_equal(lt.day_start, 1774738800);
-	assert_int_equal(lt.day_end - lt.day_start, 23 * 3600);
-	assert_int_equal(lt.shift_at, 1774746000);
-	assert_int_equal(
-	    engine_localtime(f->e, "Europe/Berlin", 1774771200, &lt), 0);
-	assert_int_equal(lt.yyyymmdd, 20260329);
-	assert_int_equal(lt.minute, 600);
-	/* 00:30 UTC = 02:30 CEST; 11:00 UTC = 12:00 CET */
-	assert_int_equal(
-	    engine_localtime(f->e, "Europe/Berlin", 1792888200, &lt), 0);
-	assert_int_equal(lt.minute, 150);
-	assert_int_equal(lt.day_end - lt.day_start, 25 * 3600);
-	assert_int_equal(lt.shift_at, 1792890000);
-	assert_int_equal(
-	    engine_localtime(f->e, "Europe/Berlin", 1792926000, &lt), 0);
-	assert_int_equal(lt.yyyymmdd, 20261025);
-	assert_int_equal(lt.minute, 720);
+	for (size_t i = 0; i < sizeof(days) / sizeof(days[0]); i++) {
+		assert_int_equal(
+		    engine_localtime(f->e, "Europe/Berlin", days[i].early, &lt),
+		    0);
+		assert_int_equal(lt.minute, days[i].early_min);
+		assert_int_equal(lt.day_start, days[i].day_start);
+		assert_int_equal(lt.day_end - lt.day_start,
+				 days[i].hours * 3600);
+		assert_int_equal(lt.shift_at, days[i].shift_at);
+		assert_int_equal(
+		    engine_localtime(f->e, "Europe/Berlin", days[i].late, &lt),
+		    0);
+		assert_int_equal(lt.yyyymmdd, days[i].yyyymmdd);
+		assert_int_equal(lt.minute, days[i].late_min);
+	}
 	/* no change on the day of T0 in Shanghai */
 	assert_int_equal(engine_localtime(f->e, "Asia/Shanghai", T0, &lt), 0);
 	assert_int_equal(lt.shift_at, lt.day_end);
