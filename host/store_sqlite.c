@@ -868,24 +868,33 @@ static uint32_t usage_put(struct sq *q, const struct usage_ent *e,
 	return i;
 }
 
+/* How many usage entries are dirty (a scan of the whole table). */
+static size_t usage_dirty(const struct sq *q)
+{
+	size_t nd = 0;
+
+	for (size_t k = 0; k < USAGE_CAP; k++)
+		nd += q->usage[k].used && q->usage[k].dirty;
+	return nd;
+}
+
 /*
- * Drops the clean usage entries (they are in the table), keeping the
- * dirty ones.  Outside transactions only.  In place: the dirty entries
- * (a quarter of the table at most, see sq_begin) go to a small array
- * while the table is cleared.  A second table of 20 MiB for the copy
- * would stay in the heap after it is freed, and the daemon's RSS with it.
+ * Drops the clean usage entries (they are in the table), keeping the nd
+ * dirty ones (usage_dirty(), counted by the caller, which decides on it
+ * first).  Outside transactions only.  In place: the dirty entries (a
+ * quarter of the table at most, see sq_begin) go to a small array while
+ * the table is cleared.  A second table of 20 MiB for the copy would stay
+ * in the heap after it is freed, and the daemon's RSS with it.
  */
-static int usage_compact(struct sq *q)
+static int usage_compact(struct sq *q, size_t nd)
 {
 	struct usage_ent *keep;
 	int64_t(*kup)[2] = NULL;
-	size_t nd = 0, m = 0, n = 0;
+	size_t m = 0, n = 0;
 
 	q->pass_on = 0; /* its usage slots are about to move */
 	if (q->dl_lost)
 		return 0; /* the list cannot say which are dirty: keep all */
-	for (size_t k = 0; k < USAGE_CAP; k++)
-		nd += q->usage[k].used && q->usage[k].dirty;
 	keep = malloc((nd ? nd : 1) * sizeof(*keep));
 	if (keep && q->upto)
 		kup = malloc((nd ? nd : 1) * sizeof(*kup));
@@ -1094,13 +1103,14 @@ static int sq_begin(struct store *s)
 						 : FLUSH_CHUNK);
 	}
 	if (q->nusage > USAGE_CAP / 2) {
-		size_t dirty = 0;
+		size_t dirty = usage_dirty(q);
 
-		for (size_t k = 0; k < USAGE_CAP; k++)
-			dirty += q->usage[k].used && q->usage[k].dirty;
-		if (dirty > USAGE_CAP / 4 && (err = s->ops->flush(s)))
-			return err;
-		if ((err = usage_compact(q)))
+		if (dirty > USAGE_CAP / 4) {
+			if ((err = s->ops->flush(s)))
+				return err;
+			dirty = usage_dirty(q);
+		}
+		if ((err = usage_compact(q, dirty)))
 			return err;
 	}
 	err = run(q, ST_BEGIN);
@@ -3179,7 +3189,7 @@ static int replay(struct sq *q)
 		pos_r = r.id;
 		if (!err && q->nusage > USAGE_CAP / 2 &&
 		    !(err = flush_to(q, pos_r, snap_s)))
-			err = usage_compact(q);
+			err = usage_compact(q, usage_dirty(q));
 		if (err)
 			break;
 	}
