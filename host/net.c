@@ -1414,14 +1414,21 @@ static int batch_collect(struct daemon *d, int wait)
 
 	if (!b->busy)
 		return 1;
-	if (b->started) { /* without the thread, b->mu was never made */
+	/* busy and done go back to 0 under b->mu, which guards them: a store
+	 * thread woken spuriously must never see busy without done and decide
+	 * this batch again.  Without the thread, b->mu was never made. */
+	if (b->started) {
 		pthread_mutex_lock(&b->mu);
 		while (wait && !b->done)
 			pthread_cond_wait(&b->cv, &b->mu);
 		done = b->done;
+		if (done)
+			b->done = b->busy = 0;
 		pthread_mutex_unlock(&b->mu);
 	} else {
 		done = b->done;
+		if (done)
+			b->done = b->busy = 0;
 	}
 	if (!done)
 		return 0;
@@ -1434,15 +1441,6 @@ static int batch_collect(struct daemon *d, int wait)
 			  "host_unavailable",
 			  b->n, store_errmsg(d->store));
 	b->nsec = 0;
-	/* Under b->mu, which guards them: a store thread woken spuriously
-	 * between the two must not see busy without done and decide this
-	 * batch again. */
-	if (b->started)
-		pthread_mutex_lock(&b->mu);
-	b->done = 0;
-	b->busy = 0;
-	if (b->started)
-		pthread_mutex_unlock(&b->mu);
 	atomic_store_explicit(&b->ready, 0, memory_order_relaxed);
 	return 1;
 }
