@@ -107,7 +107,6 @@ static void rng_bytes(uint8_t *out, size_t n)
 	}
 }
 
-static uint64_t rng_next(void);
 static int random_cards; /* BENCH_RANDOM_CARDS=1 */
 
 /*
