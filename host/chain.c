@@ -584,8 +584,9 @@ out:
 	return err;
 }
 
-/* Links of the checkpoint chain, and their signatures. */
-static int walk_checkpoints(struct walk *w, const struct tp_key *pub, int flags)
+/* Links of the checkpoint chain, their signatures, and the kept one. */
+static int walk_checkpoints(struct walk *w, const struct tp_key *pub, int flags,
+			    const struct chain_kept *kept)
 {
 	struct store *s = w->s;
 	struct store_cursor *cps = NULL;
@@ -617,6 +618,14 @@ static int walk_checkpoints(struct walk *w, const struct tp_key *pub, int flags)
 			    (long long)cp.id);
 			break;
 		}
+		if (kept && cp.id == kept->id &&
+		    memcmp(cp.digest, kept->digest, STORE_HASH_LEN) != 0) {
+			bad(w, "checkpoints", cp.id,
+			    "checkpoint %lld differs from the one kept: the "
+			    "log was cut back or rewritten since",
+			    (long long)cp.id);
+			break;
+		}
 		if (pub && (flags & CHAIN_VERIFY_ALL_SIGS) &&
 		    tp_verify(pub, cp.digest, cp.sig) != 0) {
 			bad(w, "checkpoints", cp.id,
@@ -631,6 +640,11 @@ static int walk_checkpoints(struct walk *w, const struct tp_key *pub, int flags)
 	s->ops->cursor_close(cps);
 	if (rc < 0)
 		return rc;
+	if (kept && kept->id > w->res->last.id && !w->res->first_bad_table)
+		bad(w, "checkpoints", kept->id,
+		    "checkpoint %lld, which was kept, is gone: the checkpoints "
+		    "end at %lld, so the log was cut back",
+		    (long long)kept->id, (long long)w->res->last.id);
 	/* By the links, the last signature vouches for every checkpoint. */
 	if (!w->res->first_bad_table && pub && w->res->last.id &&
 	    tp_verify(pub, w->res->last.digest, w->res->last.sig) != 0)
@@ -641,6 +655,7 @@ static int walk_checkpoints(struct walk *w, const struct tp_key *pub, int flags)
 }
 
 int chain_verify(struct store *s, const struct tp_key *host_pub, int flags,
+		 const struct chain_kept *kept,
 		 void (*progress)(void *ctx, int64_t done, int64_t total),
 		 void *ctx, struct chain_verify_result *res)
 {
@@ -654,7 +669,7 @@ int chain_verify(struct store *s, const struct tp_key *host_pub, int flags,
 	    (err = s->ops->count(s, STORE_CUR_STAFF, &ns)))
 		return err;
 	w.total = nr + ns;
-	if ((err = walk_checkpoints(&w, host_pub, flags)))
+	if ((err = walk_checkpoints(&w, host_pub, flags, kept)))
 		return err;
 	if (!res->first_bad_table && (err = walk_chain(&w, 0)))
 		return err;
@@ -665,9 +680,10 @@ int chain_verify(struct store *s, const struct tp_key *host_pub, int flags,
 	if (res->ok)
 		snprintf(res->why, sizeof(res->why),
 			 "%lld redemptions, %lld staff actions and %lld "
-			 "checkpoints verify%s",
+			 "checkpoints verify%s%s",
 			 (long long)res->rows, (long long)res->staff_rows,
 			 (long long)res->checkpoints,
+			 kept ? ", the kept checkpoint among them" : "",
 			 host_pub ? "" : " (signatures not checked)");
 	return 0;
 }

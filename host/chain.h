@@ -22,9 +22,11 @@
  *   - a removed tail: a checkpoint names a head id beyond the last row, or
  *     a head hash that the row at that id does not have;
  *   - a forged or changed checkpoint (its signature or link breaks).
- * What no chain can detect: removing the tail AND every checkpoint after
- * it.  The last checkpoint's (id, hash, signature) is small: export it
- * (log.verify prints it) and keep it elsewhere to close that gap.
+ * What no chain in the database can detect: removing the tail AND every
+ * checkpoint after it.  A checkpoint kept outside the database closes that
+ * gap: its id and digest are small (log.verify prints the last one, the
+ * daemon logs each one it signs), and chain_verify() given one (struct
+ * chain_kept) fails when that checkpoint is gone or different.
  */
 #ifndef TAPAID_HOST_CHAIN_H
 #define TAPAID_HOST_CHAIN_H
@@ -81,15 +83,25 @@ struct chain_verify_result {
 	struct store_checkpoint last; /* the last checkpoint (id 0 if none) */
 };
 
+/* A checkpoint an auditor kept outside the database (from an earlier
+ * log.verify or from the daemon's log). */
+struct chain_kept {
+	int64_t id;
+	uint8_t digest[STORE_HASH_LEN];
+};
+
 /*
  * Walks both chains and all checkpoints with streaming cursors (no per-row
  * allocation).  host_pub verifies checkpoint signatures; with NULL no
  * signature is checked (the result says so in why, and ok stays 0 only if
- * something else breaks).  progress (may be NULL) is called every 65536
- * rows with rows done and total.  Returns 0 when the walk completed (look
- * at res->ok), or a negative enum store_err if the database failed.
+ * something else breaks).  kept (may be NULL): that checkpoint must still
+ * be there with that digest; by the links, every row it names is then
+ * intact too.  progress (may be NULL) is called every 65536 rows with rows
+ * done and total.  Returns 0 when the walk completed (look at res->ok), or
+ * a negative enum store_err if the database failed.
  */
 int chain_verify(struct store *s, const struct tp_key *host_pub, int flags,
+		 const struct chain_kept *kept,
 		 void (*progress)(void *ctx, int64_t done, int64_t total),
 		 void *ctx, struct chain_verify_result *res);
 

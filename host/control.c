@@ -387,6 +387,7 @@ struct job {
 	int kind;
 	int flags;
 	int64_t since, until, off;
+	struct chain_kept kept; /* log.verify: id 0 if none */
 	char dbpath[PATH_MAX + 16];
 	uint8_t host_pub[TP_P256_PUB_LEN];
 	/* loop thread only */
@@ -430,7 +431,9 @@ static void job_run(struct job *j)
 
 		if (tp_key_from_public_raw(j->host_pub, &pub) != TP_OK)
 			pub = NULL;
-		rc = chain_verify(s, pub, j->flags, NULL, NULL, &res);
+		rc =
+		    chain_verify(s, pub, j->flags, j->kept.id ? &j->kept : NULL,
+				 NULL, NULL, &res);
 		if (rc >= 0)
 			verify_to_json(&res, j->data);
 		tp_key_free(pub);
@@ -1425,13 +1428,46 @@ static void verify_to_json(const struct chain_verify_result *res, cJSON *o)
 	}
 }
 
+/*
+ * The checkpoint an auditor kept ("checkpoint" id and "digest", 64 hex
+ * digits, both or neither).  Returns 1 and sets k->id (0 when none was
+ * given), or 0 after failing the request.
+ */
+static int arg_kept(struct req *r, struct chain_kept *k)
+{
+	char hex[80];
+	int has_id, has_hex;
+
+	memset(k, 0, sizeof(*k));
+	has_id = arg_int(r, "checkpoint", 1, INT64_MAX, &k->id, 0);
+	if (r->failed)
+		return 0;
+	has_hex = arg_str(r, "digest", hex, sizeof(hex), 0);
+	if (r->failed)
+		return 0;
+	if (has_id != has_hex) {
+		fail(r, "bad_request",
+		     "\"checkpoint\" and \"digest\" go together");
+		return 0;
+	}
+	if (has_hex && (strlen(hex) != 2 * STORE_HASH_LEN ||
+			tp_hex_decode(hex, strlen(hex), k->digest,
+				      STORE_HASH_LEN) != TP_OK)) {
+		fail(r, "invalid", "\"digest\" must be %d hex digits",
+		     2 * STORE_HASH_LEN);
+		return 0;
+	}
+	return 1;
+}
+
 static void cmd_log_verify(struct req *r)
 {
 	struct chain_verify_result res;
+	struct chain_kept kept;
 	struct job *j;
 	int rc, flags;
 
-	if (!need(r, ROLE_AUDITOR))
+	if (!need(r, ROLE_AUDITOR) || !arg_kept(r, &kept))
 		return;
 	flags = arg_bool(r, "all_signatures") ? CHAIN_VERIFY_ALL_SIGS : 0;
 	/* A fresh checkpoint first, so that the newest rows are covered. */
@@ -1440,11 +1476,13 @@ static void cmd_log_verify(struct req *r)
 	if (j) {
 		j->kind = JOB_VERIFY;
 		j->flags = flags;
+		j->kept = kept;
 		if (defer(r, j) == 0)
 			return;
 		free(j);
 	}
-	rc = chain_verify(r->d->store, r->d->host_key, flags, NULL, NULL, &res);
+	rc = chain_verify(r->d->store, r->d->host_key, flags,
+			  kept.id ? &kept : NULL, NULL, NULL, &res);
 	if (store_fail(r, rc))
 		return;
 	verify_to_json(&res, data_obj(r));

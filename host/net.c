@@ -1556,11 +1556,18 @@ static void checkpoint(struct daemon *d, int force)
 	d->last_checkpoint_ms = now_ms();
 	if (rc < 0)
 		log_warnx("checkpoint failed: %s", store_errmsg(d->store));
-	else if (rc == 0)
-		log_debug("checkpoint %lld: redemptions at %lld, staff actions "
-			  "at %lld",
-			  (long long)cp.id, (long long)cp.r_head_id,
-			  (long long)cp.s_head_id);
+	else if (rc == 0) {
+		/* A trail outside the database (syslog may go to another
+		 * host): tapaidctl log verify --checkpoint takes this
+		 * ID:DIGEST and fails if the log was cut back past it. */
+		char hex[2 * STORE_HASH_LEN + 1];
+
+		tp_hex_encode(cp.digest, STORE_HASH_LEN, hex, 0);
+		log_info("checkpoint %lld:%s signed (redemptions to %lld, "
+			 "staff actions to %lld)",
+			 (long long)cp.id, hex, (long long)cp.r_head_id,
+			 (long long)cp.s_head_id);
+	}
 }
 
 void net_checkpoint(struct daemon *d, int force)

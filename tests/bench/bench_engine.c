@@ -481,7 +481,7 @@ int main(int argc, char **argv)
 		struct chain_verify_result res;
 		double t0 = now_s(), dt;
 
-		if (chain_verify(s, NULL, 0, NULL, NULL, &res) != 0) {
+		if (chain_verify(s, NULL, 0, NULL, NULL, NULL, &res) != 0) {
 			fprintf(stderr, "bench_engine: verify: %s\n",
 				store_errmsg(s));
 			return 1;

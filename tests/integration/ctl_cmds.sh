@@ -10,7 +10,8 @@
 # nothing, UTF-8 names), add/show/suspend/resume, masked names and
 # --show-names (recorded), benefit, kiosk (add/list/config/revoke), log
 # table/--csv/--json, log verify (intact, a tampered row named, a removed
-# tail caught by the signed checkpoints), report --html, and a refusal for
+# tail caught by the signed checkpoints, a tail cut with its checkpoints
+# caught by --checkpoint), report --html, and a refusal for
 # each role, each naming the role it needs and each recorded.
 . "$(dirname "$0")/ctl_lib.inc"
 
@@ -169,6 +170,14 @@ if start_daemon "$dir2"; then
 	db=$dir2/tapaid.db
 	for i in 1 2 3 4 5; do "$T" member add --no T$i --name 测试$i --union U --category c >/dev/null; done
 	expect 0 "second install: log verify intact (makes a signed checkpoint)" "$T" log verify
+	kept=$(printf '%s\n' "$out" | sed -n 's/^last checkpoint \([0-9]*:[0-9a-f]\{64\}\) .*/\1/p')
+	[ -n "$kept" ] && ok "log verify prints the last checkpoint as ID:DIGEST" || nok "no last checkpoint in: $out"
+	grep -q "checkpoint $kept signed" "$dir2/tapaidd.log" &&
+		ok "tapaidd logs the checkpoint it signs" || nok "checkpoint $kept not in tapaidd.log"
+	expect 0 "log verify --checkpoint: the kept checkpoint is there" "$T" log verify --checkpoint "$kept"
+	like "log intact" "log verify --checkpoint says intact"
+	expect 2 "log verify --checkpoint without a digest is bad usage" "$T" log verify --checkpoint 1
+	like "ID:DIGEST" "says what --checkpoint wants"
 	stop_daemon
 	sq "DROP TRIGGER staff_no_delete; DELETE FROM staff_actions WHERE id > (SELECT max(id) - 4 FROM staff_actions);"
 	"$TAPAIDD" -c "$dir2/tapaidd.conf" -d >>"$dir2/tapaidd.log" 2>&1 &
@@ -176,6 +185,18 @@ if start_daemon "$dir2"; then
 	for _ in $(seq 100); do "$T" ping >/dev/null 2>&1 && break; sleep 0.1; done
 	expect 1 "log verify: a removed tail is caught by the checkpoints" "$T" log verify
 	like "LOG BROKEN" "log verify reports the removed tail"
+	# The same cut, with every checkpoint after it removed too: the log
+	# verifies on its own, but not against the checkpoint kept above.
+	stop_daemon
+	sq "DELETE FROM checkpoints WHERE id >= (SELECT min(id) FROM checkpoints WHERE
+		s_head_id > (SELECT coalesce(max(id), 0) FROM staff_actions) OR
+		r_head_id > (SELECT coalesce(max(id), 0) FROM redemptions));"
+	"$TAPAIDD" -c "$dir2/tapaidd.conf" -d >>"$dir2/tapaidd.log" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 100); do "$T" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	expect 0 "log verify: a tail cut with its checkpoints verifies on its own" "$T" log verify
+	expect 1 "log verify --checkpoint: the same cut fails" "$T" log verify --checkpoint "$kept"
+	like "cut back" "log verify says the log was cut back"
 else
 	nok "second tapaidd starts"
 fi

@@ -2,7 +2,8 @@
  * test_chain.c - the tamper-evident log (host/chain.c): a clean log
  * verifies; a changed row, a rewritten row, a removed row, a removed tail,
  * a changed staff action and a forged checkpoint are each detected and
- * named.
+ * named; so is a tail cut off with its checkpoints, against a checkpoint
+ * kept outside the database.
  */
 #include "host_fixture.h"
 
@@ -66,7 +67,7 @@ static struct chain_verify_result verify(struct cx *c)
 	struct chain_verify_result r;
 
 	assert_int_equal(chain_verify(c->f->s, c->key, CHAIN_VERIFY_ALL_SIGS,
-				      NULL, NULL, &r),
+				      NULL, NULL, NULL, &r),
 			 0);
 	return r;
 }
@@ -241,7 +242,8 @@ static void forged_checkpoint_is_detected(void **state)
 	expect_bad(&r, "checkpoints", 2);
 	assert_non_null(strstr(r.why, "signature"));
 	/* the default mode checks the last signature, which is the bad one */
-	assert_int_equal(chain_verify(c->f->s, c->key, 0, NULL, NULL, &r), 0);
+	assert_int_equal(chain_verify(c->f->s, c->key, 0, NULL, NULL, NULL, &r),
+			 0);
 	expect_bad(&r, "checkpoints", 2);
 	tp_key_free(other);
 	/* a checkpoint edited to follow a cut tail */
@@ -249,6 +251,63 @@ static void forged_checkpoint_is_detected(void **state)
 		     "UPDATE checkpoints SET r_head_id = 8 WHERE id = 1");
 	r = verify(c);
 	expect_bad(&r, "checkpoints", 1);
+}
+
+/*
+ * Cutting off the tail together with the checkpoints that signed it leaves
+ * a log that verifies on its own.  A checkpoint kept outside the database
+ * catches it: gone, or (once the daemon signed new ones) different.
+ */
+static void kept_checkpoint_catches_a_deeper_cut(void **state)
+{
+	struct cx *c = *state;
+	struct engine_tap t[5];
+	struct engine_decision d[5];
+	struct store_checkpoint cp2;
+	struct chain_kept kept;
+	struct chain_verify_result r;
+
+	for (int i = 0; i < 5; i++)
+		t[i] = fx_tap(c->f, "K1", 1, (uint32_t)i + 11, "MANY");
+	assert_int_equal(engine_decide_batch(c->f->e, t, 5, d, T0 + 100), 0);
+	assert_int_equal(chain_checkpoint(c->f->s, T0 + 120,
+					  chain_sign_with_key, c->key, 0, &cp2),
+			 0);
+	assert_int_equal(cp2.id, 2);
+	kept.id = cp2.id;
+	memcpy(kept.digest, cp2.digest, sizeof(kept.digest));
+	/* intact: the kept checkpoint is there */
+	assert_int_equal(
+	    chain_verify(c->f->s, c->key, 0, &kept, NULL, NULL, &r), 0);
+	assert_int_equal(r.ok, 1);
+	assert_non_null(strstr(r.why, "kept"));
+	/* a wrong digest for it is not the one kept */
+	kept.digest[7] ^= 1;
+	assert_int_equal(
+	    chain_verify(c->f->s, c->key, 0, &kept, NULL, NULL, &r), 0);
+	expect_bad(&r, "checkpoints", 2);
+	kept.digest[7] ^= 1;
+	/* the five new rows and checkpoint 2 removed */
+	fx_sql(c->f, "DROP TRIGGER red_no_delete;"
+		     "DELETE FROM redemptions WHERE id > 10;"
+		     "DELETE FROM checkpoints WHERE id = 2");
+	r = verify(c);
+	assert_int_equal(r.ok, 1); /* what the database alone cannot see */
+	assert_int_equal(
+	    chain_verify(c->f->s, c->key, 0, &kept, NULL, NULL, &r), 0);
+	expect_bad(&r, "checkpoints", 2);
+	assert_non_null(strstr(r.why, "gone"));
+	/* the host signs a new checkpoint 2 over the shorter log */
+	staff(c->f, "ping", "");
+	assert_int_equal(chain_checkpoint(c->f->s, T0 + 180,
+					  chain_sign_with_key, c->key, 0, NULL),
+			 0);
+	r = verify(c);
+	assert_int_equal(r.ok, 1);
+	assert_int_equal(
+	    chain_verify(c->f->s, c->key, 0, &kept, NULL, NULL, &r), 0);
+	expect_bad(&r, "checkpoints", 2);
+	assert_non_null(strstr(r.why, "cut back or rewritten"));
 }
 
 static void checkpoint_only_when_changed(void **state)
@@ -327,8 +386,8 @@ static void many_rows(void **state)
 					  chain_sign_with_key, c->key, 0, NULL),
 			 0);
 	prog_calls = 0;
-	assert_int_equal(chain_verify(c->f->s, c->key, 0, progress, NULL, &r),
-			 0);
+	assert_int_equal(
+	    chain_verify(c->f->s, c->key, 0, NULL, progress, NULL, &r), 0);
 	assert_int_equal(r.ok, 1);
 	assert_int_equal(r.rows, 1010);
 	assert_true(prog_calls >= 1);
@@ -361,6 +420,7 @@ int main(void)
 	    T(removed_tail_is_detected),
 	    T(changed_staff_action_is_named),
 	    T(forged_checkpoint_is_detected),
+	    T(kept_checkpoint_catches_a_deeper_cut),
 	    T(checkpoint_only_when_changed),
 	    T(void_is_appended),
 	    T(many_rows),

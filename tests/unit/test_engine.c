@@ -657,7 +657,8 @@ static void disk_full(void **state)
 			 rows + 3);
 	struct chain_verify_result res;
 
-	assert_int_equal(chain_verify(f->s, NULL, 0, NULL, NULL, &res), 0);
+	assert_int_equal(chain_verify(f->s, NULL, 0, NULL, NULL, NULL, &res),
+			 0);
 	assert_int_equal(res.ok, 1);
 }
 
@@ -677,7 +678,8 @@ static void reopen(void **state)
 	t = fx_tap(f, "K1", 1, 2, "MEAL");
 	d2 = fx_one(f, &t, T0 + 2);
 	assert_int_equal(d2.redemption_id, d1.redemption_id + 1);
-	assert_int_equal(chain_verify(f->s, NULL, 0, NULL, NULL, &res), 0);
+	assert_int_equal(chain_verify(f->s, NULL, 0, NULL, NULL, NULL, &res),
+			 0);
 	assert_int_equal(res.ok, 1);
 	assert_int_equal(res.rows, 2);
 }

@@ -468,7 +468,7 @@ static void second_handle_reads(void **state)
 	assert_int_equal(STORE_CALL(r, member_add, &m), STORE_ESTATE);
 	assert_int_equal(r->ops->begin(r), STORE_ESTATE);
 	assert_int_equal(STORE_CALL(r, member_get, "1001", &m), 0);
-	assert_int_equal(chain_verify(r, NULL, 0, NULL, NULL, &res), 0);
+	assert_int_equal(chain_verify(r, NULL, 0, NULL, NULL, NULL, &res), 0);
 	assert_int_equal(res.ok, 1);
 	assert_int_equal(res.rows, 1);
 	assert_int_equal(store_sqlite_open_readonly(f->path, &r2), 0);

@@ -7,6 +7,7 @@
  * are masked by the daemon unless --show-names is given (a recorded
  * request, allowed to staff and admin only).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ static const char log_usage[] =
     "tapaidctl log [--member N] [--kiosk K] [--benefit CODE] [--since DATE]\n"
     "              [--until DATE] [--result granted|denied] [--show-names]\n"
     "              [--limit N] [--csv | --json]\n"
-    "tapaidctl log verify [--json]\n"
+    "tapaidctl log verify [--checkpoint ID:DIGEST] [--json]\n"
     "  DATE is YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]; a table is printed unless\n"
     "  --csv (RFC 4180, CRLF) or --json (one object per line) is given";
 
@@ -54,6 +55,30 @@ static const char *cell(const cJSON *row, size_t i, char *buf, size_t cap)
 enum fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
 
 static int log_verify(int argc, char **argv);
+
+/* The last checkpoint, in the form --checkpoint takes back. */
+static void print_last(const cJSON *last)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(last, "id");
+	const cJSON *dg = cJSON_GetObjectItemCaseSensitive(last, "digest");
+	const cJSON *ts = cJSON_GetObjectItemCaseSensitive(last, "ts");
+	char b[32], when[40] = "?";
+	time_t t;
+	struct tm tm;
+
+	if (!cJSON_IsString(dg))
+		return;
+	if (cJSON_IsNumber(ts)) {
+		t = (time_t)ts->valuedouble;
+		if (!localtime_r(&t, &tm) ||
+		    !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm))
+			snprintf(when, sizeof(when), "?");
+	}
+	printf("last checkpoint %s:%s (%s)\n"
+	       "keep it elsewhere; a later \"log verify --checkpoint\" with "
+	       "it fails if the log was cut back past it\n",
+	       ctl_json_text(id, b, sizeof(b)), dg->valuestring, when);
+}
 
 int ctl_log(int argc, char **argv)
 {
@@ -219,29 +244,75 @@ out:
 	return rc;
 }
 
+/*
+ * --checkpoint ID:DIGEST, as log verify prints it and tapaidd logs it: a
+ * checkpoint kept outside the database, which must still be in the log.
+ * Adds "checkpoint" and "digest" to args; 0, or -1 if malformed.
+ */
+static int kept_arg(const char *s, cJSON *args)
+{
+	const char *colon = strchr(s, ':');
+	char *end;
+	long long id;
+
+	if (!colon || colon == s || strlen(colon + 1) != 64 ||
+	    strspn(colon + 1, "0123456789abcdefABCDEF") != 64)
+		return -1;
+	errno = 0;
+	id = strtoll(s, &end, 10);
+	if (errno || end != colon || id < 1)
+		return -1;
+	cJSON_AddNumberToObject(args, "checkpoint", (double)id);
+	cJSON_AddStringToObject(args, "digest", colon + 1);
+	return 0;
+}
+
 static int log_verify(int argc, char **argv)
 {
-	static const char usage[] = "tapaidctl log verify [--json]";
+	static const char usage[] =
+	    "tapaidctl log verify [--checkpoint ID:DIGEST] [--json]";
 	struct ctl_progress prog;
 	struct ctl_conn *c;
-	cJSON *data = NULL;
-	const cJSON *ok, *rows, *cps, *bad, *why;
+	cJSON *data = NULL, *args = cJSON_CreateObject();
+	const cJSON *ok, *rows, *cps, *bad, *why, *last;
 	int json = 0, rc;
 
+	if (!args)
+		return CTL_FAIL;
 	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+
 		if (!strcmp(argv[i], "--json"))
 			json = 1;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			cJSON_Delete(args);
 			puts(usage);
 			return CTL_OK;
-		} else
+		} else if (!strncmp(argv[i], "--checkpoint=", 13))
+			v = argv[i] + 13;
+		else if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc)
+			v = argv[++i];
+		else {
+			cJSON_Delete(args);
 			return ctl_usage(usage);
+		}
+		if (v &&
+		    (cJSON_GetObjectItemCaseSensitive(args, "checkpoint") ||
+		     kept_arg(v, args) < 0)) {
+			cJSON_Delete(args);
+			ctl_err("log verify: --checkpoint wants one ID:DIGEST "
+				"(a number, a colon and 64 hex digits), as log "
+				"verify prints it");
+			return CTL_USAGE;
+		}
 	}
-	if (ctl_open(&c) != CTL_OK)
+	if (ctl_open(&c) != CTL_OK) {
+		cJSON_Delete(args);
 		return CTL_FAIL;
+	}
 	ctl_progress_start(&prog, "verifying the log", 0);
 	ctl_wait_progress = &prog;
-	rc = ctl_call(c, "log.verify", NULL, &data, NULL);
+	rc = ctl_call(c, "log.verify", args, &data, NULL);
 	ctl_wait_progress = NULL;
 	ctl_progress_end(&prog);
 	ctl_close(c);
@@ -252,6 +323,7 @@ static int log_verify(int argc, char **argv)
 	cps = cJSON_GetObjectItemCaseSensitive(data, "checkpoints");
 	bad = cJSON_GetObjectItemCaseSensitive(data, "first_bad");
 	why = cJSON_GetObjectItemCaseSensitive(data, "why");
+	last = cJSON_GetObjectItemCaseSensitive(data, "last_checkpoint");
 	if (json) {
 		ctl_json_line(stdout, data);
 	} else {
@@ -265,6 +337,8 @@ static int log_verify(int argc, char **argv)
 		       ctl_json_text(rows, b1, sizeof(b1)),
 		       staff ? ctl_json_text(staff, b3, sizeof(b3)) : "?",
 		       ctl_json_text(cps, b2, sizeof(b2)));
+		if (cJSON_IsTrue(ok) && cJSON_IsObject(last))
+			print_last(last);
 	}
 	if (!cJSON_IsTrue(ok)) {
 		char b[32];
