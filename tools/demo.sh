@@ -238,8 +238,16 @@ tap k2 "$demo/cards/C0001.card" "李建国 (construction)"
 say "12. The administrator's view"
 "$T" log | sed 's/^/   /'
 echo
-"$T" log verify | sed 's/^/   /'
+verified=$("$T" log verify)
+printf '%s\n' "$verified" | sed 's/^/   /'
 "$T" report --html "$demo/report.html" | sed 's/^/   /'
+# The auditor keeps the last checkpoint elsewhere and checks against it
+# later: that catches a tail cut off together with its checkpoints.
+kept=$(printf '%s\n' "$verified" | sed -n 's/^last checkpoint \([0-9]*:[0-9a-f]*\) .*/\1/p')
+if [ -n "$kept" ]; then
+	note "later, against the kept checkpoint: tapaidctl log verify --checkpoint ${kept%%:*}:…"
+	"$T" log verify --checkpoint "$kept" | head -n 1 | sed 's/^/   /'
+fi
 
 say "Where everything is"
 note "data dir (database, keys, tapaidd.conf): $data"
