@@ -7,12 +7,15 @@
 #ifndef TAPAID_HOST_DAEMON_H
 #define TAPAID_HOST_DAEMON_H
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "log.h"
@@ -30,6 +33,29 @@ static inline void scopy(char *dst, size_t n, const char *src)
 		dst[i] = src[i];
 	if (n)
 		dst[l] = '\0';
+}
+
+/*
+ * Names the calling thread (top -H, /proc/PID/task/TID/comm) and lowers
+ * its CPU priority by nice_by steps (at most to 19).  The loop and the
+ * store thread serve kiosks at the process's priority; the background
+ * threads, checkpointer and admin jobs (log.verify, report.data), take 10
+ * so that they use what CPU the taps leave.  On Linux the nice value
+ * belongs to the thread, threads created later inherit it, and raising it
+ * needs no privilege.  Best effort: on failure the thread runs as it was.
+ */
+static inline void thread_role(const char *name, int nice_by)
+{
+	id_t tid = (id_t)gettid();
+	int cur;
+
+	(void)pthread_setname_np(pthread_self(), name);
+	errno = 0;
+	cur = getpriority(PRIO_PROCESS, tid);
+	if (cur == -1 && errno != 0)
+		return;
+	(void)setpriority(PRIO_PROCESS, tid,
+			  cur + nice_by > 19 ? 19 : cur + nice_by);
 }
 
 /* --- config.c --- */

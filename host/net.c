@@ -1332,6 +1332,7 @@ static void *batch_thread(void *arg)
 	struct daemon *d = arg;
 	struct batcher *b = &d->batch;
 
+	thread_role("tapaidd-store", 0);
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
 		uint64_t one = 1;

@@ -51,6 +51,7 @@ static atomic_int catch_up; /* a pass copied a big WAL: finish it */
 static void *run(void *arg)
 {
 	(void)arg;
+	thread_role("tapaidd-ckpt", 10); /* after the loop and the store */
 	pthread_mutex_lock(&mu);
 	while (!stopping) {
 		struct timespec ts;

@@ -20,6 +20,8 @@
  * A tap of card n uses the generator's UID and key version 1, with a
  * counter above anything the generator wrote.  Cards come in turn by id,
  * or in a random order with BENCH_RANDOM_CARDS=1 (floor and load alike).
+ * BENCH_VERIFY=1 adds an open load of 10,000 taps/s while an auditor's
+ * log.verify walks the whole log (tapaidd's job thread).
  */
 #include <errno.h>
 #include <math.h>
@@ -31,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -457,6 +460,50 @@ static double pct(const struct load *L, int p)
 	return L->nlat ? L->lat[L->nlat * (size_t)p / 100] / 1000.0 : 0;
 }
 
+/*
+ * An open load of 10,000 taps/s while a log.verify runs, from a child (the
+ * admin call blocks until the walk is done).  The verify starts with the
+ * load; how long it took says how much of the phase it covered.
+ */
+static void verify_phase(struct sess *ss, int nsess, int ep, double seconds)
+{
+	struct load L;
+	int fd[2], st = 0;
+	uint64_t took = 0;
+	pid_t kid;
+
+	if (pipe(fd) < 0)
+		die("pipe");
+	kid = fork();
+	if (kid < 0)
+		die("fork");
+	if (kid == 0) {
+		uint64_t t = now_us();
+		int r;
+
+		close(fd[0]);
+		r = h_adminf(&H, "{\"v\":1,\"cmd\":\"log.verify\"}");
+		t = now_us() - t;
+		if (write(fd[1], &t, sizeof(t)) != (ssize_t)sizeof(t))
+			_exit(2);
+		_exit(r == 1 ? 0 : 1);
+	}
+	close(fd[1]);
+	run_load(ss, nsess, ep, seconds, 10000, &L);
+	if (read(fd[0], &took, sizeof(took)) != (ssize_t)sizeof(took))
+		took = 0;
+	close(fd[0]);
+	waitpid(kid, &st, 0);
+	printf("bench_host: open load of 10000 taps/s during log.verify "
+	       "(%s in %.1f s, from the start of the phase): %.0f granted/s, "
+	       "answer p50 %.2f ms, p99 %.2f ms\n",
+	       WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "verified" : "FAILED",
+	       (double)took / 1e6, L.granted / seconds, pct(&L, 50),
+	       pct(&L, 99));
+	fflush(stdout);
+	free(L.lat);
+}
+
 int main(int argc, char **argv)
 {
 	const char *b = getenv("TAPAID_BUILD");
@@ -692,6 +739,9 @@ int main(int argc, char **argv)
 		       "(%ld taps waited for a free slot)\n",
 		       offered, nsess, open.granted / seconds, pct(&open, 50),
 		       pct(&open, 99), open.late);
+		if (getenv("BENCH_VERIFY") &&
+		    strcmp(getenv("BENCH_VERIFY"), "1") == 0)
+			verify_phase(ss, nsess, ep, seconds);
 		printf("bench_host: floor in this run: engine %.1f us/tap in "
 		       "batches of %d = %.0f taps/s on one core; one durable "
 		       "commit of 1 tap %.2f ms; saturation/floor = %.2f\n",

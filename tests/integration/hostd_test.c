@@ -14,8 +14,10 @@
  * served, deny list push on revoke, offline records (applied, duplicate,
  * conflict, forged), roles on the admin socket, kill -9 during a stream of
  * taps and restart (every granted tap the kiosk saw is in the log exactly
- * once, the chain verifies), and a clean SIGTERM.
+ * once, the chain verifies), a clean SIGTERM, and the threads' names and
+ * priorities (the checkpointer and admin jobs below the loop and store).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -732,6 +734,79 @@ static void t_sigterm(void)
 	kc_close(&c);
 }
 
+/*
+ * The nice value of tapaidd's thread named comm (-100 if there is none):
+ * the 19th field of /proc/PID/task/TID/stat.
+ */
+static int thread_nice_of(const char *comm)
+{
+	char path[96], buf[512], name[32];
+	int found = -100;
+	DIR *dir;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)H.pid);
+	dir = opendir(path);
+	if (!dir)
+		return found;
+	while (found == -100 && (de = readdir(dir)) != NULL) {
+		FILE *f;
+		const char *p;
+		long nice = 0;
+		int field = 2;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm",
+			 (int)H.pid, de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(name, sizeof(name), f))
+			name[0] = '\0';
+		fclose(f);
+		name[strcspn(name, "\n")] = '\0';
+		if (strcmp(name, comm) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat",
+			 (int)H.pid, de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
+			/* fields after the name: state is field 3 */
+			for (p++; *p && field < 19; p++)
+				if (*p == ' ')
+					field++;
+			if (field == 19)
+				nice = strtol(p, NULL, 10);
+			found = (int)nice;
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* Kiosks are served at the process's priority; the background gives way. */
+static void t_threads(void)
+{
+	int loop = thread_nice_of("tapaidd");
+	int by10 = loop + 10 > 19 ? 19 : loop + 10;
+
+	h_adminf(
+	    &H, "{\"v\":1,\"cmd\":\"log.verify\"}"); /* starts the job thread */
+	ok(loop != -100 && thread_nice_of("tapaidd-store") == loop,
+	   "the store thread runs at the loop's priority (%d, %d)", loop,
+	   thread_nice_of("tapaidd-store"));
+	ok(loop != -100 && thread_nice_of("tapaidd-ckpt") == by10,
+	   "the WAL checkpointer runs 10 nice steps below the loop (%d)",
+	   thread_nice_of("tapaidd-ckpt"));
+	ok(loop != -100 && thread_nice_of("tapaidd-job") == by10,
+	   "admin jobs (log.verify) run 10 nice steps below the loop (%d)",
+	   thread_nice_of("tapaidd-job"));
+}
+
 int main(void)
 {
 	if (h_setup(&H, "handshake_timeout_ms = 1000\n", "staff = 65534\n") <
@@ -746,6 +821,7 @@ int main(void)
 		return 1;
 	}
 	t_setup();
+	t_threads();
 	t_decisions();
 	t_retry_reconnect();
 	t_bad_kiosks();
