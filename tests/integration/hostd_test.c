@@ -734,13 +734,31 @@ static void t_sigterm(void)
 	kc_close(&c);
 }
 
+/* The first line of /proc/PID/task/TID/FILE of tapaidd into buf. */
+static int task_line(const char *tid, const char *file, char *buf, size_t cap)
+{
+	char path[96];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/%s", (int)H.pid, tid,
+		 file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	r = fgets(buf, (int)cap, f) ? 0 : -1;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return r;
+}
+
 /*
  * The nice value of tapaidd's thread named comm (-100 if there is none):
  * the 19th field of /proc/PID/task/TID/stat.
  */
 static int thread_nice_of(const char *comm)
 {
-	char path[96], buf[512], name[32];
+	char path[64], buf[512], name[32];
 	int found = -100;
 	DIR *dir;
 	struct dirent *de;
@@ -750,39 +768,21 @@ static int thread_nice_of(const char *comm)
 	if (!dir)
 		return found;
 	while (found == -100 && (de = readdir(dir)) != NULL) {
-		FILE *f;
 		const char *p;
-		long nice = 0;
 		int field = 2;
 
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' ||
+		    task_line(de->d_name, "comm", name, sizeof(name)) < 0 ||
+		    strcmp(name, comm) != 0 ||
+		    task_line(de->d_name, "stat", buf, sizeof(buf)) < 0 ||
+		    !(p = strrchr(buf, ')')))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm",
-			 (int)H.pid, de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (!fgets(name, sizeof(name), f))
-			name[0] = '\0';
-		fclose(f);
-		name[strcspn(name, "\n")] = '\0';
-		if (strcmp(name, comm) != 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat",
-			 (int)H.pid, de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
-			/* fields after the name: state is field 3 */
-			for (p++; *p && field < 19; p++)
-				if (*p == ' ')
-					field++;
-			if (field == 19)
-				nice = strtol(p, NULL, 10);
-			found = (int)nice;
-		}
-		fclose(f);
+		/* fields after the name: state is field 3 */
+		for (p++; *p && field < 19; p++)
+			if (*p == ' ')
+				field++;
+		if (field == 19)
+			found = (int)strtol(p, NULL, 10);
 	}
 	closedir(dir);
 	return found;
@@ -791,20 +791,26 @@ static int thread_nice_of(const char *comm)
 /* Kiosks are served at the process's priority; the background gives way. */
 static void t_threads(void)
 {
+	static const struct {
+		const char *comm, *what;
+		int by;
+	} want[] = {
+	    {"tapaidd-store", "the store thread", 0},
+	    {"tapaidd-ckpt", "the WAL checkpointer", 10},
+	    {"tapaidd-job", "admin jobs (log.verify)", 10},
+	};
 	int loop = thread_nice_of("tapaidd");
-	int by10 = loop + 10 > 19 ? 19 : loop + 10;
 
-	h_adminf(
-	    &H, "{\"v\":1,\"cmd\":\"log.verify\"}"); /* starts the job thread */
-	ok(loop != -100 && thread_nice_of("tapaidd-store") == loop,
-	   "the store thread runs at the loop's priority (%d, %d)", loop,
-	   thread_nice_of("tapaidd-store"));
-	ok(loop != -100 && thread_nice_of("tapaidd-ckpt") == by10,
-	   "the WAL checkpointer runs 10 nice steps below the loop (%d)",
-	   thread_nice_of("tapaidd-ckpt"));
-	ok(loop != -100 && thread_nice_of("tapaidd-job") == by10,
-	   "admin jobs (log.verify) run 10 nice steps below the loop (%d)",
-	   thread_nice_of("tapaidd-job"));
+	/* log.verify starts the job thread */
+	h_adminf(&H, "{\"v\":1,\"cmd\":\"log.verify\"}");
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int n = thread_nice_of(want[i].comm);
+		int exp = loop + want[i].by > 19 ? 19 : loop + want[i].by;
+
+		ok(loop != -100 && n == exp,
+		   "%s runs %d nice steps below the loop (%s: %d, loop %d)",
+		   want[i].what, want[i].by, want[i].comm, n, loop);
+	}
 }
 
 int main(void)
