@@ -296,18 +296,29 @@ static int arg_time(struct req *r, const char *key, int64_t *out)
 	return 1;
 }
 
-static int arg_uid(struct req *r, const char *key, uint8_t uid[7])
+/*
+ * n bytes given as 2n hex digits (at most 32 bytes); 1 if present and
+ * right.  what follows the digit count in the error ("" or " (...)").
+ */
+static int arg_hex(struct req *r, const char *key, uint8_t *out, size_t n,
+		   int required, const char *what)
 {
-	char hex[32];
+	char hex[2 * 32 + 18];
 
-	if (!arg_str(r, key, hex, sizeof(hex), 1))
+	if (!arg_str(r, key, hex, 2 * n + 18, required))
 		return 0;
-	if (strlen(hex) != 14 || tp_hex_decode(hex, 14, uid, 7) != TP_OK) {
-		fail(r, "invalid", "\"%s\" must be 14 hex digits (7-byte UID)",
-		     key);
+	if (strlen(hex) != 2 * n ||
+	    tp_hex_decode(hex, 2 * n, out, n) != TP_OK) {
+		fail(r, "invalid", "\"%s\" must be %zu hex digits%s", key,
+		     2 * n, what);
 		return 0;
 	}
 	return 1;
+}
+
+static int arg_uid(struct req *r, const char *key, uint8_t uid[7])
+{
+	return arg_hex(r, key, uid, 7, 1, " (7-byte UID)");
 }
 
 static const char *status_name(int st)
@@ -1438,26 +1449,18 @@ static void verify_to_json(const struct chain_verify_result *res, cJSON *o)
  */
 static int arg_kept(struct req *r, struct chain_kept *k)
 {
-	char hex[80];
 	int has_id, has_hex;
 
 	memset(k, 0, sizeof(*k));
 	has_id = arg_int(r, "checkpoint", 1, INT64_MAX, &k->id, 0);
 	if (r->failed)
 		return 0;
-	has_hex = arg_str(r, "digest", hex, sizeof(hex), 0);
+	has_hex = arg_hex(r, "digest", k->digest, STORE_HASH_LEN, 0, "");
 	if (r->failed)
 		return 0;
 	if (has_id != has_hex) {
 		fail(r, "bad_request",
 		     "\"checkpoint\" and \"digest\" go together");
-		return 0;
-	}
-	if (has_hex && (strlen(hex) != 2 * STORE_HASH_LEN ||
-			tp_hex_decode(hex, strlen(hex), k->digest,
-				      STORE_HASH_LEN) != TP_OK)) {
-		fail(r, "invalid", "\"digest\" must be %d hex digits",
-		     2 * STORE_HASH_LEN);
 		return 0;
 	}
 	return 1;

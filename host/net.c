@@ -1418,19 +1418,15 @@ static int batch_collect(struct daemon *d, int wait)
 	/* busy and done go back to 0 under b->mu, which guards them: a store
 	 * thread woken spuriously must never see busy without done and decide
 	 * this batch again.  Without the thread, b->mu was never made. */
-	if (b->started) {
+	if (b->started)
 		pthread_mutex_lock(&b->mu);
-		while (wait && !b->done)
-			pthread_cond_wait(&b->cv, &b->mu);
-		done = b->done;
-		if (done)
-			b->done = b->busy = 0;
+	while (b->started && wait && !b->done)
+		pthread_cond_wait(&b->cv, &b->mu);
+	done = b->done;
+	if (done)
+		b->done = b->busy = 0;
+	if (b->started)
 		pthread_mutex_unlock(&b->mu);
-	} else {
-		done = b->done;
-		if (done)
-			b->done = b->busy = 0;
-	}
 	if (!done)
 		return 0;
 	d->st.batches++;

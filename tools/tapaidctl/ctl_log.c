@@ -7,7 +7,6 @@
  * are masked by the daemon unless --show-names is given (a recorded
  * request, allowed to staff and admin only).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,19 +60,12 @@ static void print_last(const cJSON *last)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(last, "id");
 	const cJSON *dg = cJSON_GetObjectItemCaseSensitive(last, "digest");
-	const cJSON *ts = cJSON_GetObjectItemCaseSensitive(last, "ts");
-	char b[32], when[40] = "?";
-	time_t t;
-	struct tm tm;
+	char b[32], when[40];
 
 	if (!cJSON_IsString(dg))
 		return;
-	if (cJSON_IsNumber(ts)) {
-		t = (time_t)ts->valuedouble;
-		if (!localtime_r(&t, &tm) ||
-		    !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm))
-			snprintf(when, sizeof(when), "?");
-	}
+	/* its "ts" as the log table shows a row's (cols[1]) */
+	cell(last, 1, when, sizeof(when));
 	printf("last checkpoint %s:%s (%s)\n"
 	       "keep it elsewhere; a later \"log verify --checkpoint\" with "
 	       "it fails if the log was cut back past it\n",
@@ -252,15 +244,16 @@ out:
 static int kept_arg(const char *s, cJSON *args)
 {
 	const char *colon = strchr(s, ':');
-	char *end;
-	long long id;
+	char num[24];
+	uint64_t id;
 
-	if (!colon || colon == s || strlen(colon + 1) != 64 ||
+	if (!colon || (size_t)(colon - s) >= sizeof(num) ||
+	    strlen(colon + 1) != 64 ||
 	    strspn(colon + 1, "0123456789abcdefABCDEF") != 64)
 		return -1;
-	errno = 0;
-	id = strtoll(s, &end, 10);
-	if (errno || end != colon || id < 1)
+	memcpy(num, s, (size_t)(colon - s));
+	num[colon - s] = '\0';
+	if (!ctl_parse_u64(num, 1, INT64_MAX, &id))
 		return -1;
 	cJSON_AddNumberToObject(args, "checkpoint", (double)id);
 	cJSON_AddStringToObject(args, "digest", colon + 1);
