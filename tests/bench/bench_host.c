@@ -265,11 +265,17 @@ struct sess {
 	uint64_t next_us; /* open loop: when the next tap is due */
 };
 
+#define TL_SLOTS 1200 /* 100 ms each: two minutes */
+
 struct load {
 	long granted, denied, late;
 	long all; /* every answer, warm-up included (for CPU per tap) */
 	uint32_t *lat;
 	size_t nlat, cap;
+	/* Per 100 ms after the warm-up: taps, taps over the goal's 20 ms
+	 * and the slowest, for BENCH_TIMELINE=1. */
+	uint32_t tl_n[TL_SLOTS], tl_slow[TL_SLOTS], tl_max[TL_SLOTS];
+	uint64_t t_warm; /* CLOCK_MONOTONIC, microseconds */
 };
 
 static long read_rss_kb(pid_t pid, const char *field)
@@ -397,11 +403,20 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 					    TP_REASON__COUNT]++;
 				} else if (x->sent_us[k] >= t_warm &&
 					   now <= t_end) {
+					uint32_t us =
+					    (uint32_t)(now - x->sent_us[k]);
+					size_t b =
+					    (x->sent_us[k] - t_warm) / 100000;
+
 					L->granted++;
 					if (L->nlat < L->cap)
-						L->lat[L->nlat++] =
-						    (uint32_t)(now -
-							       x->sent_us[k]);
+						L->lat[L->nlat++] = us;
+					if (b < TL_SLOTS) {
+						L->tl_n[b]++;
+						L->tl_slow[b] += us > 20000;
+						if (us > L->tl_max[b])
+							L->tl_max[b] = us;
+					}
 				}
 				if (rate == 0)
 					send_tap(x);
@@ -453,6 +468,30 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 		}
 	}
 	qsort(L->lat, L->nlat, sizeof(*L->lat), cmp_u32);
+	L->t_warm = t_warm;
+}
+
+/*
+ * BENCH_TIMELINE=1: where in an open-load run the slow taps were, per
+ * 100 ms, with the warm-up's end on CLOCK_MONOTONIC to line them up with
+ * a trace (perf record -k CLOCK_MONOTONIC).  Stalls show as a few slots
+ * in a row; scattered slots are taps waiting for a CPU.
+ */
+static void print_timeline(const struct load *L)
+{
+	const char *v = getenv("BENCH_TIMELINE");
+
+	if (!v || strcmp(v, "1") != 0)
+		return;
+	printf("bench_host: timeline: warm-up ended at %.6f s on "
+	       "CLOCK_MONOTONIC; slots of 100 ms with taps over 20 ms:\n",
+	       L->t_warm / 1e6);
+	for (size_t b = 0; b < TL_SLOTS && L->tl_n[b]; b++)
+		if (L->tl_slow[b])
+			printf("bench_host:   at %5.1f s: %u of %u taps over "
+			       "20 ms, slowest %.1f ms\n",
+			       b / 10.0, L->tl_slow[b], L->tl_n[b],
+			       L->tl_max[b] / 1000.0);
 }
 
 static double pct(const struct load *L, int p)
@@ -718,13 +757,17 @@ int main(int argc, char **argv)
 			 * client thread prepares the next thousand taps. */
 			struct load goal;
 
+			d0 = cpu_us(H.pid);
 			run_load(ss, nsess, ep, seconds, 10000, &goal);
+			dcpu = cpu_us(H.pid) - d0;
 			printf("bench_host: open load of 10000 taps/s over %d "
 			       "sessions: %.0f granted durable taps/s, answer "
 			       "p50 %.2f ms, p99 %.2f ms (%ld taps waited for "
-			       "a free slot)\n",
+			       "a free slot); tapaidd used %.0f%% of a core\n",
 			       nsess, goal.granted / seconds, pct(&goal, 50),
-			       pct(&goal, 99), goal.late);
+			       pct(&goal, 99), goal.late,
+			       dcpu / ((seconds + 1) * 1e6) * 100);
+			print_timeline(&goal);
 			fflush(stdout);
 			denied += goal.denied;
 			free(goal.lat);
@@ -739,6 +782,7 @@ int main(int argc, char **argv)
 		       "(%ld taps waited for a free slot)\n",
 		       offered, nsess, open.granted / seconds, pct(&open, 50),
 		       pct(&open, 99), open.late);
+		print_timeline(&open);
 		if (getenv("BENCH_VERIFY") &&
 		    strcmp(getenv("BENCH_VERIFY"), "1") == 0)
 			verify_phase(ss, nsess, ep, seconds);
