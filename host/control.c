@@ -41,7 +41,6 @@
 #define CTL_MAXCONN	    128
 #define CTL_MAXCONN_PER_UID 16
 #define CTL_WBUF_MAX	    (256 * 1024 * 1024)
-#define CARD_KEY_VERSION    1
 
 struct ctl_conn {
 	struct loop_io io;
@@ -1197,7 +1196,8 @@ static void cmd_card_prepare(struct req *r)
 	}
 	if (rc != STORE_ENOTFOUND && store_fail(r, rc))
 		return;
-	cJSON_AddNumberToObject(data_obj(r), "key_version", CARD_KEY_VERSION);
+	cJSON_AddNumberToObject(data_obj(r), "key_version",
+				ENGINE_CARD_KEY_VERSION);
 	keys = cJSON_AddObjectToObject(data_obj(r), "keys");
 	for (int i = 0; i <= 4; i++) {
 		char name[4];
@@ -1205,7 +1205,7 @@ static void cmd_card_prepare(struct req *r)
 		if (i == 1)
 			memcpy(k, r->d->keys.meta, 16);
 		else if (keys_card_key(r->d->keys.master, uid, i,
-				       CARD_KEY_VERSION, k) != TP_OK) {
+				       ENGINE_CARD_KEY_VERSION, k) != TP_OK) {
 			fail(r, "internal", "cannot derive card key %d", i);
 			tp_wipe(k, sizeof(k));
 			return;

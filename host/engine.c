@@ -151,6 +151,21 @@ void engine_free(struct engine *e)
 
 /* ---- card data ----------------------------------------------------------- */
 
+/* The SUN's CMAC under the card key of version kv: TP_OK if it verifies. */
+static int sun_mac(const uint8_t master[16], const struct tp_sun_msg *msg,
+		   const uint8_t uid[7], uint32_t ctr, int kv)
+{
+	uint8_t fkey[16];
+	int rc;
+
+	rc = tp_card_key(master, uid, TP_KEY_SDM_FILE, (uint8_t)kv, fkey);
+	if (rc == TP_OK)
+		rc = tp_sun_check_mac(fkey, uid, ctr, msg->mac_in,
+				      msg->mac_in_len, msg->mac);
+	tp_wipe(fkey, sizeof(fkey));
+	return rc;
+}
+
 static void card_data(const struct engine_keys *keys,
 		      const struct engine_tap *t, struct engine_card_data *cd)
 {
@@ -169,6 +184,12 @@ static void card_data(const struct engine_keys *keys,
 	cd->picc_ok = 1;
 	if (tp_card_lookup_id(keys->salt, cd->uid, cd->lookup) != 0)
 		cd->lookup_err = 1;
+	/* Most cards are at this version: the decision then only looks at
+	 * the card's version, and the store thread does no AES for it. */
+	cd->mac_checked = 1;
+	cd->mac_ok = sun_mac(keys->master, &msg, cd->uid, cd->ctr,
+			     ENGINE_CARD_KEY_VERSION) == TP_OK;
+	tp_wipe(&msg, sizeof(msg));
 }
 
 void engine_tap_prepare(const struct engine_keys *keys, struct engine_tap *t)
@@ -554,12 +575,13 @@ static int decide(struct engine *e, const struct engine_tap *t,
 	struct engine_localtime lt;
 	struct tp_sun_msg msg;
 	struct engine_card_data cd;
-	uint8_t uid[7], lookup[16], fkey[16];
+	uint8_t uid[7], lookup[16];
 	uint32_t ctr = 0;
 	int64_t ts, since, until, used = 0, used_amount = 0;
 	const char *pname;
 	char detail[STORE_DETAIL_LEN];
 	int reason = TP_REASON_GRANTED, err, have_kiosk = 0, rc, lookup_err;
+	int mac_checked, mac_ok;
 
 	/* 0: a retry gets the first answer. */
 	if (t->offline && t->offline_seq > 0) {
@@ -640,8 +662,7 @@ static int decide(struct engine *e, const struct engine_tap *t,
 		cd = t->card;
 	else
 		card_data(&e->keys, t, &cd);
-	if (!cd.picc_ok ||
-	    tp_sun_parse(t->sun, strnlen(t->sun, sizeof(t->sun)), &msg) != 0) {
+	if (!cd.picc_ok) {
 		reason = TP_REASON_NOT_A_SERVICE_CARD;
 		tp_wipe(&cd, sizeof(cd));
 		goto store;
@@ -650,6 +671,8 @@ static int decide(struct engine *e, const struct engine_tap *t,
 	ctr = cd.ctr;
 	memcpy(lookup, cd.lookup, sizeof(lookup));
 	lookup_err = cd.lookup_err;
+	mac_checked = cd.mac_checked;
+	mac_ok = cd.mac_ok;
 	tp_wipe(&cd, sizeof(cd));
 	r.ctr = ctr;
 
@@ -668,13 +691,15 @@ static int decide(struct engine *e, const struct engine_tap *t,
 	}
 	r.card_id = c.id;
 
-	/* 4: genuine: the CMAC under the card's own key. */
-	rc = tp_card_key(e->keys.master, uid, TP_KEY_SDM_FILE,
-			 (uint8_t)c.key_version, fkey);
-	if (rc == 0)
-		rc = tp_sun_check_mac(fkey, uid, ctr, msg.mac_in,
-				      msg.mac_in_len, msg.mac);
-	tp_wipe(fkey, sizeof(fkey));
+	/* 4: genuine: the CMAC under the card's own key, checked already
+	 * with the card data for the usual key version. */
+	if (mac_checked && c.key_version == ENGINE_CARD_KEY_VERSION)
+		rc = mac_ok ? TP_OK : TP_ERR_MAC;
+	else if ((rc = tp_sun_parse(t->sun, strnlen(t->sun, sizeof(t->sun)),
+				    &msg)) == TP_OK) {
+		rc = sun_mac(e->keys.master, &msg, uid, ctr, c.key_version);
+		tp_wipe(&msg, sizeof(msg));
+	}
 	tp_wipe(uid, sizeof(uid));
 	if (rc != 0) {
 		reason = TP_REASON_BAD_SIGNATURE;

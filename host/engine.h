@@ -59,6 +59,9 @@
 #define ENGINE_META_KEY_FILE   "sdm-meta.key"
 #define ENGINE_SALT_FILE       "lookup-salt.key"
 
+/* The key version staff issue cards at (tapaidctl card issue). */
+#define ENGINE_CARD_KEY_VERSION 1
+
 struct engine_keys {
 	uint8_t master[16]; /* card master key (AN10922 diversification) */
 	uint8_t meta[16];   /* SDM meta-read key, shared by all cards */
@@ -102,9 +105,11 @@ struct engine_tap {
 	/* Filled by engine_tap_prepare() (off the store thread), else by the
 	 * decision itself. */
 	struct engine_card_data {
-		uint8_t prepared;   /* 1: the fields below hold for sun[] */
-		uint8_t picc_ok;    /* SUN parsed, PICC data decrypted */
-		uint8_t lookup_err; /* the lookup id could not be derived */
+		uint8_t prepared;    /* 1: the fields below hold for sun[] */
+		uint8_t picc_ok;     /* SUN parsed, PICC data decrypted */
+		uint8_t lookup_err;  /* the lookup id could not be derived */
+		uint8_t mac_checked; /* mac_ok is worked out for cards at */
+		uint8_t mac_ok;	     /* ENGINE_CARD_KEY_VERSION */
 		uint8_t uid[7];
 		uint32_t ctr;
 		uint8_t lookup[STORE_LOOKUP_LEN];
@@ -112,10 +117,12 @@ struct engine_tap {
 };
 
 /*
- * Decrypts the tap's SUN PICC data under the meta key and derives the
- * card's lookup id, so that the thread that decides the batch need not:
- * the card cryptography that needs no database.  Any thread; the keys are
- * only read.  engine_tap_wipe() clears the result (the UID) after use.
+ * Decrypts the tap's SUN PICC data under the meta key, derives the card's
+ * lookup id and checks the SUN's CMAC under the card key of version
+ * ENGINE_CARD_KEY_VERSION, so that the thread that decides the batch need
+ * not: the card cryptography that needs no database.  A card of another
+ * key version is checked at the decision.  Any thread; the keys are only
+ * read.  engine_tap_wipe() clears the result (the UID) after use.
  */
 void engine_tap_prepare(const struct engine_keys *keys, struct engine_tap *t);
 void engine_tap_wipe(struct engine_tap *t);

@@ -156,6 +156,55 @@ static void prepared_tap(void **state)
 	assert_int_equal(t.card.ctr, 0);
 }
 
+/* The CMAC checked with the prepared card data, for cards at the usual key
+ * version, decides as the one checked at the decision: a bad MAC is still
+ * refused, and a card at another version is checked under its own key. */
+static void prepared_mac(void **state)
+{
+	struct fx *f = *state;
+	struct engine_tap t = fx_tap(f, "K1", 1, 5, "MEAL");
+	struct engine_decision d;
+	uint8_t uid[7], lookup[16];
+	int64_t id = 0;
+	char *c;
+
+	engine_tap_prepare(&f->keys, &t);
+	assert_int_equal(t.card.mac_checked, 1);
+	assert_int_equal(t.card.mac_ok, 1);
+	/* one MAC digit changed, prepared: refused, counter untouched */
+	t = fx_tap(f, "K1", 1, 5, "MEAL");
+	c = strstr(t.sun, "&c=") + 3;
+	*c = *c == 'A' ? 'B' : 'A';
+	engine_tap_prepare(&f->keys, &t);
+	assert_int_equal(t.card.mac_checked, 1);
+	assert_int_equal(t.card.mac_ok, 0);
+	d = fx_one(f, &t, T0);
+	expect(&d, STORE_DENIED, TP_REASON_BAD_SIGNATURE);
+	assert_int_equal(fx_ctr(f, 1), 0);
+	/* a card issued at key version 2 */
+	fx_uid(2, uid);
+	assert_int_equal(tp_card_lookup_id(f->keys.salt, uid, lookup), 0);
+	assert_int_equal(STORE_CALL(f->s, card_register, lookup, "1001", 2, 0,
+				    1700000000, &id),
+			 0);
+	/* its MAC under version 2 verifies, though the prepared check (at
+	 * version 1) failed */
+	t = fx_tap(f, "K1", 2, 3, "MEAL");
+	fx_sun(f, 2, 3, 2, t.sun, sizeof(t.sun));
+	engine_tap_prepare(&f->keys, &t);
+	assert_int_equal(t.card.mac_ok, 0);
+	d = fx_one(f, &t, T0);
+	expect(&d, STORE_GRANTED, TP_REASON_GRANTED);
+	/* and one under version 1, which the prepared check accepted, does
+	 * not: the card's version decides */
+	t = fx_tap(f, "K1", 2, 4, "MEAL");
+	engine_tap_prepare(&f->keys, &t);
+	assert_int_equal(t.card.mac_ok, 1);
+	d = fx_one(f, &t, T0);
+	expect(&d, STORE_DENIED, TP_REASON_BAD_SIGNATURE);
+	assert_int_equal(sec_events(f, STORE_SEC_BAD_SIGNATURE), 2);
+}
+
 static void unknown_card(void **state)
 {
 	struct fx *f = *state;
@@ -864,6 +913,7 @@ int main(void)
 	    T(kiosk_not_enrolled),
 	    T(not_a_service_card),
 	    T(prepared_tap),
+	    T(prepared_mac),
 	    T(unknown_card),
 	    T(bad_signature),
 	    T(counters),
