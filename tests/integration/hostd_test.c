@@ -529,6 +529,54 @@ static void t_records(void)
 	kc_close(&c);
 }
 
+/* A member import over several of the daemon's chunks: a bad row late in
+ * the file stores nothing, a good file stores every row. */
+static void t_import(void)
+{
+	enum { ROWS = 10000, BAD = 9000 };
+	size_t cap = (size_t)ROWS * 64 + 128, n;
+	char *req = malloc(cap), resp[4096];
+	int rc;
+
+	if (!req) {
+		ok(0, "memory for the import request");
+		return;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		n = (size_t)snprintf(req, cap,
+				     "{\"v\":1,\"cmd\":\"member.import\","
+				     "\"args\":{\"rows\":[");
+		for (int i = 0; i < ROWS; i++)
+			n += (size_t)snprintf(
+			    req + n, cap - n,
+			    "%s[\"IMP%05d\",\"%s\",\"U\",\"worker\"]",
+			    i ? "," : "", i,
+			    pass == 0 && i == BAD ? "" : "Li Ming");
+		snprintf(req + n, cap - n, "]}}");
+		rc = h_admin(&H, req, resp, sizeof(resp));
+		if (pass == 0) {
+			ok(rc == 0 && strstr(resp, "line 9002: name is empty"),
+			   "an import with a bad row late in the file is "
+			   "refused with its line");
+			rc = h_admin(&H,
+				     "{\"v\":1,\"cmd\":\"member.show\","
+				     "\"args\":{\"no\":\"IMP00000\"}}",
+				     resp, sizeof(resp));
+			ok(rc == 0, "and none of its rows was stored");
+		} else {
+			ok(rc == 1 && strstr(resp, "\"imported\":10000"),
+			   "an import of %d rows stores them all", ROWS);
+			rc = h_admin(&H,
+				     "{\"v\":1,\"cmd\":\"member.show\","
+				     "\"args\":{\"no\":\"IMP09999\"}}",
+				     resp, sizeof(resp));
+			ok(rc == 1 && strstr(resp, "\"category\":\"worker\""),
+			   "its last row is there");
+		}
+	}
+	free(req);
+}
+
 static void t_admin_roles(void)
 {
 	char resp[4096];
@@ -838,6 +886,7 @@ int main(void)
 	t_records();
 	t_session_limit();
 	t_admin_roles();
+	t_import();
 	t_kill9();
 	t_sigterm();
 	printf("1..%d\n", test_no);
