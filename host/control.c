@@ -389,7 +389,7 @@ static void add_name(struct req *r, cJSON *o, const char *key, const char *name)
  * the job is done.  While a connection waits for its job, nothing more is
  * read from it, so answers stay in request order.
  */
-enum job_kind { JOB_VERIFY, JOB_REPORT };
+enum job_kind { JOB_VERIFY, JOB_REPORT, JOB_PARSE };
 
 struct job {
 	struct job *next;
@@ -400,6 +400,8 @@ struct job {
 	struct chain_kept kept; /* log.verify: id 0 if none */
 	char dbpath[PATH_MAX + 16];
 	uint8_t host_pub[TP_P256_PUB_LEN];
+	char *line; /* JOB_PARSE: the request line, parsed into data */
+	size_t len;
 	/* loop thread only */
 	struct ctl_conn *c; /* NULL once the connection went away */
 	/* set by the job thread */
@@ -427,6 +429,13 @@ static void job_run(struct job *j)
 	struct tp_key *pub = NULL;
 	int rc;
 
+	if (j->kind == JOB_PARSE) {
+		/* NULL if it is not JSON: the loop says so. */
+		j->data = cJSON_ParseWithLength(j->line, j->len);
+		free(j->line);
+		j->line = NULL;
+		return;
+	}
 	rc = store_sqlite_open(j->dbpath, &s);
 	if (rc < 0) {
 		j->failed = 1;
@@ -499,6 +508,7 @@ static void *job_thread(void *arg)
 
 static void process_lines(struct ctl_conn *c);
 static void reply(struct ctl_conn *c, struct req *r);
+static void handle_request(struct ctl_conn *c, cJSON *root, size_t len);
 
 /* The loop side: a job is done; answer it and read on. */
 static void jobs_io_locked(struct loop_io *io, uint32_t events)
@@ -516,7 +526,12 @@ static void jobs_io_locked(struct loop_io *io, uint32_t events)
 		struct ctl_conn *c = j->c;
 
 		list = j->next;
-		if (c) {
+		if (c && j->kind == JOB_PARSE) {
+			c->job = NULL;
+			handle_request(c, j->data, j->len);
+			j->data = NULL; /* handle_request deleted it */
+			process_lines(c);
+		} else if (c) {
 			struct req r;
 
 			memset(&r, 0, sizeof(r));
@@ -583,6 +598,7 @@ static void jobs_stop(struct daemon *d)
 		else
 			jobs.done = j->next;
 		cJSON_Delete(j->data);
+		free(j->line);
 		free(j);
 	}
 	loop_del(d->loop, &jobs.io);
@@ -595,19 +611,11 @@ static void jobs_stop(struct daemon *d)
  * Returns 0, or -1 when there is no job thread (the caller then runs the
  * request in the loop as before).
  */
-static int defer(struct req *r, struct job *j)
+static void enqueue(struct ctl_conn *c, struct job *j)
 {
-	struct daemon *d = r->d;
-
-	if (jobs_start(d) < 0)
-		return -1;
-	snprintf(j->dbpath, sizeof(j->dbpath), "%s/tapaid.db", d->cf.data_dir);
-	if (tp_key_public_raw(d->host_key, j->host_pub) != TP_OK)
-		return -1;
-	j->c = r->c;
-	r->c->job = j;
-	r->deferred = 1;
-	loop_mod(d->loop, &r->c->io, 0);
+	j->c = c;
+	c->job = j;
+	loop_mod(c->d->loop, &c->io, 0);
 	pthread_mutex_lock(&jobs.mu);
 	j->next = NULL;
 	if (!jobs.todo) {
@@ -621,6 +629,19 @@ static int defer(struct req *r, struct job *j)
 	}
 	pthread_cond_signal(&jobs.cv);
 	pthread_mutex_unlock(&jobs.mu);
+}
+
+static int defer(struct req *r, struct job *j)
+{
+	struct daemon *d = r->d;
+
+	if (jobs_start(d) < 0)
+		return -1;
+	snprintf(j->dbpath, sizeof(j->dbpath), "%s/tapaid.db", d->cf.data_dir);
+	if (tp_key_public_raw(d->host_key, j->host_pub) != TP_OK)
+		return -1;
+	r->deferred = 1;
+	enqueue(r->c, j);
 	return 0;
 }
 
@@ -1815,10 +1836,41 @@ static void reply(struct ctl_conn *c, struct req *r)
 	free(s);
 }
 
+/*
+ * A line over CTL_LINE_MAX (a member import, from staff or admin) is
+ * parsed on the job thread: 20 MB of JSON for 400,000 members take about
+ * half a second that kiosks would wait for.  1 if it went there.
+ */
+static int parse_off_loop(struct ctl_conn *c, const char *line, size_t len)
+{
+	struct job *j;
+
+	if (len <= CTL_LINE_MAX || jobs_start(c->d) < 0 ||
+	    !(j = calloc(1, sizeof(*j))))
+		return 0;
+	j->kind = JOB_PARSE;
+	j->len = len;
+	j->line = malloc(len ? len : 1);
+	if (!j->line) {
+		free(j);
+		return 0;
+	}
+	memcpy(j->line, line, len);
+	enqueue(c, j);
+	return 1;
+}
+
 static void handle_line(struct ctl_conn *c, const char *line, size_t len)
 {
+	if (!parse_off_loop(c, line, len))
+		handle_request(c, cJSON_ParseWithLength(line, len), len);
+}
+
+/* Runs the request in root (NULL: the line was not JSON), then frees it. */
+static void handle_request(struct ctl_conn *c, cJSON *root, size_t len)
+{
 	struct req r;
-	cJSON *root, *empty = NULL;
+	cJSON *empty = NULL;
 	const cJSON *v, *cmd, *args;
 	const struct command *found = NULL;
 
@@ -1826,7 +1878,6 @@ static void handle_line(struct ctl_conn *c, const char *line, size_t len)
 	r.d = c->d;
 	r.c = c;
 	r.cmd = "?";
-	root = cJSON_ParseWithLength(line, len);
 	if (!root || !cJSON_IsObject(root)) {
 		fail(&r, "bad_request",
 		     "a request is one JSON object per line");
