@@ -552,8 +552,24 @@ static void t_import(void)
 			    "%s[\"IMP%05d\",\"%s\",\"U\",\"worker\"]",
 			    i ? "," : "", i,
 			    pass == 0 && i == BAD ? "" : "Li Ming");
-		snprintf(req + n, cap - n, "]}}");
-		rc = h_admin(&H, req, resp, sizeof(resp));
+		n += (size_t)snprintf(req + n, cap - n, "]}}");
+		if (pass == 1) {
+			/* Parsed off the loop: a ping behind it on the same
+			 * connection is still answered second. */
+			char *imp, *ping;
+
+			snprintf(req + n, cap - n,
+				 "\n{\"v\":1,\"cmd\":\"ping\"}\n");
+			rc = h_admin_lines(&H, req, 2, resp, sizeof(resp));
+			imp = strstr(resp, "\"imported\":10000");
+			ping = strstr(resp, "\"version\"");
+			ok(rc == 2 && imp && ping && imp < ping,
+			   "an import of %d rows stores them all, and the "
+			   "request behind it is answered after it",
+			   ROWS);
+			req[n] = '\0';
+		} else
+			rc = h_admin(&H, req, resp, sizeof(resp));
 		if (pass == 0) {
 			ok(rc == 0 && strstr(resp, "line 9002: name is empty"),
 			   "an import with a bad row late in the file is "
@@ -564,8 +580,6 @@ static void t_import(void)
 				     resp, sizeof(resp));
 			ok(rc == 0, "and none of its rows was stored");
 		} else {
-			ok(rc == 1 && strstr(resp, "\"imported\":10000"),
-			   "an import of %d rows stores them all", ROWS);
 			rc = h_admin(&H,
 				     "{\"v\":1,\"cmd\":\"member.show\","
 				     "\"args\":{\"no\":\"IMP09999\"}}",
