@@ -606,11 +606,7 @@ static void jobs_stop(struct daemon *d)
 	jobs.started = 0;
 }
 
-/*
- * Hands j to the job thread and parks the connection until it is done.
- * Returns 0, or -1 when there is no job thread (the caller then runs the
- * request in the loop as before).
- */
+/* Queues j for the job thread and parks c until it is done. */
 static void enqueue(struct ctl_conn *c, struct job *j)
 {
 	j->c = c;
@@ -631,6 +627,11 @@ static void enqueue(struct ctl_conn *c, struct job *j)
 	pthread_mutex_unlock(&jobs.mu);
 }
 
+/*
+ * Hands the read j to the job thread and parks the connection until it is
+ * done.  Returns 0, or -1 when there is no job thread (the caller then
+ * runs the request in the loop as before).
+ */
 static int defer(struct req *r, struct job *j)
 {
 	struct daemon *d = r->d;
@@ -774,17 +775,11 @@ static void cmd_member_import(struct req *r)
 				break;
 		}
 	}
-	if (rc == 0)
-		rc = s->ops->commit(s);
-	else {
-		char keep[512];
-
-		snprintf(keep, sizeof(keep), "%s", store_errmsg(s));
+	if (rc < 0) {
+		store_fail(r,
+			   rc); /* the store's message, before the rollback */
 		s->ops->rollback(s);
-		fail(r, store_err_code(rc), "%s", keep);
-		goto out;
-	}
-	if (!store_fail(r, rc))
+	} else if (!store_fail(r, s->ops->commit(s)))
 		cJSON_AddNumberToObject(data_obj(r), "imported", (double)n);
 out:
 	free(m);
@@ -1850,7 +1845,7 @@ static int parse_off_loop(struct ctl_conn *c, const char *line, size_t len)
 		return 0;
 	j->kind = JOB_PARSE;
 	j->len = len;
-	j->line = malloc(len ? len : 1);
+	j->line = malloc(len);
 	if (!j->line) {
 		free(j);
 		return 0;

@@ -69,6 +69,14 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* A BENCH_* switch: on only when set to 1. */
+static int env_on(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && strcmp(v, "1") == 0;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -490,9 +498,7 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
  */
 static void print_timeline(const struct load *L)
 {
-	const char *v = getenv("BENCH_TIMELINE");
-
-	if (!v || strcmp(v, "1") != 0)
+	if (!env_on("BENCH_TIMELINE"))
 		return;
 	printf("bench_host: timeline: warm-up ended at %.6f s on "
 	       "CLOCK_MONOTONIC; slots of 100 ms with taps over 20 ms:\n",
@@ -575,8 +581,7 @@ int main(int argc, char **argv)
 	struct rlimit rl = {8192, 8192};
 
 	setrlimit(RLIMIT_NOFILE, &rl);
-	random_cards = getenv("BENCH_RANDOM_CARDS") &&
-		       strcmp(getenv("BENCH_RANDOM_CARDS"), "1") == 0;
+	random_cards = env_on("BENCH_RANDOM_CARDS");
 	if (!b) {
 		/* make bench runs BUILD/tests/bench_host: BUILD is two up. */
 		char *p;
@@ -794,8 +799,7 @@ int main(int argc, char **argv)
 		       offered, nsess, open.granted / seconds, pct(&open, 50),
 		       pct(&open, 99), open.late);
 		print_timeline(&open);
-		if (getenv("BENCH_VERIFY") &&
-		    strcmp(getenv("BENCH_VERIFY"), "1") == 0)
+		if (env_on("BENCH_VERIFY"))
 			verify_phase(ss, nsess, ep, seconds);
 		printf("bench_host: floor in this run: engine %.1f us/tap in "
 		       "batches of %d = %.0f taps/s on one core; one durable "
