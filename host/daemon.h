@@ -258,6 +258,10 @@ struct daemon {
 	uint64_t last_checkpoint_ms;
 
 	/* control.c */
+	/* Bumped by every admin command that writes members: a member import
+	 * planned on the job thread is applied as planned only if no member
+	 * changed since (control.c). */
+	uint64_t members_gen;
 	struct loop_io ctl_io;
 	struct ctl_conn *ctls;
 	int nctls;

@@ -97,11 +97,17 @@ static int member_import(int argc, char **argv)
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(ans, "data");
 		const cJSON *k =
 		    cJSON_GetObjectItemCaseSensitive(d, "imported");
+		const cJSON *w = cJSON_GetObjectItemCaseSensitive(d, "stored");
 
-		printf("imported %lld members from %s\n",
+		printf("imported %lld members from %s",
 		       cJSON_IsNumber(k) ? (long long)k->valuedouble
 					 : (long long)imp.n,
 		       argv[1]);
+		/* The daemon stores only the rows that change a member. */
+		if (cJSON_IsNumber(w))
+			printf(" (%lld new or changed)",
+			       (long long)w->valuedouble);
+		putchar('\n');
 	}
 	rc = CTL_OK;
 out:
