@@ -45,6 +45,8 @@ printf '\xef\xbb\xbfmember_no,name,union,category,status\r\n' >"$tmp/good.csv"
 printf 'M001,王小明,市总工会,worker,\r\nM002,"李,华",建筑工会,retired,active\r\nM003,欧阳娜娜,教育工会,worker,suspended\r\n' >>"$tmp/good.csv"
 expect 0 "staff imports a UTF-8 CSV" as $STAFF "$T" member import "$tmp/good.csv"
 like "imported 3 members" "import counts rows"
+expect 0 "the same file again is imported" as $STAFF "$T" member import "$tmp/good.csv"
+like "(0 new or changed)" "the same file again changes no member"
 printf 'member_no,name,union,category\nM101,赵一,U,worker\nM102,,U,worker\nM103,钱三,U\nM101,孙四,U,worker\nM105,周五,U,worker\n' >"$tmp/bad.csv"
 expect 1 "a file with bad rows is refused" as $STAFF "$T" member import "$tmp/bad.csv"
 like "bad.csv:3: name is empty" "bad row named by line (empty name)"
@@ -56,6 +58,8 @@ printf 'member_no,name,union,category\nM201,吴六,U,worker\nM001,王小明,新�
 expect 0 "a re-import updates existing members (roster sync)" as $STAFF "$T" member import "$tmp/upd.csv"
 expect 0 "the updated member shows the new union" "$T" member show M001
 like "union: 新工会" "re-import changed the union"
+expect 0 "the update again" as $STAFF "$T" member import "$tmp/upd.csv"
+like "(0 new or changed)" "a member already updated is not written again"
 expect 2 "import without a file is bad usage" "$T" member import
 # A long import draws a progress bar on a terminal, and none into a pipe.
 "$(dirname "$0")/../../tools/gen-members.sh" 150000 3 >"$tmp/big.csv"
