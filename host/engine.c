@@ -246,6 +246,9 @@ static int wall_minute(const struct engine_localtime *lt, int64_t t)
  * at a time uses an engine (tapaidd: under its store lock, which every
  * caller of mktime and localtime in the daemon also holds), so switching
  * TZ here is safe; the cache makes it happen about once per zone and day.
+ * tapaidd sets TZ before it starts a thread, so that the switch only
+ * replaces the value (see main).  A syslog line written by another thread
+ * in that moment may carry the service point's local time.
  */
 static void compute_lt(const char *tz, int64_t t, struct engine_localtime *lt)
 {

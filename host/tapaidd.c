@@ -256,6 +256,17 @@ int main(int argc, char **argv)
 	 * (measured with bench_host) for no gain at this allocation rate.
 	 */
 	mallopt(M_ARENA_MAX, 1);
+	/*
+	 * The engine switches TZ to a service point's zone and back, under
+	 * the store lock (engine.c, compute_lt).  With TZ unset it would add
+	 * the variable and remove it again each time, and adding one can
+	 * move environ while another thread reads it (SQLite looks up
+	 * TMPDIR, for one).  Set here, before any thread, it only ever has
+	 * its value replaced in place.  ":/etc/localtime" is what glibc
+	 * reads when TZ is unset.
+	 */
+	if (!getenv("TZ"))
+		setenv("TZ", ":/etc/localtime", 1);
 	d->loop = loop_new();
 	if (!d->loop || daemon_lock_init(d) < 0) {
 		fprintf(stderr, "tapaidd: epoll: %s\n", strerror(errno));
