@@ -3486,8 +3486,14 @@ static int do_open(const char *path, int want_ro, struct store **out)
 		return 0;
 	}
 	/* WAL + FULL: a COMMIT is on disk when it returns.  The page cache
-	 * is bounded (32 MiB) to keep the daemon well under its RSS goal. */
+	 * is bounded (32 MiB) to keep the daemon well under its RSS goal.
+	 * While a long read (log.verify) holds a snapshot the WAL cannot
+	 * start over and grows, by hundreds of MB under load; the size limit
+	 * cuts it back to 16 MiB at the first commit after it starts over,
+	 * instead of leaving that on disk (under load it starts over at 4
+	 * to 16 MiB, walckpt.c). */
 	if ((err = exec_sql(q, "PRAGMA journal_mode = WAL")) ||
+	    (err = exec_sql(q, "PRAGMA journal_size_limit = 16777216")) ||
 	    (err = exec_sql(q, "PRAGMA synchronous = FULL")) ||
 	    (err = exec_sql(q, "PRAGMA cache_size = -32768")) ||
 	    (err = exec_sql(q, "PRAGMA temp_store = MEMORY")) ||

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "test_util.h"
 
 #include "../../host/daemon.h"
@@ -114,10 +116,54 @@ static void wal_restarts_under_steady_writes(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * A long read (log.verify) keeps the WAL from starting over, and it grows
+ * past its usual size.  Once the reader is gone and the WAL has started
+ * over, the next commit cuts the file back to 16 MiB
+ * (journal_size_limit) instead of leaving it that big on disk.
+ */
+static void wal_cut_back_after_long_read(void **state)
+{
+	char dir[] = "/tmp/test-walckpt-XXXXXX", db[256], cmd[320];
+	struct store *s, *r;
+	sqlite3 *rh;
+	int next = 0, logf = 0, done = 0;
+	long big;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/tapaid.db", dir);
+	assert_int_equal(store_sqlite_open(db, &s), STORE_OK);
+	write_batch(s, &next, 1);
+	assert_int_equal(store_sqlite_open_readonly(db, &r), STORE_OK);
+	rh = store_sqlite_handle(r);
+	assert_int_equal(sqlite3_exec(rh, "BEGIN; SELECT count(*) FROM members",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	while ((big = wal_size(db)) <= 20L << 20)
+		write_batch(s, &next, 500);
+	assert_int_equal(sqlite3_exec(rh, "COMMIT", NULL, NULL, NULL),
+			 SQLITE_OK);
+	store_close(r);
+	assert_int_equal(sqlite3_wal_checkpoint_v2(store_sqlite_handle(s), NULL,
+						   SQLITE_CHECKPOINT_PASSIVE,
+						   &logf, &done),
+			 SQLITE_OK);
+	assert_int_equal(logf, done); /* every frame copied: it can restart */
+	write_batch(s, &next, 1);
+	printf("# WAL %.1f MB behind the reader, %.1f MB after\n",
+	       big / 1048576.0, wal_size(db) / 1048576.0);
+	assert_true(wal_size(db) <= 16L << 20);
+	store_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(wal_restarts_under_steady_writes),
+	    cmocka_unit_test(wal_cut_back_after_long_read),
 	};
 
 	log_init(1, LOG_WARNING, "test_walckpt");
