@@ -438,7 +438,7 @@ static struct {
 
 static int report_cb(void *ctx, const struct store_report_row *row);
 static void verify_to_json(const struct chain_verify_result *res, cJSON *o);
-static struct import_plan *plan_import(const struct job *j);
+static struct import_plan *plan_import(const struct job *j, struct store *s);
 
 static void plan_free(struct import_plan *p)
 {
@@ -464,11 +464,28 @@ static void job_run(struct job *j)
 		return;
 	}
 	if (j->kind == JOB_PARSE) {
+		/* The members as they are now, as close as this thread gets
+		 * to the loop reading members_gen for it (j->gen), for a
+		 * member import's plan: one read transaction, so one
+		 * snapshot, and no lock taken per row (which was half the
+		 * time).  The SQLite handle, as net.c reads the kiosks. */
+		if (store_sqlite_open_readonly(j->dbpath, &s) == 0 &&
+		    sqlite3_exec(store_sqlite_handle(s),
+				 "BEGIN; SELECT 1 FROM members LIMIT 1", NULL,
+				 NULL, NULL) != SQLITE_OK) {
+			store_close(s);
+			s = NULL;
+		}
 		/* NULL if it is not JSON: the loop says so. */
 		j->data = cJSON_ParseWithLength(j->line, j->len);
 		free(j->line);
 		j->line = NULL;
-		j->plan = plan_import(j);
+		if (s) {
+			j->plan = plan_import(j, s);
+			sqlite3_exec(store_sqlite_handle(s), "COMMIT", NULL,
+				     NULL, NULL);
+			store_close(s);
+		}
 		return;
 	}
 	rc = store_sqlite_open(j->dbpath, &s);
@@ -875,17 +892,16 @@ static struct import_plan *plan_rows(struct store *s, const cJSON *rows,
 
 /*
  * The job thread's part of a big member import (JOB_PARSE): if the request
- * is one and every row is good, its plan against the members table.  A
+ * is one and every row is good, its plan against the members table as s,
+ * in a read transaction, shows it.  A
  * roster imported again usually changes a few rows in a hundred; the loop
  * then stores only those, and kiosks wait for that instead of for 400,000
  * upserts.  NULL if it is anything else or a row is bad (the loop checks
  * every row and says which), or on any error.
  */
-static struct import_plan *plan_import(const struct job *j)
+static struct import_plan *plan_import(const struct job *j, struct store *s)
 {
 	const cJSON *cmd, *args, *rows, *row;
-	struct import_plan *p;
-	struct store *s = NULL;
 	struct store_member m;
 	struct req r;
 
@@ -901,16 +917,7 @@ static struct import_plan *plan_import(const struct job *j)
 		if (import_row(&r, row, 0, &m) < 0)
 			return NULL;
 	}
-	if (store_sqlite_open_readonly(j->dbpath, &s) < 0)
-		return NULL;
-	/* One read transaction: one snapshot, and no lock taken per row
-	 * (which was half the time).  The SQLite handle, as net.c reads the
-	 * kiosks. */
-	sqlite3_exec(store_sqlite_handle(s), "BEGIN", NULL, NULL, NULL);
-	p = plan_rows(s, rows, j->gen);
-	sqlite3_exec(store_sqlite_handle(s), "COMMIT", NULL, NULL, NULL);
-	store_close(s);
-	return p;
+	return plan_rows(s, rows, j->gen);
 }
 
 /*
