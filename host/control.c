@@ -579,10 +579,13 @@ static void jobs_io_locked(struct loop_io *io, uint32_t events)
 		struct ctl_conn *c = j->c;
 
 		list = j->next;
-		if (c && j->kind == JOB_PARSE) {
-			c->job = NULL;
-			handle_request(c, j->data, j->len, j->plan);
-			/* The tree and the plan go back to be freed there. */
+		if (j->kind == JOB_PARSE) {
+			if (c) {
+				c->job = NULL;
+				handle_request(c, j->data, j->len, j->plan);
+			}
+			/* The tree and the plan go back to be freed there,
+			 * also when the client hung up meanwhile. */
 			j->kind = JOB_FREE;
 			j->c = NULL;
 			pthread_mutex_lock(&jobs.mu);
@@ -590,7 +593,8 @@ static void jobs_io_locked(struct loop_io *io, uint32_t events)
 			jobs.todo = j;
 			pthread_cond_signal(&jobs.cv);
 			pthread_mutex_unlock(&jobs.mu);
-			process_lines(c);
+			if (c)
+				process_lines(c);
 			continue;
 		} else if (c) {
 			struct req r;

@@ -699,6 +699,15 @@ static void t_import_race(void)
 	printf("# the import's plan was %s\n",
 	       stale ? "stale and made again in the loop"
 		     : "made after the suspension");
+	/* A client that sends a big import and hangs up while it is parsed:
+	 * nobody would hear the answer, so the daemon drops it, frees it off
+	 * the loop and goes on answering. */
+	strcat(req, "\n");
+	h_admin_lines(&H, req, 0, resp, sizeof(resp));
+	usleep(300 * 1000);
+	ok(h_admin(&H, "{\"v\":1,\"cmd\":\"ping\"}", resp, sizeof(resp)) == 1,
+	   "a client that hangs up after a big import does not stop the "
+	   "daemon");
 	free(req);
 }
 
