@@ -68,25 +68,26 @@ d.sort()
 print("%.0f %.1f" % (d[-1], d[len(d) // 2]) if d else "- -")
 PY
 }
+# timed_import CSV NAME: tapaidctl member import CSV with the probe
+# running; output in $tmp/NAME.out and $tmp/NAME.probe; prints the seconds.
+timed_import() {
+	local t0 t1
+	probe >"$tmp/$2.probe" && sleep 0.3
+	t0=$(now)
+	"$B/bin/tapaidctl" --dir "$tmp/data" member import "$1" >"$tmp/$2.out"
+	t1=$(now)
+	sleep 0.3 && touch "$tmp/stop" && wait $!
+	sec "$t0" "$t1"
+}
 f1=$(floor)
-probe >"$tmp/probe1" && sleep 0.3
-t0=$(now)
-"$B/bin/tapaidctl" --dir "$tmp/data" member import "$tmp/members.csv" >"$tmp/import.out"
-t1=$(now)
-sleep 0.3 && touch "$tmp/stop" && wait $!
-fig=$(sec "$t0" "$t1")
+fig=$(timed_import "$tmp/members.csv" import)
 f2=$(floor)
 fl=$(echo "$f1 $f2" | awk '{ printf "%.2f", ($1 < $2 ? $1 : $2) }')
 awk -F, 'BEGIN { OFS = "," } NR > 1 && NR % 100 == 0 { $2 = $2 "x" } { print }' \
 	"$tmp/members.csv" >"$tmp/again.csv"
-probe >"$tmp/probe2" && sleep 0.3
-t0=$(now)
-"$B/bin/tapaidctl" --dir "$tmp/data" member import "$tmp/again.csv" >"$tmp/again.out"
-t1=$(now)
-sleep 0.3 && touch "$tmp/stop" && wait $!
-again=$(sec "$t0" "$t1")
-read -r w1 m1 <"$tmp/probe1"
-read -r w2 m2 <"$tmp/probe2"
+again=$(timed_import "$tmp/again.csv" again)
+read -r w1 m1 <"$tmp/import.probe"
+read -r w2 m2 <"$tmp/again.probe"
 echo "bench-import: $(cat "$tmp/import.out"); tapaidctl member import ${fig} s; sqlite3 .import floor ${f1} s, ${f2} s (goal < 10 s)"
 echo "bench-import: again with 1% of the names changed: $(cat "$tmp/again.out"); ${again} s"
 echo "bench-import: admin ping every 10 ms, longest answer: ${w1} ms during the first import, ${w2} ms during the second (median ${m1} and ${m2} ms)"
