@@ -310,6 +310,7 @@ struct load {
 	 * and the slowest, for BENCH_TIMELINE=1. */
 	uint32_t tl_n[TL_SLOTS], tl_slow[TL_SLOTS], tl_max[TL_SLOTS];
 	uint64_t t_warm; /* CLOCK_MONOTONIC, microseconds */
+	double steal;	 /* % of all CPU time the hypervisor took, or -1 */
 };
 
 static long read_rss_kb(pid_t pid, const char *field)
@@ -327,6 +328,29 @@ static long read_rss_kb(pid_t pid, const char *field)
 			v = atol(line + strlen(field) + 1);
 	fclose(f);
 	return v;
+}
+
+/*
+ * The machine's CPU time in ticks, all of it and what the hypervisor
+ * took (the "steal" column of /proc/stat); 0 if it cannot be read.  On a
+ * shared virtual machine the answer times follow it closely.
+ */
+static int cpu_ticks(unsigned long long *all, unsigned long long *steal)
+{
+	unsigned long long v[8];
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n != 8)
+		return 0;
+	*all = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+	*steal = v[7];
+	return 1;
 }
 
 /* CPU time (user + system) of a process, in microseconds. */
@@ -396,7 +420,8 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 	uint64_t t0 = now_us(), t_warm = t0 + 1000000,
 		 t_end = t_warm + (uint64_t)(seconds * 1e6);
 	double per = rate / nsess;
-	int rc;
+	unsigned long long a0 = 0, s0 = 0, a1 = 0, s1 = 0;
+	int rc, ticks;
 
 	memset(L, 0, sizeof(*L));
 	L->cap = (size_t)(seconds * 100000) + 100000;
@@ -410,9 +435,13 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 		else
 			send_tap(&ss[i]);
 	}
+	ticks = 0;
 	while (now_us() < t_end) {
 		struct epoll_event evs[512];
 		int n = epoll_wait(ep, evs, 512, rate > 0 ? 1 : 1000);
+
+		if (!ticks && now_us() >= t_warm)
+			ticks = cpu_ticks(&a0, &s0);
 		uint64_t now;
 
 		for (int j = 0; j < n; j++) {
@@ -513,6 +542,9 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 				left += ss[i].inflight;
 		}
 	}
+	L->steal = -1;
+	if (ticks && cpu_ticks(&a1, &s1) && a1 > a0)
+		L->steal = (double)(s1 - s0) * 100 / (double)(a1 - a0);
 	qsort(L->lat, L->nlat, sizeof(*L->lat), cmp_u32);
 	qsort(L->hlat, L->nhlat, sizeof(*L->hlat), cmp_u32);
 	L->t_warm = t_warm;
@@ -816,11 +848,12 @@ int main(int argc, char **argv)
 			       "p50 %.2f ms, p99 %.2f ms (%ld taps waited for "
 			       "a free slot); tapaidd used %.0f%% of a core; "
 			       "answered by tapaidd's clock within %.0f ms "
-			       "for 99%%\n",
+			       "for 99%%; the hypervisor took %.1f%% of the "
+			       "CPU\n",
 			       nsess, goal.granted / seconds, pct(&goal, 50),
 			       pct(&goal, 99), goal.late,
 			       dcpu / ((seconds + 1) * 1e6) * 100,
-			       pct_host(&goal, 99));
+			       pct_host(&goal, 99), goal.steal);
 			print_timeline(&goal);
 			fflush(stdout);
 			denied += goal.denied;
@@ -835,9 +868,11 @@ int main(int argc, char **argv)
 		printf("bench_host: open load of %.0f taps/s over %d sessions: "
 		       "%.0f granted/s, answer p50 %.2f ms, p99 %.2f ms "
 		       "(%ld taps waited for a free slot); answered by "
-		       "tapaidd's clock within %.0f ms for 99%%\n",
+		       "tapaidd's clock within %.0f ms for 99%%; the "
+		       "hypervisor took %.1f%% of the CPU\n",
 		       offered, nsess, open.granted / seconds, pct(&open, 50),
-		       pct(&open, 99), open.late, pct_host(&open, 99));
+		       pct(&open, 99), open.late, pct_host(&open, 99),
+		       open.steal);
 		print_timeline(&open);
 		if (env_on("BENCH_VERIFY"))
 			verify_phase(ss, nsess, ep, seconds);
