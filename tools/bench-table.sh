@@ -52,6 +52,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; els
 first() { grep -m1 -E "$2" "$logs/$1.log" 2>/dev/null; }
 # num TEXT REGEX: the number right after REGEX (a sed ERE) in TEXT.
 num() { printf '%s\n' "$1" | sed -nE "s#.*$2[[:space:]]*([0-9.]+).*#\\1#p" | head -n1; }
+# stolen LINE: ", N% CPU stolen" for an open-load line of bench_host (the
+# hypervisor's share of the CPU during it; p99 follows it), else nothing.
+stolen() {
+	local v
+	v=$(num "$1" 'hypervisor took')
+	[ -z "$v" ] || printf ', %s%% CPU stolen' "$v"
+}
 
 # Every bench run appends redemptions to bench-db: start from the data as
 # generated (2,000,000 redemptions), not from what earlier runs left.
@@ -91,6 +98,7 @@ while IFS= read -r l; do
 	cm=$(num "$f" 'commit of 1 tap')
 	off=$(num "$l" 'open load of')
 	run_n=$([ "$k" = 1 ] && echo "run 1, after saturation" || echo "run $k")
+	run_n=$run_n$(stolen "$l")
 	row "host: answer p50 / p99 ms at $off taps/s, $run_n (goal p99 < 20)" "$p50 / $p99" "$cm (one durable commit)" "$(ratio "$p50" "$cm") / $(ratio "$p99" "$cm")"
 done < <(grep -E 'open load' "$logs/bench_host.log" 2>/dev/null)
 [ "$k" -gt 0 ] || na "host: answer p50 / p99 ms" bench_host
@@ -114,7 +122,7 @@ if [ -n "$l" ] && [ -n "$f" ]; then
 	while IFS= read -r l; do
 		k=$((k + 1))
 		p50=$(num "$l" 'p50') p99=$(num "$l" 'p99') off=$(num "$l" 'open load of')
-		row "host, cards at random: p50 / p99 ms at $off taps/s, run $k (goal p99 < 20)" "$p50 / $p99" "$cm (one durable commit)" "$(ratio "$p50" "$cm") / $(ratio "$p99" "$cm")"
+		row "host, cards at random: p50 / p99 ms at $off taps/s, run $k$(stolen "$l") (goal p99 < 20)" "$p50 / $p99" "$cm (one durable commit)" "$(ratio "$p50" "$cm") / $(ratio "$p99" "$cm")"
 	done < <(grep -E 'open load' "$logs/bench_host_random.log" 2>/dev/null)
 	l=$(first bench_host_random 'peak RSS')
 	[ -n "$l" ] && row "host, cards at random: tapaidd peak RSS MB (goal < 128)" "$(num "$l" 'peak RSS')" "-" "-"
