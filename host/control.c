@@ -65,9 +65,8 @@ struct ctl_conn {
  */
 struct import_plan {
 	uint64_t gen; /* d->members_gen when the request was queued */
-	size_t n;     /* rows checked, all of them good */
 	size_t nchanged;
-	uint8_t *changed; /* n flags */
+	uint8_t *changed; /* a flag per row */
 };
 
 /* One request in flight: what handlers read and fill. */
@@ -560,6 +559,7 @@ static void *job_thread(void *arg)
 
 static void process_lines(struct ctl_conn *c);
 static void reply(struct ctl_conn *c, struct req *r);
+static void jobs_push(struct job *j);
 static void handle_request(struct ctl_conn *c, cJSON *root, size_t len,
 			   const struct import_plan *plan);
 
@@ -588,11 +588,7 @@ static void jobs_io_locked(struct loop_io *io, uint32_t events)
 			 * also when the client hung up meanwhile. */
 			j->kind = JOB_FREE;
 			j->c = NULL;
-			pthread_mutex_lock(&jobs.mu);
-			j->next = jobs.todo;
-			jobs.todo = j;
-			pthread_cond_signal(&jobs.cv);
-			pthread_mutex_unlock(&jobs.mu);
+			jobs_push(j);
 			if (c)
 				process_lines(c);
 			continue;
@@ -673,12 +669,9 @@ static void jobs_stop(struct daemon *d)
 	jobs.started = 0;
 }
 
-/* Queues j for the job thread and parks c until it is done. */
-static void enqueue(struct ctl_conn *c, struct job *j)
+/* Hands j to the job thread, behind the jobs already waiting. */
+static void jobs_push(struct job *j)
 {
-	j->c = c;
-	c->job = j;
-	loop_mod(c->d->loop, &c->io, 0);
 	pthread_mutex_lock(&jobs.mu);
 	j->next = NULL;
 	if (!jobs.todo) {
@@ -692,6 +685,15 @@ static void enqueue(struct ctl_conn *c, struct job *j)
 	}
 	pthread_cond_signal(&jobs.cv);
 	pthread_mutex_unlock(&jobs.mu);
+}
+
+/* Queues j for the job thread and parks c until it is done. */
+static void enqueue(struct ctl_conn *c, struct job *j)
+{
+	j->c = c;
+	c->job = j;
+	loop_mod(c->d->loop, &c->io, 0);
+	jobs_push(j);
 }
 
 /*
@@ -798,16 +800,6 @@ static int member_differs(const struct store_member *row,
 	       row->status != stored->status;
 }
 
-/* FNV-1a, for the member numbers of one import. */
-static uint32_t no_hash(const char *no)
-{
-	uint32_t h = 2166136261u;
-
-	while (*no)
-		h = (h ^ (uint8_t)*no++) * 16777619u;
-	return h;
-}
-
 /*
  * Flags every row of a member number that is in the file more than once:
  * those all go in, in file order, so that the last one wins as it does
@@ -835,7 +827,7 @@ static int flag_repeats(const cJSON *rows, size_t n, uint8_t *changed)
 
 		/* import_row checked it: an array with a string first. */
 		no[i] = cJSON_GetArrayItem(row, 0)->valuestring;
-		for (k = no_hash(no[i]) & (cap - 1); tab[k];
+		for (k = hash_str(no[i]) & (cap - 1); tab[k];
 		     k = (k + 1) & (cap - 1))
 			if (strcmp(no[tab[k] - 1], no[i]) == 0) {
 				changed[tab[k] - 1] = changed[i] = 1;
@@ -859,18 +851,17 @@ static struct import_plan *plan_rows(struct store *s, const cJSON *rows,
 				     uint64_t gen)
 {
 	struct import_plan *p = calloc(1, sizeof(*p));
+	size_t n = (size_t)cJSON_GetArraySize(rows), i = 0;
 	struct store_member m, cur;
 	const cJSON *row;
 	struct req r;
-	size_t i = 0;
 	int rc;
 
 	if (!p)
 		return NULL;
 	p->gen = gen;
-	p->n = (size_t)cJSON_GetArraySize(rows);
-	if (!(p->changed = calloc(p->n ? p->n : 1, 1)) ||
-	    flag_repeats(rows, p->n, p->changed) < 0) {
+	if (!(p->changed = calloc(n ? n : 1, 1)) ||
+	    flag_repeats(rows, n, p->changed) < 0) {
 		plan_free(p);
 		return NULL;
 	}
@@ -897,11 +888,11 @@ static struct import_plan *plan_rows(struct store *s, const cJSON *rows,
 /*
  * The job thread's part of a big member import (JOB_PARSE): if the request
  * is one and every row is good, its plan against the members table as s,
- * in a read transaction, shows it.  A
- * roster imported again usually changes a few rows in a hundred; the loop
- * then stores only those, and kiosks wait for that instead of for 400,000
- * upserts.  NULL if it is anything else or a row is bad (the loop checks
- * every row and says which), or on any error.
+ * in a read transaction, shows it.  A roster imported again usually
+ * changes a few rows in a hundred; the loop then stores only those, and
+ * kiosks wait for that instead of for 400,000 upserts.  NULL if it is
+ * anything else or a row is bad (the loop checks every row and says
+ * which), or on any error.
  */
 static struct import_plan *plan_import(const struct job *j, struct store *s)
 {
@@ -956,7 +947,7 @@ static void cmd_member_import(struct req *r)
 	    !arg_int(r, "first_line", 1, INT32_MAX, &first, 1))
 		return;
 	n = (size_t)cJSON_GetArraySize(rows);
-	if (plan && (plan->gen != r->d->members_gen || plan->n != n)) {
+	if (plan && plan->gen != r->d->members_gen) {
 		log_info("member import: a member changed while it was "
 			 "planned; planning again");
 		plan = NULL;

@@ -35,6 +35,16 @@ static inline void scopy(char *dst, size_t n, const char *src)
 		dst[l] = '\0';
 }
 
+/* FNV-1a of a string: kiosk ids (net.c), member numbers (control.c). */
+static inline uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
 /*
  * Names the calling thread (top -H, /proc/PID/task/TID/comm) and lowers
  * its CPU priority by nice_by steps (at most to 19).  The loop and the

@@ -218,15 +218,6 @@ static void security_store(struct store *s, const struct net_sec_event *q,
 
 /* ---- kiosks ------------------------------------------------------------- */
 
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return h;
-}
-
 static struct kiosk *kiosk_find(struct daemon *d, const char *id)
 {
 	struct kiosk *k;
