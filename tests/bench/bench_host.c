@@ -61,21 +61,17 @@ static long ncards;    /* usable cards: active, member active */
 static int *cards;     /* their generator numbers (= card ids) */
 static uint32_t *ctrs; /* by card number */
 
-static uint64_t now_us(void)
+static uint64_t clock_us(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* The wall clock, as tapaidd stamps its answers (host_time_ms). */
-static uint64_t wall_us(void)
+static uint64_t now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return clock_us(CLOCK_MONOTONIC);
 }
 
 /* A BENCH_* switch: on only when set to 1. */
@@ -390,7 +386,8 @@ static void send_tap(struct sess *s)
 	bench_sun(K.meta, K.master, card, ++ctrs[card], sun, sizeof(sun));
 	rng_bytes(s->rid[k], 16);
 	s->sent_us[k] = now_us();
-	s->sent_wall_us[k] = wall_us();
+	/* The wall clock, as tapaidd stamps its answers (host_time_ms). */
+	s->sent_wall_us[k] = clock_us(CLOCK_REALTIME);
 	s->used[k] = 1;
 	s->inflight++;
 	if (kc_send_tap(&s->c, s->rid[k], BENEFIT, sun) < 0)
@@ -571,15 +568,15 @@ static void print_timeline(const struct load *L)
 			       L->tl_max[b] / 1000.0);
 }
 
-static double pct(const struct load *L, int p)
+/* The p-th percentile in ms of n sorted times in microseconds. */
+static double pct_of(const uint32_t *v, size_t n, int p)
 {
-	return L->nlat ? L->lat[L->nlat * (size_t)p / 100] / 1000.0 : 0;
+	return n ? v[n * (size_t)p / 100] / 1000.0 : 0;
 }
 
-/* As pct(), up to host_time_ms (struct load). */
-static double pct_host(const struct load *L, int p)
+static double pct(const struct load *L, int p)
 {
-	return L->nhlat ? L->hlat[L->nhlat * (size_t)p / 100] / 1000.0 : 0;
+	return pct_of(L->lat, L->nlat, p);
 }
 
 /*
@@ -853,7 +850,7 @@ int main(int argc, char **argv)
 			       nsess, goal.granted / seconds, pct(&goal, 50),
 			       pct(&goal, 99), goal.late,
 			       dcpu / ((seconds + 1) * 1e6) * 100,
-			       pct_host(&goal, 99), goal.steal);
+			       pct_of(goal.hlat, goal.nhlat, 99), goal.steal);
 			print_timeline(&goal);
 			fflush(stdout);
 			denied += goal.denied;
@@ -871,8 +868,8 @@ int main(int argc, char **argv)
 		       "tapaidd's clock within %.0f ms for 99%%; the "
 		       "hypervisor took %.1f%% of the CPU\n",
 		       offered, nsess, open.granted / seconds, pct(&open, 50),
-		       pct(&open, 99), open.late, pct_host(&open, 99),
-		       open.steal);
+		       pct(&open, 99), open.late,
+		       pct_of(open.hlat, open.nhlat, 99), open.steal);
 		print_timeline(&open);
 		if (env_on("BENCH_VERIFY"))
 			verify_phase(ss, nsess, ep, seconds);
