@@ -82,6 +82,7 @@ struct req {
 	const char *need_role;
 	int deferred; /* answered later by the job thread (slow reads) */
 	const struct import_plan *plan; /* member.import, made off the loop */
+	const struct import_rows *rows; /* and its rows, from import.c */
 };
 
 static void ctl_close(struct ctl_conn *c);
@@ -424,6 +425,8 @@ struct job {
 	char error[512];
 	cJSON *data;
 	struct import_plan *plan; /* JOB_PARSE of a member.import, or NULL */
+	struct import_rows rows;  /* JOB_PARSE: the rows of args.rows */
+	int oom;		  /* JOB_PARSE: they did not fit in memory */
 };
 
 static struct {
@@ -460,6 +463,7 @@ static void job_run(struct job *j)
 		j->data = NULL;
 		plan_free(j->plan);
 		j->plan = NULL;
+		import_rows_free(&j->rows);
 		return;
 	}
 	if (j->kind == JOB_PARSE) {
@@ -476,7 +480,7 @@ static void job_run(struct job *j)
 			s = NULL;
 		}
 		/* NULL if it is not JSON: the loop says so. */
-		j->data = cJSON_ParseWithLength(j->line, j->len);
+		j->data = import_parse_line(j->line, j->len, &j->rows, &j->oom);
 		free(j->line);
 		j->line = NULL;
 		if (s) {
@@ -561,7 +565,8 @@ static void process_lines(struct ctl_conn *c);
 static void reply(struct ctl_conn *c, struct req *r);
 static void jobs_push(struct job *j);
 static void handle_request(struct ctl_conn *c, cJSON *root, size_t len,
-			   const struct import_plan *plan);
+			   const struct import_plan *plan,
+			   const struct import_rows *rows);
 
 /* The loop side: a job is done; answer it and read on. */
 static void jobs_io_locked(struct loop_io *io, uint32_t events)
@@ -580,9 +585,22 @@ static void jobs_io_locked(struct loop_io *io, uint32_t events)
 
 		list = j->next;
 		if (j->kind == JOB_PARSE) {
-			if (c) {
+			if (c && j->oom) {
+				struct req r;
+
+				memset(&r, 0, sizeof(r));
+				r.cmd = "member.import";
+				log_warnx("admin: uid %u: a member import of "
+					  "%zu bytes did not fit in memory",
+					  (unsigned)c->uid, j->len);
+				fail(&r, "internal",
+				     "out of memory for the import");
 				c->job = NULL;
-				handle_request(c, j->data, j->len, j->plan);
+				reply(c, &r);
+			} else if (c) {
+				c->job = NULL;
+				handle_request(c, j->data, j->len, j->plan,
+					       &j->rows);
 			}
 			/* The tree and the plan go back to be freed there,
 			 * also when the client hung up meanwhile. */
@@ -661,6 +679,7 @@ static void jobs_stop(struct daemon *d)
 			jobs.done = j->next;
 		cJSON_Delete(j->data);
 		plan_free(j->plan);
+		import_rows_free(&j->rows);
 		free(j->line);
 		free(j);
 	}
@@ -729,66 +748,8 @@ static void cmd_ping(struct req *r)
 	cJSON_AddNumberToObject(o, "uid", r->c->uid);
 }
 
-static int parse_member_status(const char *s)
-{
-	if (!*s || strcmp(s, "active") == 0)
-		return STORE_ACTIVE;
-	if (strcmp(s, "suspended") == 0)
-		return STORE_SUSPENDED;
-	return -1;
-}
-
-static int copy_field(char *dst, size_t len, const cJSON *v)
-{
-	if (!cJSON_IsString(v) || strlen(v->valuestring) >= len)
-		return -1;
-	strcpy(dst, v->valuestring);
-	return 0;
-}
-
 /* Rows stored per call: the import's memory does not grow with the file. */
 #define IMPORT_CHUNK 4096
-
-/* One import row into *m; fails the request (and -1) if it is bad. */
-static int import_row(struct req *r, const cJSON *row, long line,
-		      struct store_member *m)
-{
-	static const char *const fname[5] = {"member number", "name", "union",
-					     "category", "status"};
-	int nf = cJSON_GetArraySize(row), st;
-	char status[16] = "";
-	size_t lens[5] = {sizeof(m->no), sizeof(m->name), sizeof(m->union_),
-			  sizeof(m->category), sizeof(status)};
-	char *dst[5] = {m->no, m->name, m->union_, m->category, status};
-
-	memset(m, 0, sizeof(*m));
-	if (!cJSON_IsArray(row) || nf < 4 || nf > 5) {
-		fail(r, "invalid", "line %ld: expected 4 or 5 fields", line);
-		return -1;
-	}
-	for (int f = 0; f < nf; f++) {
-		const cJSON *v = cJSON_GetArrayItem(row, f);
-
-		if (copy_field(dst[f], lens[f], v) < 0) {
-			fail(r, "invalid", "line %ld: %s is %s", line, fname[f],
-			     cJSON_IsString(v) ? "too long" : "not text");
-			return -1;
-		}
-		if (f < 4 && dst[f][0] == '\0') {
-			fail(r, "invalid", "line %ld: %s is empty", line,
-			     fname[f]);
-			return -1;
-		}
-	}
-	st = parse_member_status(status);
-	if (st < 0) {
-		fail(r, "invalid",
-		     "line %ld: status must be active or suspended", line);
-		return -1;
-	}
-	m->status = st;
-	return 0;
-}
 
 /* 1 if stored differs from row (the fields an import sets). */
 static int member_differs(const struct store_member *row,
@@ -805,40 +766,29 @@ static int member_differs(const struct store_member *row,
  * those all go in, in file order, so that the last one wins as it does
  * when every row is stored.  0, or -1 out of memory.
  */
-static int flag_repeats(const cJSON *rows, size_t n, uint8_t *changed)
+static int flag_repeats(const struct import_rows *rows, uint8_t *changed)
 {
-	size_t cap = 16, i = 0;
+	size_t cap = 16, n = rows->n;
 	uint32_t *tab;
-	const char **no;
-	const cJSON *row;
 
 	while (cap < 2 * n)
 		cap *= 2;
-	tab = calloc(cap, sizeof(*tab));
-	no = calloc(n ? n : 1, sizeof(*no));
-	if (!tab || !no) {
-		free(tab);
-		free(no);
+	if (!(tab = calloc(cap, sizeof(*tab))))
 		return -1;
-	}
-	cJSON_ArrayForEach(row, rows)
-	{
+	for (size_t i = 0; i < n; i++) {
+		const char *no = import_row_no(rows, i);
 		size_t k;
 
-		/* import_row checked it: an array with a string first. */
-		no[i] = cJSON_GetArrayItem(row, 0)->valuestring;
-		for (k = hash_str(no[i]) & (cap - 1); tab[k];
+		for (k = hash_str(no) & (cap - 1); tab[k];
 		     k = (k + 1) & (cap - 1))
-			if (strcmp(no[tab[k] - 1], no[i]) == 0) {
+			if (strcmp(import_row_no(rows, tab[k] - 1), no) == 0) {
 				changed[tab[k] - 1] = changed[i] = 1;
 				break;
 			}
 		if (!tab[k])
 			tab[k] = (uint32_t)(i + 1);
-		i++;
 	}
 	free(tab);
-	free(no);
 	return 0;
 }
 
@@ -847,29 +797,24 @@ static int flag_repeats(const cJSON *rows, size_t n, uint8_t *changed)
  * reads now, and every row of a member number the file holds more than
  * once.  NULL on any error.
  */
-static struct import_plan *plan_rows(struct store *s, const cJSON *rows,
-				     uint64_t gen)
+static struct import_plan *
+plan_rows(struct store *s, const struct import_rows *rows, uint64_t gen)
 {
 	struct import_plan *p = calloc(1, sizeof(*p));
-	size_t n = (size_t)cJSON_GetArraySize(rows), i = 0;
 	struct store_member m, cur;
-	const cJSON *row;
-	struct req r;
 	int rc;
 
 	if (!p)
 		return NULL;
 	p->gen = gen;
-	if (!(p->changed = calloc(n ? n : 1, 1)) ||
-	    flag_repeats(rows, n, p->changed) < 0) {
+	if (!(p->changed = calloc(rows->n ? rows->n : 1, 1)) ||
+	    flag_repeats(rows, p->changed) < 0) {
 		plan_free(p);
 		return NULL;
 	}
-	memset(&r, 0, sizeof(r)); /* import_row's message goes nowhere */
-	cJSON_ArrayForEach(row, rows)
-	{
-		(void)import_row(&r, row, 0, &m);
+	for (size_t i = 0; i < rows->n; i++) {
 		if (!p->changed[i]) {
+			import_row_get(rows, i, &m);
 			rc = s->ops->member_get(s, m.no, &cur);
 			if (rc == STORE_ENOTFOUND)
 				p->changed[i] = 1;
@@ -880,7 +825,6 @@ static struct import_plan *plan_rows(struct store *s, const cJSON *rows,
 				p->changed[i] = member_differs(&m, &cur);
 		}
 		p->nchanged += p->changed[i];
-		i++;
 	}
 	return p;
 }
@@ -891,98 +835,92 @@ static struct import_plan *plan_rows(struct store *s, const cJSON *rows,
  * in a read transaction, shows it.  A roster imported again usually
  * changes a few rows in a hundred; the loop then stores only those, and
  * kiosks wait for that instead of for 400,000 upserts.  NULL if it is
- * anything else or a row is bad (the loop checks every row and says
- * which), or on any error.
+ * anything else or a row is bad (the loop says which), or on any error.
  */
 static struct import_plan *plan_import(const struct job *j, struct store *s)
 {
-	const cJSON *cmd, *args, *rows, *row;
-	struct store_member m;
-	struct req r;
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(j->data, "cmd");
 
-	cmd = cJSON_GetObjectItemCaseSensitive(j->data, "cmd");
-	args = cJSON_GetObjectItemCaseSensitive(j->data, "args");
-	rows = cJSON_GetObjectItemCaseSensitive(args, "rows");
 	if (!cJSON_IsString(cmd) || strcmp(cmd->valuestring, "member.import") ||
-	    !cJSON_IsArray(rows))
+	    !j->rows.present || j->rows.bad != SIZE_MAX)
 		return NULL;
-	memset(&r, 0, sizeof(r));
-	cJSON_ArrayForEach(row, rows)
-	{
-		if (import_row(&r, row, 0, &m) < 0)
-			return NULL;
-	}
-	return plan_rows(s, rows, j->gen);
+	return plan_rows(s, &j->rows, j->gen);
 }
 
 /*
  * All or nothing: every row is checked before the first is stored, then
  * the rows that add a member or change one go in, IMPORT_CHUNK at a time,
  * inside one transaction; the others would leave their member as it is.
- * A big import comes with its rows checked and that plan made on the job
- * thread; if a member was written since, or for a small import, both are
- * done here.  Copying all the rows at once would hold 400,000 members
- * twice (the JSON and the rows, about 90 MB more) for the length of the
- * import.
+ * A big import comes with its rows checked and packed (import.c) and that
+ * plan made on the job thread; if a member was written since, or for a
+ * small import, the loop does that part.
  */
 static void cmd_member_import(struct req *r)
 {
 	struct store *s = r->d->store;
 	const struct import_plan *plan = r->plan;
+	const struct import_rows *rows =
+	    r->rows && r->rows->present ? r->rows : NULL;
 	struct import_plan *own = NULL;
-	const cJSON *rows, *row;
-	struct store_member *m;
+	struct import_rows mine;
+	struct store_member *m = NULL;
 	int64_t first = 2;
-	size_t n, i = 0, k = 0, at = 0;
+	size_t k = 0, at = 0;
 	int rc;
 
+	import_rows_init(&mine);
 	if (!need(r, ROLE_STAFF))
 		return;
-	rows = cJSON_GetObjectItemCaseSensitive(r->args, "rows");
-	if (!cJSON_IsArray(rows)) {
+	if (!rows) {
+		const cJSON *arr, *row;
+
+		arr = cJSON_GetObjectItemCaseSensitive(r->args, "rows");
+		if (cJSON_IsArray(arr)) {
+			cJSON_ArrayForEach(row, arr)
+			{
+				if (import_rows_add(&mine, row) < 0) {
+					fail(r, "internal",
+					     "out of memory for the import");
+					goto out;
+				}
+			}
+			rows = &mine;
+		}
+	}
+	if (!rows) {
 		fail(r, "bad_request", "member.import needs \"rows\"");
-		return;
+		goto out;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(r->args, "first_line") &&
 	    !arg_int(r, "first_line", 1, INT32_MAX, &first, 1))
-		return;
-	n = (size_t)cJSON_GetArraySize(rows);
+		goto out;
+	if (rows->bad != SIZE_MAX) {
+		fail(r, "invalid", "line %lld: %s",
+		     (long long)first + (long long)rows->bad, rows->why);
+		goto out;
+	}
 	if (plan && plan->gen != r->d->members_gen) {
 		log_info("member import: a member changed while it was "
 			 "planned; planning again");
 		plan = NULL;
 	}
-	m = calloc(IMPORT_CHUNK, sizeof(*m));
-	if (!m) {
+	if (!(m = calloc(IMPORT_CHUNK, sizeof(*m)))) {
 		fail(r, "internal", "out of memory for the import");
-		return;
+		goto out;
 	}
-	if (!plan) {
-		cJSON_ArrayForEach(row, rows)
-		{
-			if (import_row(r, row, (long)first + (long)i, &m[0]) <
-			    0)
-				goto out;
-			i++;
-		}
-		if (!(plan = own = plan_rows(s, rows, r->d->members_gen))) {
-			fail(r, "internal",
-			     "cannot compare the import with the members: %s",
-			     store_errmsg(s));
-			goto out;
-		}
+	if (!plan && !(plan = own = plan_rows(s, rows, r->d->members_gen))) {
+		fail(r, "internal",
+		     "cannot compare the import with the members: %s",
+		     store_errmsg(s));
+		goto out;
 	}
 	if (store_fail(r, s->ops->begin(s)))
 		goto out;
 	r->d->members_gen++;
-	i = 0;
 	rc = 0;
-	cJSON_ArrayForEach(row, rows)
-	{
-		if (!plan->changed[i]) {
-			i++;
+	for (size_t i = 0; i < rows->n; i++) {
+		if (!plan->changed[i])
 			continue;
-		}
 		/* A chunk is one run of lines: the store names a bad row by
 		 * the chunk's first line and its place in the chunk. */
 		if (k > 0 && (k == IMPORT_CHUNK || i != at + k)) {
@@ -993,9 +931,7 @@ static void cmd_member_import(struct req *r)
 		}
 		if (k == 0)
 			at = i;
-		/* Checked above: cannot fail now. */
-		(void)import_row(r, row, (long)first + (long)i, &m[k++]);
-		i++;
+		import_row_get(rows, i, &m[k++]);
 	}
 	if (rc >= 0 && k > 0)
 		rc = s->ops->member_import(s, m, k, (int)(first + at));
@@ -1004,12 +940,14 @@ static void cmd_member_import(struct req *r)
 			   rc); /* the store's message, before the rollback */
 		s->ops->rollback(s);
 	} else if (!store_fail(r, s->ops->commit(s))) {
-		cJSON_AddNumberToObject(data_obj(r), "imported", (double)n);
+		cJSON_AddNumberToObject(data_obj(r), "imported",
+					(double)rows->n);
 		cJSON_AddNumberToObject(data_obj(r), "stored",
 					(double)plan->nchanged);
 	}
 out:
 	plan_free(own);
+	import_rows_free(&mine);
 	free(m);
 }
 
@@ -2064,44 +2002,54 @@ static void reply(struct ctl_conn *c, struct req *r)
 /*
  * A line over CTL_LINE_MAX (a member import, from staff or admin) is
  * parsed on the job thread: 20 MB of JSON for 400,000 members take about
- * half a second that kiosks would wait for.  1 if it went there.
+ * half a second that kiosks would wait for.  The first len bytes of c->rbuf
+ * are that line: the buffer goes to the job as it is, and c reads on into
+ * a new one with what came after the line.  1 if it went there.
  */
-static int parse_off_loop(struct ctl_conn *c, const char *line, size_t len)
+static int parse_off_loop(struct ctl_conn *c, size_t len)
 {
+	size_t nrest = c->rlen - len - 1, cap = 65536 * 2;
 	struct job *j;
+	char *rest;
 
 	if (len <= CTL_LINE_MAX || jobs_start(c->d) < 0 ||
 	    !(j = calloc(1, sizeof(*j))))
 		return 0;
-	j->kind = JOB_PARSE;
-	j->len = len;
-	j->gen = c->d->members_gen;
-	snprintf(j->dbpath, sizeof(j->dbpath), "%s/tapaid.db",
-		 c->d->cf.data_dir);
-	j->line = malloc(len);
-	if (!j->line) {
+	while (cap < nrest + 65536)
+		cap *= 2;
+	if (!(rest = malloc(cap))) {
 		free(j);
 		return 0;
 	}
-	memcpy(j->line, line, len);
+	memcpy(rest, c->rbuf + len + 1, nrest);
+	j->kind = JOB_PARSE;
+	j->len = len;
+	j->line = c->rbuf;
+	j->gen = c->d->members_gen;
+	snprintf(j->dbpath, sizeof(j->dbpath), "%s/tapaid.db",
+		 c->d->cf.data_dir);
+	import_rows_init(&j->rows);
+	c->rbuf = rest;
+	c->rcap = cap;
+	c->rlen = nrest;
+	c->scanned = 0;
 	enqueue(c, j);
 	return 1;
 }
 
 static void handle_line(struct ctl_conn *c, const char *line, size_t len)
 {
-	if (!parse_off_loop(c, line, len)) {
-		cJSON *root = cJSON_ParseWithLength(line, len);
+	cJSON *root = cJSON_ParseWithLength(line, len);
 
-		handle_request(c, root, len, NULL);
-		cJSON_Delete(root);
-	}
+	handle_request(c, root, len, NULL, NULL);
+	cJSON_Delete(root);
 }
 
 /* Runs the request in root (NULL: the line was not JSON); root stays the
  * caller's to free. */
 static void handle_request(struct ctl_conn *c, cJSON *root, size_t len,
-			   const struct import_plan *plan)
+			   const struct import_plan *plan,
+			   const struct import_rows *rows)
 {
 	struct req r;
 	cJSON *empty = NULL;
@@ -2112,6 +2060,7 @@ static void handle_request(struct ctl_conn *c, cJSON *root, size_t len,
 	r.d = c->d;
 	r.c = c;
 	r.plan = plan;
+	r.rows = rows;
 	r.cmd = "?";
 	if (!root || !cJSON_IsObject(root)) {
 		fail(&r, "bad_request",
@@ -2269,6 +2218,8 @@ static void process_lines(struct ctl_conn *c)
 			break;
 		}
 		ll = (size_t)(nl - c->rbuf);
+		if (parse_off_loop(c, ll))
+			break; /* parked, with the rest of rbuf */
 		handle_line(c, c->rbuf, ll);
 		memmove(c->rbuf, nl + 1, c->rlen - ll - 1);
 		c->rlen -= ll + 1;

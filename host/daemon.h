@@ -320,6 +320,40 @@ void walckpt_catch_up(struct store *s);
 /* Stops it and turns SQLite's automatic checkpoints back on. */
 void walckpt_stop(struct store *s);
 
+/* --- import.c --- */
+
+struct cJSON;
+
+/*
+ * The rows of a member import, each packed as its status byte and four
+ * NUL-terminated fields.  Only rows before the first bad one are kept.
+ */
+struct import_rows {
+	size_t n;     /* rows seen, good or bad */
+	uint32_t *at; /* row i starts at buf + at[i] */
+	char *buf;    /* the packed rows */
+	size_t cap, len, bcap;
+	size_t bad;   /* the first bad row, or SIZE_MAX */
+	char why[96]; /* what is wrong with it ("name is empty") */
+	int present;  /* import_parse_line found args.rows an array */
+};
+
+void import_rows_init(struct import_rows *ir);
+void import_rows_free(struct import_rows *ir);
+/* Checks and appends one row (a JSON array); 0, or -1 out of memory. */
+int import_rows_add(struct import_rows *ir, const struct cJSON *row);
+/* Row i (below the first bad one) into *m; its member number. */
+void import_row_get(const struct import_rows *ir, size_t i,
+		    struct store_member *m);
+const char *import_row_no(const struct import_rows *ir, size_t i);
+/*
+ * A request line as cJSON_ParseWithLength() would parse it, except that
+ * the elements of args.rows go into *rows instead of the tree.  NULL if
+ * it is not JSON, or *oom if the rows did not fit in memory.
+ */
+struct cJSON *import_parse_line(const char *line, size_t len,
+				struct import_rows *rows, int *oom);
+
 /* --- control.c --- */
 
 struct ctl_conn;

@@ -1,7 +1,7 @@
 # host/daemon.mk - tapaidd, the host daemon (see host/tapaidd.8).
 # Links the host core ($(LIBHOST), host/core.mk) and the protocol library.
 TAPAIDD_SRCS := host/tapaidd.c host/loop.c host/net.c host/control.c \
-	host/config.c host/log.c host/keys.c host/walckpt.c
+	host/config.c host/log.c host/keys.c host/walckpt.c host/import.c
 TAPAIDD_OBJS := $(TAPAIDD_SRCS:%.c=$(B)/%.o)
 TAPAIDD := $(B)/bin/tapaidd
 LDLIBS_TAPAIDD := $(LDLIBS_HOST) $(or $(call PKG_LIBS,inih),-linih) \
@@ -66,3 +66,9 @@ $(B)/tests/unit/test_hostd_config.o: CPPFLAGS += $(call PKG_CFLAGS,sqlite3)
 TEST_OBJS_test_walckpt := $(B)/host/walckpt.o $(B)/host/log.o $(LIBHOST)
 TEST_LIBS_test_walckpt := $(LDLIBS_HOST)
 $(B)/tests/unit/test_walckpt.o: CPPFLAGS += $(call PKG_CFLAGS,sqlite3)
+
+# Fuzz target for the big-request parse (tests/fuzz/fuzz_ctl_import.c).
+$(B)/tests/fuzz/fuzz_ctl_import.o: CPPFLAGS += $(call PKG_CFLAGS,libcjson) \
+	$(call PKG_CFLAGS,sqlite3) -Ihost
+FUZZ_OBJS_ctl_import := $(B)/host/import.o
+FUZZ_LIBS_ctl_import := $(or $(call PKG_LIBS,libcjson),-lcjson)

@@ -8,7 +8,8 @@
 #
 # Then imports the same members again with 1% of the names changed (a
 # roster sync), and during both imports asks the daemon for a ping every
-# 10 ms: the longest answer is how long kiosks' taps were held back too.
+# 10 ms: the longest answer is how long kiosks' taps were held back too,
+# and reads tapaidd's peak RSS (VmHWM) after both.
 #
 # Prints its results as machine-readable table lines (see
 # tools/bench-table.sh):
@@ -86,11 +87,14 @@ fl=$(echo "$f1 $f2" | awk '{ printf "%.2f", ($1 < $2 ? $1 : $2) }')
 awk -F, 'BEGIN { OFS = "," } NR > 1 && NR % 100 == 0 { $2 = $2 "x" } { print }' \
 	"$tmp/members.csv" >"$tmp/again.csv"
 again=$(timed_import "$tmp/again.csv" again)
+hwm=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
 read -r w1 m1 <"$tmp/import.probe"
 read -r w2 m2 <"$tmp/again.probe"
 echo "bench-import: $(cat "$tmp/import.out"); tapaidctl member import ${fig} s; sqlite3 .import floor ${f1} s, ${f2} s (goal < 10 s)"
 echo "bench-import: again with 1% of the names changed: $(cat "$tmp/again.out"); ${again} s"
 echo "bench-import: admin ping every 10 ms, longest answer: ${w1} ms during the first import, ${w2} ms during the second (median ${m1} and ${m2} ms)"
+echo "bench-import: tapaidd peak RSS ${hwm} MB over both imports (goal < 128 MB)"
 echo "TABLE|import $n members (s, goal < 10)|$fig|$fl|$(echo "$fig $fl" | awk '{ printf "%.1fx", $1 / $2 }')"
 echo "TABLE|the same again, 1% changed (s)|$again|$fl|$(echo "$again $fl" | awk '{ printf "%.1fx", $1 / $2 }')"
 echo "TABLE|longest admin answer during the import / again (ms)|$w1 / $w2|$m1 / $m2 (median)|-"
+echo "TABLE|tapaidd peak RSS over both imports (MB, goal < 128)|$hwm|-|-"
