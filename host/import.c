@@ -2,9 +2,9 @@
  * import.c - the rows of a member import, kept compact, and the parse of
  * a big import request without building its rows as a JSON tree.
  *
- * A roster of 400,000 members is a 40 MB request line.  Parsed by cJSON
- * whole, its rows are two million nodes and as many strings: about 220 MB
- * of heap for data that fits in 20 MB.  import_parse_line() walks the top
+ * A roster of 400,000 members is a 20 MB request line.  Parsed by cJSON
+ * whole, its rows are two million nodes and as many strings: over 200 MB
+ * of heap for data that packs into 18 MB.  import_parse_line() walks the top
  * two levels of the request object itself and hands every value to cJSON,
  * one at a time; the elements of args.rows are checked and packed into an
  * import_rows as they come, and each one's tree is freed before the next.
