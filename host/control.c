@@ -36,8 +36,11 @@
 #include "engine.h"
 #include "store.h"
 
-#define CTL_LINE_MAX	    (64 * 1024)
-#define CTL_IMPORT_MAX	    (64 * 1024 * 1024)
+#define CTL_LINE_MAX   (64 * 1024)
+#define CTL_IMPORT_MAX (64 * 1024 * 1024)
+/* A big import whose plan a member write made stale is planned again on
+ * the job thread this many times, then in the loop. */
+#define IMPORT_REPLANS	    3
 #define CTL_MAXCONN	    128
 #define CTL_MAXCONN_PER_UID 16
 #define CTL_WBUF_MAX	    (256 * 1024 * 1024)
@@ -403,7 +406,7 @@ static void add_name(struct req *r, cJSON *o, const char *key, const char *name)
  * the job is done.  While a connection waits for its job, nothing more is
  * read from it, so answers stay in request order.
  */
-enum job_kind { JOB_VERIFY, JOB_REPORT, JOB_PARSE, JOB_FREE };
+enum job_kind { JOB_VERIFY, JOB_REPORT, JOB_PARSE, JOB_PLAN, JOB_FREE };
 
 struct job {
 	struct job *next;
@@ -416,7 +419,8 @@ struct job {
 	uint8_t host_pub[TP_P256_PUB_LEN];
 	char *line; /* JOB_PARSE: the request line, parsed into data */
 	size_t len;
-	uint64_t gen; /* JOB_PARSE: d->members_gen when queued */
+	uint64_t gen; /* JOB_PARSE, JOB_PLAN: d->members_gen when queued */
+	int replans;  /* JOB_PLAN: times the plan was made again */
 	/* loop thread only */
 	struct ctl_conn *c; /* NULL once the connection went away */
 	/* set by the job thread */
@@ -466,7 +470,7 @@ static void job_run(struct job *j)
 		import_rows_free(&j->rows);
 		return;
 	}
-	if (j->kind == JOB_PARSE) {
+	if (j->kind == JOB_PARSE || j->kind == JOB_PLAN) {
 		/* The members as they are now, as close as this thread gets
 		 * to the loop reading members_gen for it (j->gen), for a
 		 * member import's plan: one read transaction, so one
@@ -479,10 +483,14 @@ static void job_run(struct job *j)
 			store_close(s);
 			s = NULL;
 		}
-		/* NULL if it is not JSON: the loop says so. */
-		j->data = import_parse_line(j->line, j->len, &j->rows, &j->oom);
-		free(j->line);
-		j->line = NULL;
+		/* NULL if it is not JSON: the loop says so.  JOB_PLAN: parsed
+		 * already, planned again (its plan was stale). */
+		if (j->kind == JOB_PARSE) {
+			j->data = import_parse_line(j->line, j->len, &j->rows,
+						    &j->oom);
+			free(j->line);
+			j->line = NULL;
+		}
 		if (s) {
 			j->plan = plan_import(j, s);
 			sqlite3_exec(store_sqlite_handle(s), "COMMIT", NULL,
@@ -584,7 +592,21 @@ static void jobs_io_locked(struct loop_io *io, uint32_t events)
 		struct ctl_conn *c = j->c;
 
 		list = j->next;
-		if (j->kind == JOB_PARSE) {
+		if (c && j->plan && j->plan->gen != c->d->members_gen &&
+		    j->replans < IMPORT_REPLANS) {
+			/* A member was written while the import was planned:
+			 * the job thread plans it again, c stays parked. */
+			log_info("member import: a member changed while it "
+				 "was planned; planning again off the loop");
+			plan_free(j->plan);
+			j->plan = NULL;
+			j->kind = JOB_PLAN;
+			j->gen = c->d->members_gen;
+			j->replans++;
+			jobs_push(j);
+			continue;
+		}
+		if (j->kind == JOB_PARSE || j->kind == JOB_PLAN) {
 			if (c && j->oom) {
 				struct req r;
 
@@ -852,8 +874,9 @@ static struct import_plan *plan_import(const struct job *j, struct store *s)
  * the rows that add a member or change one go in, IMPORT_CHUNK at a time,
  * inside one transaction; the others would leave their member as it is.
  * A big import comes with its rows checked and packed (import.c) and that
- * plan made on the job thread; if a member was written since, or for a
- * small import, the loop does that part.
+ * plan made on the job thread (again, if a member was written meanwhile:
+ * jobs_io_locked); for a small import, or a plan still stale after
+ * IMPORT_REPLANS tries, the loop does that part.
  */
 static void cmd_member_import(struct req *r)
 {
@@ -901,7 +924,7 @@ static void cmd_member_import(struct req *r)
 	}
 	if (plan && plan->gen != r->d->members_gen) {
 		log_info("member import: a member changed while it was "
-			 "planned; planning again");
+			 "planned; planning again in the loop");
 		plan = NULL;
 	}
 	if (!(m = calloc(IMPORT_CHUNK, sizeof(*m)))) {

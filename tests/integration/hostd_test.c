@@ -702,8 +702,7 @@ static void t_import_race(void)
 		fclose(f);
 	}
 	printf("# the import's plan was %s\n",
-	       stale ? "stale and made again in the loop"
-		     : "made after the suspension");
+	       stale ? "stale and made again" : "made after the suspension");
 	/* A client that sends a big import and hangs up while it is parsed:
 	 * nobody would hear the answer, so the daemon drops it, frees it off
 	 * the loop and goes on answering. */
