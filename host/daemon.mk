@@ -72,3 +72,9 @@ $(B)/tests/fuzz/fuzz_ctl_import.o: CPPFLAGS += $(call PKG_CFLAGS,libcjson) \
 	$(call PKG_CFLAGS,sqlite3) -Ihost
 FUZZ_OBJS_ctl_import := $(B)/host/import.o
 FUZZ_LIBS_ctl_import := $(or $(call PKG_LIBS,libcjson),-lcjson)
+
+# Unit test of the import rows and the big-request parse (host/import.c).
+TEST_OBJS_test_import := $(B)/host/import.o
+TEST_LIBS_test_import := $(or $(call PKG_LIBS,libcjson),-lcjson)
+$(B)/tests/unit/test_import.o: CPPFLAGS += $(call PKG_CFLAGS,libcjson) \
+	$(call PKG_CFLAGS,sqlite3)
