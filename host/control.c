@@ -36,14 +36,15 @@
 #include "engine.h"
 #include "store.h"
 
-#define CTL_LINE_MAX   (64 * 1024)
-#define CTL_IMPORT_MAX (64 * 1024 * 1024)
-/* A big import whose plan a member write made stale is planned again on
- * the job thread this many times, then in the loop. */
-#define IMPORT_REPLANS	    3
+#define CTL_LINE_MAX	    (64 * 1024)
+#define CTL_IMPORT_MAX	    (64 * 1024 * 1024)
 #define CTL_MAXCONN	    128
 #define CTL_MAXCONN_PER_UID 16
 #define CTL_WBUF_MAX	    (256 * 1024 * 1024)
+
+/* A big import whose plan a member write made stale is planned again on
+ * the job thread this many times, then in the loop. */
+#define IMPORT_REPLANS 3
 
 struct ctl_conn {
 	struct loop_io io;
