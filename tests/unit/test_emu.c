@@ -375,6 +375,47 @@ static void test_chip_dex_chaining(void **state)
 	assert_hex_equal(ans.data, ans.len, "41009000");
 }
 
+/*
+ * Chained I-blocks through InCommunicateThru past the 1024 bytes the chip
+ * holds: a buffer-overflow status, and the chain dropped once.  The block
+ * that overflowed used to be realloc'ed first, moving the chain, which the
+ * clear then freed again (double free; ASan reports it at once, glibc when
+ * the block moves, which the allocations in between make likely).
+ */
+static void test_chip_thru_chain_overflow(void **state)
+{
+	uint8_t cmd[2 + 250];
+	void *spacer[5];
+	int i;
+
+	(void)state;
+	assert_int_equal(pn532_chip_tap(chip, vcard_new_mem(test_uid), clk), 0);
+	CMD(0x12, 0x14);
+	CMD(0x32, 0x05, 0xFF, 0x01, 0x02);
+	CMD(0x4A, 0x01, 0x00);
+	assert_int_equal(ans.data[1], 1);
+	memset(cmd, 0x5A, sizeof(cmd));
+	cmd[0] = 0x42;
+	for (i = 0; i < 5; i++) {
+		cmd[1] = (uint8_t)(0x12 | (i & 1)); /* I-block, chaining */
+		send_cmd(cmd, sizeof(cmd));
+		spacer[i] = malloc(64);
+		assert_non_null(spacer[i]);
+		if (i < 4) { /* 1000 bytes held: an R(ACK) */
+			assert_int_equal(ans.data[0], 0x43);
+			assert_int_equal(ans.data[1], 0x00);
+			assert_int_equal(ans.data[2] & 0xF6, 0xA2);
+		}
+	}
+	assert_hex_equal(ans.data, ans.len, "4307");
+	/* The chain is gone, the card still answers a whole block. */
+	CMD(0x42, 0x02, 0x90, 0x60, 0x00, 0x00, 0x00);
+	assert_int_equal(ans.data[1], 0x00);
+	assert_int_equal(ans.data[ans.len - 1], 0xAF);
+	for (i = 0; i < 5; i++)
+		free(spacer[i]);
+}
+
 /* ---- the card ----------------------------------------------------------- */
 
 static int xfer_card(void *ctx, const uint8_t *apdu, size_t alen, uint8_t *resp,
@@ -726,6 +767,8 @@ int main(void)
 					    teardown_chip),
 	    cmocka_unit_test_setup_teardown(test_chip_dex_chaining, setup_chip,
 					    teardown_chip),
+	    cmocka_unit_test_setup_teardown(test_chip_thru_chain_overflow,
+					    setup_chip, teardown_chip),
 	    cmocka_unit_test(test_card_get_version_and_levels),
 	    cmocka_unit_test(test_card_auth_and_errors),
 	    cmocka_unit_test(test_card_sun_and_rekey),

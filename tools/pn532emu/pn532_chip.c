@@ -619,8 +619,12 @@ static void thru_l4(struct pn532_chip *c, struct pn532_slot *s,
 		free(s->txq);
 		s->txq = NULL;
 		s->txqlen = s->txqoff = 0;
-		nrx = realloc(s->rx, s->rxlen + (n - h) + 1);
-		if (!nrx || s->rxlen + (n - h) > 1024) {
+		/* Over the limit, realloc is not called: had it moved the
+		 * chain, s->rx would be freed already, twice by the clear. */
+		nrx = s->rxlen + (n - h) > 1024
+			  ? NULL
+			  : realloc(s->rx, s->rxlen + (n - h) + 1);
+		if (!nrx) {
 			slot_clear_chain(s);
 			respond_status(c, CMD_INCOMMUNICATETHRU,
 				       PN532_ST_BUFOVF);
