@@ -3149,7 +3149,7 @@ static int replay(struct sq *q)
 	struct store_redemption r;
 	struct store_staff_action a;
 	sqlite3_stmt *st;
-	int64_t snap_r, snap_s, pos_r;
+	int64_t snap_r, snap_s;
 	int rc, err;
 
 	q->upto = calloc(USAGE_CAP, sizeof(*q->upto));
@@ -3171,7 +3171,6 @@ static int replay(struct sq *q)
 	if ((err = meta_get(q, "snap_r", &snap_r)) ||
 	    (err = meta_get(q, "snap_s", &snap_s)))
 		return err;
-	pos_r = snap_r;
 	/* replayed effects go dirty as "since the snapshot" */
 	q->since_r = snap_r;
 	q->since_s = snap_s;
@@ -3186,9 +3185,8 @@ static int replay(struct sq *q)
 			err =
 			    usage_replay(q, r.member_id, r.benefit,
 					 r.period_start, 1, r.amount, 0, r.id);
-		pos_r = r.id;
 		if (!err && q->nusage > USAGE_CAP / 2 &&
-		    !(err = flush_to(q, pos_r, snap_s)))
+		    !(err = flush_to(q, r.id, snap_s)))
 			err = usage_compact(q, usage_dirty(q));
 		if (err)
 			break;
