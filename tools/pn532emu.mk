@@ -46,3 +46,6 @@ ITESTS += tests/integration/emu_nfc_list.sh
 # FUZZ_OBJS makes the archive a prerequisite, FUZZ_LIBS links it.
 FUZZ_OBJS_pn532_frame := $(EMU_A)
 FUZZ_LIBS_pn532_frame := $(EMU_A) $(LIBPROTO)
+# tests/fuzz/fuzz_pn532_chip.c: command sequences, framed by the harness.
+FUZZ_OBJS_pn532_chip := $(EMU_A)
+FUZZ_LIBS_pn532_chip := $(EMU_A) $(LIBPROTO)

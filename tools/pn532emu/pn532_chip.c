@@ -225,7 +225,8 @@ static void cmd_diagnose(struct pn532_chip *c, const uint8_t *p, size_t n)
 
 static void cmd_general_status(struct pn532_chip *c)
 {
-	uint8_t r[3 + 4 * PN532_FIELD_MAX];
+	/* error, field, NbTg, 4 bytes a target, SAM status */
+	uint8_t r[3 + 4 * PN532_FIELD_MAX + 1];
 	size_t n = 0;
 	uint8_t nb = 0;
 
