@@ -17,34 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tools/pn532emu/pn532_chip.h"
-#include "../../tools/pn532emu/pn532_frame.h"
-#include "../../tools/pn532emu/vcard.h"
+#include "pn532_fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check_output(struct pn532_chip *c)
-{
-	struct pn532_rx rx;
-
-	pn532_rx_init(&rx, PN532_TFI_CHIP);
-	for (size_t i = 0; i < c->txlen; i++) {
-		enum pn532_ev ev = pn532_rx_feed(&rx, c->tx[i]);
-
-		if (ev == PN532_EV_NACK ||
-		    (ev == PN532_EV_BAD && rx.bad != PN532_BAD_ERRFRM))
-			abort();
-	}
-	c->txlen = 0;
-}
-
-static void tap(struct pn532_chip *chip, const uint8_t uid[7], uint64_t clk)
-{
-	struct vcard *card = vcard_new_mem(uid);
-
-	if (card && pn532_chip_tap(chip, card, clk) < 0)
-		vcard_free(card);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -59,9 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	pn532_chip_init(&chip);
 	if (data[0] & 1)
-		tap(&chip, uid1, clk);
+		tap_card(&chip, uid1, clk);
 	if (data[0] & 2)
-		tap(&chip, uid2, clk);
+		tap_card(&chip, uid2, clk);
 	while (off < size) {
 		size_t l = data[off++];
 
