@@ -109,6 +109,11 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
+/* The most a checked row takes packed: its status byte and four fields,
+ * each shorter than its limit, with their NULs. */
+#define ROW_MAX                                                                \
+	(1 + STORE_NO_LEN + STORE_NAME_LEN + STORE_UNION_LEN + STORE_CAT_LEN)
+
 /*
  * Appends row: [status][no]\0[name]\0[union]\0[category]\0 in buf.  After
  * the first bad row nothing more is kept: the import will be refused, and
@@ -117,7 +122,6 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 int import_rows_add(struct import_rows *ir, const cJSON *row)
 {
 	const cJSON *v;
-	size_t need = 1;
 	int f = 0;
 	char *p;
 
@@ -133,18 +137,12 @@ int import_rows_add(struct import_rows *ir, const cJSON *row)
 		ir->cap = ir->len = ir->bcap = 0;
 		return 0;
 	}
-	cJSON_ArrayForEach(v, row)
-	{
-		if (f++ < 4)
-			need += strlen(v->valuestring) + 1;
-	}
-	if (ir->len + need > UINT32_MAX ||
+	if (ir->len + ROW_MAX > UINT32_MAX ||
 	    grow((void **)&ir->at, &ir->cap, ir->n + 1, sizeof(*ir->at)) < 0 ||
-	    grow((void **)&ir->buf, &ir->bcap, ir->len + need, 1) < 0)
+	    grow((void **)&ir->buf, &ir->bcap, ir->len + ROW_MAX, 1) < 0)
 		return -1;
 	ir->at[ir->n] = (uint32_t)ir->len;
 	p = ir->buf + ir->len;
-	f = 0;
 	*p++ = (char)STORE_ACTIVE;
 	cJSON_ArrayForEach(v, row)
 	{
@@ -157,7 +155,7 @@ int import_rows_add(struct import_rows *ir, const cJSON *row)
 		memcpy(p, v->valuestring, l + 1);
 		p += l + 1;
 	}
-	ir->len += need;
+	ir->len = (size_t)(p - ir->buf);
 	ir->n++;
 	return 0;
 }
@@ -214,25 +212,30 @@ static cJSON *value(struct walk *w)
 	return v;
 }
 
-static int expect(struct walk *w, char c)
+/* 1 if the next byte after whitespace is c. */
+static int at(struct walk *w, char c)
 {
 	skip_ws(w);
-	if (w->p == w->end || *w->p != c)
-		return -1;
-	w->p++;
-	return 0;
+	return w->p < w->end && *w->p == c;
 }
 
-/* The elements of a JSON array, into w->rows; w->p is at its '['. */
+/* 1 and past it if the next byte after whitespace is c. */
+static int accept(struct walk *w, char c)
+{
+	if (!at(w, c))
+		return 0;
+	w->p++;
+	return 1;
+}
+
+/* The elements of a JSON array, into w->rows; w->p is at its '['.  0, -1
+ * if it is not JSON, or -2 out of memory. */
 static int rows_walk(struct walk *w)
 {
 	w->p++;
-	skip_ws(w);
-	if (w->p < w->end && *w->p == ']') {
-		w->p++;
+	if (accept(w, ']'))
 		return 0;
-	}
-	for (;;) {
+	do {
 		cJSON *row = value(w);
 		int rc;
 
@@ -242,13 +245,8 @@ static int rows_walk(struct walk *w)
 		cJSON_Delete(row);
 		if (rc < 0)
 			return -2;
-		skip_ws(w);
-		if (w->p < w->end && *w->p == ',') {
-			w->p++;
-			continue;
-		}
-		return expect(w, ']');
-	}
+	} while (accept(w, ','));
+	return accept(w, ']') ? 0 : -1;
 }
 
 /*
@@ -258,71 +256,45 @@ static int rows_walk(struct walk *w)
  */
 static cJSON *object_walk(struct walk *w, int depth, int *err)
 {
+	const char *special = depth == 0 ? "args" : "rows";
 	cJSON *o = cJSON_CreateObject();
 	int seen = 0;
 
-	if (!o || expect(w, '{') < 0)
+	if (!o || !accept(w, '{'))
 		goto fail;
-	skip_ws(w);
-	if (w->p < w->end && *w->p == '}') {
-		w->p++;
+	if (accept(w, '}'))
 		return o;
-	}
-	for (;;) {
+	do {
 		cJSON *key, *v = NULL;
-		const char *special = depth == 0 ? "args" : "rows";
-		int walk_it;
+		int ok, walk_it;
 
-		skip_ws(w);
-		if (w->p == w->end || *w->p != '"' || !(key = value(w)))
+		if (!at(w, '"') || !(key = value(w)))
 			goto fail;
-		if (expect(w, ':') < 0) {
-			cJSON_Delete(key);
-			goto fail;
-		}
-		skip_ws(w);
-		walk_it = !seen && depth < 2 &&
-			  strcmp(key->valuestring, special) == 0;
-		if (walk_it)
-			seen = 1;
-		if (walk_it && depth == 0 && w->p < w->end && *w->p == '{') {
-			v = object_walk(w, 1, err);
-		} else if (walk_it && depth == 1 && w->p < w->end &&
-			   *w->p == '[') {
+		walk_it = !seen && strcmp(key->valuestring, special) == 0;
+		seen |= walk_it;
+		if (!accept(w, ':')) {
+			ok = 0;
+		} else if (walk_it && depth == 0 && at(w, '{')) {
+			ok = (v = object_walk(w, 1, err)) != NULL;
+		} else if (walk_it && depth == 1 && at(w, '[')) {
 			int rc = rows_walk(w);
 
 			if (rc == -2)
 				*err = -2;
-			if (rc < 0) {
-				cJSON_Delete(key);
-				goto fail;
-			}
-			w->rows->present = 1;
-			cJSON_Delete(key);
-			goto next;
+			ok = w->rows->present = rc == 0;
 		} else {
-			v = value(w);
+			ok = (v = value(w)) != NULL;
 		}
-		if (!v) {
-			cJSON_Delete(key);
-			goto fail;
-		}
-		if (!cJSON_AddItemToObject(o, key->valuestring, v)) {
+		if (ok && v && !cJSON_AddItemToObject(o, key->valuestring, v)) {
 			cJSON_Delete(v);
-			cJSON_Delete(key);
-			goto fail;
+			ok = 0;
 		}
 		cJSON_Delete(key);
-	next:
-		skip_ws(w);
-		if (w->p < w->end && *w->p == ',') {
-			w->p++;
-			continue;
-		}
-		if (expect(w, '}') < 0)
+		if (!ok)
 			goto fail;
+	} while (accept(w, ','));
+	if (accept(w, '}'))
 		return o;
-	}
 fail:
 	cJSON_Delete(o);
 	return NULL;
