@@ -65,10 +65,9 @@ struct ctl_conn {
 /*
  * A member import as the job thread found it against the members table
  * (plan_import): which rows would change a member or add one.  The loop
- * stores only those if no member was written since gen.
+ * stores only those if no member was written since the job's gen.
  */
 struct import_plan {
-	uint64_t gen; /* d->members_gen when the request was queued */
 	size_t nchanged;
 	uint8_t *changed; /* a flag per row */
 };
@@ -462,8 +461,10 @@ static void job_run(struct job *j)
 	int rc;
 
 	if (j->kind == JOB_FREE) {
-		/* A big request's tree, after the loop ran it: 400,000 rows
-		 * are two million nodes, 0.1 s or more to free. */
+		/* A big request, after the loop ran it: its packed rows, and
+		 * its tree, which holds everything else of a line of up to
+		 * 64 MiB (only args.rows is packed) and can take long to
+		 * free. */
 		cJSON_Delete(j->data);
 		j->data = NULL;
 		plan_free(j->plan);
@@ -593,19 +594,24 @@ static void jobs_io_locked(struct loop_io *io, uint32_t events)
 		struct ctl_conn *c = j->c;
 
 		list = j->next;
-		if (c && j->plan && j->plan->gen != c->d->members_gen &&
-		    j->replans < IMPORT_REPLANS) {
+		if (c && j->plan && j->gen != c->d->members_gen) {
 			/* A member was written while the import was planned:
-			 * the job thread plans it again, c stays parked. */
+			 * the job thread plans it again, c stays parked; after
+			 * IMPORT_REPLANS tries the loop plans it itself. */
+			int again = j->replans < IMPORT_REPLANS;
+
 			log_info("member import: a member changed while it "
-				 "was planned; planning again off the loop");
+				 "was planned; planning again %s",
+				 again ? "off the loop" : "in the loop");
 			plan_free(j->plan);
 			j->plan = NULL;
-			j->kind = JOB_PLAN;
-			j->gen = c->d->members_gen;
-			j->replans++;
-			jobs_push(j);
-			continue;
+			if (again) {
+				j->kind = JOB_PLAN;
+				j->gen = c->d->members_gen;
+				j->replans++;
+				jobs_push(j);
+				continue;
+			}
 		}
 		if (j->kind == JOB_PARSE || j->kind == JOB_PLAN) {
 			if (c && j->oom) {
@@ -820,8 +826,8 @@ static int flag_repeats(const struct import_rows *rows, uint8_t *changed)
  * reads now, and every row of a member number the file holds more than
  * once.  NULL on any error.
  */
-static struct import_plan *
-plan_rows(struct store *s, const struct import_rows *rows, uint64_t gen)
+static struct import_plan *plan_rows(struct store *s,
+				     const struct import_rows *rows)
 {
 	struct import_plan *p = calloc(1, sizeof(*p));
 	struct store_member m, cur;
@@ -829,7 +835,6 @@ plan_rows(struct store *s, const struct import_rows *rows, uint64_t gen)
 
 	if (!p)
 		return NULL;
-	p->gen = gen;
 	if (!(p->changed = calloc(rows->n ? rows->n : 1, 1)) ||
 	    flag_repeats(rows, p->changed) < 0) {
 		plan_free(p);
@@ -867,17 +872,17 @@ static struct import_plan *plan_import(const struct job *j, struct store *s)
 	if (!cJSON_IsString(cmd) || strcmp(cmd->valuestring, "member.import") ||
 	    !j->rows.present || j->rows.bad != SIZE_MAX)
 		return NULL;
-	return plan_rows(s, &j->rows, j->gen);
+	return plan_rows(s, &j->rows);
 }
 
 /*
  * All or nothing: every row is checked before the first is stored, then
  * the rows that add a member or change one go in, IMPORT_CHUNK at a time,
  * inside one transaction; the others would leave their member as it is.
- * A big import comes with its rows checked and packed (import.c) and that
- * plan made on the job thread (again, if a member was written meanwhile:
- * jobs_io_locked); for a small import, or a plan still stale after
- * IMPORT_REPLANS tries, the loop does that part.
+ * A big import comes with its rows checked and packed (import.c) and a
+ * plan made on the job thread; jobs_io_locked drops a plan that a member
+ * write made stale.  Without a plan (a small import, or one still stale
+ * after IMPORT_REPLANS tries) the loop makes it here.
  */
 static void cmd_member_import(struct req *r)
 {
@@ -923,16 +928,11 @@ static void cmd_member_import(struct req *r)
 		     (long long)first + (long long)rows->bad, rows->why);
 		goto out;
 	}
-	if (plan && plan->gen != r->d->members_gen) {
-		log_info("member import: a member changed while it was "
-			 "planned; planning again in the loop");
-		plan = NULL;
-	}
 	if (!(m = calloc(IMPORT_CHUNK, sizeof(*m)))) {
 		fail(r, "internal", "out of memory for the import");
 		goto out;
 	}
-	if (!plan && !(plan = own = plan_rows(s, rows, r->d->members_gen))) {
+	if (!plan && !(plan = own = plan_rows(s, rows))) {
 		fail(r, "internal",
 		     "cannot compare the import with the members: %s",
 		     store_errmsg(s));
