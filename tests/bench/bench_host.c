@@ -26,7 +26,9 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +309,13 @@ struct load {
 	uint32_t tl_n[TL_SLOTS], tl_slow[TL_SLOTS], tl_max[TL_SLOTS];
 	uint64_t t_warm; /* CLOCK_MONOTONIC, microseconds */
 	double steal;	 /* % of all CPU time the hypervisor took, or -1 */
+	/* Per 100 ms slot, the most one vCPU lost to the hypervisor (ms,
+	 * -1 unknown).  A slot is quiet when no vCPU lost more than 10 ms
+	 * in it or in the two slots before (a stall's backlog takes a while
+	 * to drain): taps sent in quiet slots, and how many took over 20 ms. */
+	int tl_steal[TL_SLOTS];
+	long quiet_n, quiet_slow, loud_n, loud_slow;
+	int nslots, quiet_slots, steal_most;
 };
 
 static long read_rss_kb(pid_t pid, const char *field)
@@ -347,6 +356,123 @@ static int cpu_ticks(unsigned long long *all, unsigned long long *steal)
 	*all = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
 	*steal = v[7];
 	return 1;
+}
+
+/*
+ * The hypervisor's share per vCPU, sampled every 10 ms from /proc/stat by
+ * a thread of its own.  The average over a phase (cpu_ticks) hides what
+ * matters for a tail: a vCPU stopped for 30 ms stops whatever thread of
+ * the daemon or of this client was on it, and the taps behind it wait.
+ * The kernel counts steal in clock ticks (10 ms here), so a slot of 100 ms
+ * shows 0, 10, 20 ... ms.  Samples go round a ring that holds more than a
+ * phase; the main thread reads the newest after each phase.
+ */
+#define ST_CPUS 16
+#define ST_RING 8192 /* 82 s at 10 ms */
+struct st_sample {
+	uint64_t t; /* CLOCK_MONOTONIC, us */
+	uint32_t tick[ST_CPUS];
+};
+static struct st_sample st_ring[ST_RING];
+static atomic_size_t st_n; /* samples taken; the newest at st_n - 1 */
+static atomic_int st_stop;
+static int st_ncpu;
+
+static int steal_read(uint32_t tick[ST_CPUS])
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f) && n < ST_CPUS) {
+		unsigned long long v[8];
+		int cpu;
+
+		if (strncmp(line, "cpu", 3) != 0)
+			break;
+		if (sscanf(line,
+			   "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &cpu, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+			   &v[6], &v[7]) != 9)
+			continue; /* the "cpu " total */
+		tick[n++] = (uint32_t)v[7];
+	}
+	fclose(f);
+	return n;
+}
+
+static void *steal_sampler(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	while (!atomic_load(&st_stop)) {
+		size_t k = atomic_load_explicit(&st_n, memory_order_relaxed);
+		struct st_sample *x = &st_ring[k % ST_RING];
+
+		x->t = now_us();
+		if (steal_read(x->tick) != st_ncpu)
+			break;
+		atomic_store_explicit(&st_n, k + 1, memory_order_release);
+		ts.tv_nsec += 10000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_nsec -= 1000000000;
+			ts.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+	return NULL;
+}
+
+static pthread_t st_thr;
+
+static void steal_start(void)
+{
+	uint32_t tick[ST_CPUS];
+
+	st_ncpu = steal_read(tick);
+	if (st_ncpu > 0 && pthread_create(&st_thr, NULL, steal_sampler, NULL))
+		st_ncpu = 0;
+}
+
+static void steal_end(void)
+{
+	if (st_ncpu <= 0)
+		return;
+	atomic_store(&st_stop, 1);
+	pthread_join(st_thr, NULL);
+}
+
+/* The newest sample taken at or before t, or NULL. */
+static const struct st_sample *steal_at(uint64_t t)
+{
+	size_t n = atomic_load_explicit(&st_n, memory_order_acquire);
+
+	for (size_t back = 1; back <= n && back < ST_RING - 16; back++) {
+		const struct st_sample *x = &st_ring[(n - back) % ST_RING];
+
+		if (x->t <= t)
+			return x;
+	}
+	return NULL;
+}
+
+/* The most one vCPU lost to the hypervisor between t0 and t1, in ms, or
+ * -1 if the samples do not cover it. */
+static int steal_ms(uint64_t t0, uint64_t t1)
+{
+	const struct st_sample *a = steal_at(t0), *b = steal_at(t1);
+	uint32_t most = 0;
+
+	if (!a || !b)
+		return -1;
+	for (int c = 0; c < st_ncpu; c++)
+		if (b->tick[c] - a->tick[c] > most)
+			most = b->tick[c] - a->tick[c];
+	return (int)(most * 1000 / (uint32_t)sysconf(_SC_CLK_TCK));
 }
 
 /* CPU time (user + system) of a process, in microseconds. */
@@ -402,6 +528,57 @@ static uint64_t gap_us(double rate)
 
 	u = ((double)r + 1.0) / 4294967297.0;
 	return (uint64_t)(-log(u) / rate * 1e6);
+}
+
+/* Fills the steal fields of L for the slots from t_warm to t_end. */
+static void steal_slots(struct load *L, uint64_t t_end)
+{
+	int last = -100; /* the last slot where a vCPU lost over 10 ms */
+
+	L->nslots = L->quiet_slots = L->steal_most = 0;
+	L->quiet_n = L->quiet_slow = L->loud_n = L->loud_slow = 0;
+	for (size_t b = 0; b < TL_SLOTS; b++) {
+		uint64_t t0 = L->t_warm + b * 100000;
+		int ms;
+
+		if (t0 + 100000 > t_end)
+			break;
+		ms = st_ncpu > 0 ? steal_ms(t0, t0 + 100000) : -1;
+		L->tl_steal[b] = ms;
+		L->nslots++;
+		if (ms < 0 || ms > 10)
+			last = (int)b;
+		if (ms > L->steal_most)
+			L->steal_most = ms;
+		/* The first two slots count as quiet only if the warm-up
+		 * second before them was: not known here, so not quiet. */
+		if (b >= 2 && (int)b - last > 2) {
+			L->quiet_slots++;
+			L->quiet_n += L->tl_n[b];
+			L->quiet_slow += L->tl_slow[b];
+		} else {
+			L->loud_n += L->tl_n[b];
+			L->loud_slow += L->tl_slow[b];
+		}
+	}
+}
+
+static double share(long part, long all)
+{
+	return all ? 100.0 * (double)part / (double)all : 0;
+}
+
+static void print_steal(const struct load *L)
+{
+	if (st_ncpu <= 0 || !L->nslots)
+		return;
+	printf("bench_host:   per 100 ms, the hypervisor took at most %d ms "
+	       "of a vCPU; over 20 ms: %.2f%% of %ld taps in the %d quiet "
+	       "slots (no vCPU lost over 10 ms in the slot or the two "
+	       "before), %.2f%% of %ld in the %d others\n",
+	       L->steal_most, share(L->quiet_slow, L->quiet_n), L->quiet_n,
+	       L->quiet_slots, share(L->loud_slow, L->loud_n), L->loud_n,
+	       L->nslots - L->quiet_slots);
 }
 
 /*
@@ -539,12 +716,13 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 				left += ss[i].inflight;
 		}
 	}
+	L->t_warm = t_warm;
+	steal_slots(L, t_end);
 	L->steal = -1;
 	if (ticks && cpu_ticks(&a1, &s1) && a1 > a0)
 		L->steal = (double)(s1 - s0) * 100 / (double)(a1 - a0);
 	qsort(L->lat, L->nlat, sizeof(*L->lat), cmp_u32);
 	qsort(L->hlat, L->nhlat, sizeof(*L->hlat), cmp_u32);
-	L->t_warm = t_warm;
 }
 
 /*
@@ -563,9 +741,10 @@ static void print_timeline(const struct load *L)
 	for (size_t b = 0; b < TL_SLOTS && L->tl_n[b]; b++)
 		if (L->tl_slow[b])
 			printf("bench_host:   at %5.1f s: %u of %u taps over "
-			       "20 ms, slowest %.1f ms\n",
+			       "20 ms, slowest %.1f ms; a vCPU lost %d ms to "
+			       "the hypervisor\n",
 			       b / 10.0, L->tl_slow[b], L->tl_n[b],
-			       L->tl_max[b] / 1000.0);
+			       L->tl_max[b] / 1000.0, L->tl_steal[b]);
 }
 
 /* The p-th percentile in ms of n sorted times in microseconds. */
@@ -619,6 +798,7 @@ static void verify_phase(struct sess *ss, int nsess, int ep, double seconds)
 	       WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "verified" : "FAILED",
 	       (double)took / 1e6, L.granted / seconds, pct(&L, 50),
 	       pct(&L, 99));
+	print_steal(&L);
 	fflush(stdout);
 	free(L.lat);
 	free(L.hlat);
@@ -646,6 +826,7 @@ int main(int argc, char **argv)
 
 	setrlimit(RLIMIT_NOFILE, &rl);
 	random_cards = env_on("BENCH_RANDOM_CARDS");
+	steal_start();
 	if (!b) {
 		/* make bench runs BUILD/tests/bench_host: BUILD is two up. */
 		char *p;
@@ -851,6 +1032,7 @@ int main(int argc, char **argv)
 			       pct(&goal, 99), goal.late,
 			       dcpu / ((seconds + 1) * 1e6) * 100,
 			       pct_of(goal.hlat, goal.nhlat, 99), goal.steal);
+			print_steal(&goal);
 			print_timeline(&goal);
 			fflush(stdout);
 			denied += goal.denied;
@@ -870,6 +1052,7 @@ int main(int argc, char **argv)
 		       offered, nsess, open.granted / seconds, pct(&open, 50),
 		       pct(&open, 99), open.late,
 		       pct_of(open.hlat, open.nhlat, 99), open.steal);
+		print_steal(&open);
 		print_timeline(&open);
 		if (env_on("BENCH_VERIFY"))
 			verify_phase(ss, nsess, ep, seconds);
@@ -899,5 +1082,6 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nsess; i++)
 		kc_close(&ss[i].c);
 	h_stop(&H, SIGTERM);
+	steal_end();
 	return denied ? 1 : 0;
 }
