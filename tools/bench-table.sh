@@ -59,6 +59,18 @@ stolen() {
 	v=$(num "$1" 'hypervisor took')
 	[ -z "$v" ] || printf ', %s%% CPU stolen' "$v"
 }
+# quiet LOG K WHAT: a row for the K-th open-load phase of LOG: the share
+# of taps over 20 ms sent in quiet 100 ms slots (no vCPU lost over 10 ms
+# to the hypervisor in the slot or the two before) and in the others.
+# p99 < 20 ms means under 1% of the taps over 20 ms.
+quiet() {
+	local l q o
+	l=$(grep -E 'per 100 ms, the hypervisor' "$logs/$1.log" 2>/dev/null | sed -n "$2p")
+	[ -n "$l" ] || return 0
+	q=$(printf '%s\n' "$l" | sed -nE 's/.*over 20 ms: ([0-9.]+)% of ([0-9]+) taps in the ([0-9]+) quiet.*/\1% of \2 (\3 slots)/p')
+	o=$(printf '%s\n' "$l" | sed -nE 's/.*, ([0-9.]+)% of ([0-9]+) in the ([0-9]+) others.*/\1% of \2 (\3 slots)/p')
+	row "$3, share over 20 ms: quiet slots / slots with steal (p99 < 20: under 1%)" "$q / $o" "-" "-"
+}
 
 # Every bench run appends redemptions to bench-db: start from the data as
 # generated (2,000,000 redemptions), not from what earlier runs left.
@@ -100,6 +112,7 @@ while IFS= read -r l; do
 	run_n=$([ "$k" = 1 ] && echo "run 1, after saturation" || echo "run $k")
 	run_n=$run_n$(stolen "$l")
 	row "host: answer p50 / p99 ms at $off taps/s, $run_n (goal p99 < 20)" "$p50 / $p99" "$cm (one durable commit)" "$(ratio "$p50" "$cm") / $(ratio "$p99" "$cm")"
+	quiet bench_host "$k" "host: run $k"
 done < <(grep -E 'open load' "$logs/bench_host.log" 2>/dev/null)
 [ "$k" -gt 0 ] || na "host: answer p50 / p99 ms" bench_host
 l=$(first bench_host 'sessions up in')
@@ -123,6 +136,7 @@ if [ -n "$l" ] && [ -n "$f" ]; then
 		k=$((k + 1))
 		p50=$(num "$l" 'p50') p99=$(num "$l" 'p99') off=$(num "$l" 'open load of')
 		row "host, cards at random: p50 / p99 ms at $off taps/s, run $k$(stolen "$l") (goal p99 < 20)" "$p50 / $p99" "$cm (one durable commit)" "$(ratio "$p50" "$cm") / $(ratio "$p99" "$cm")"
+		quiet bench_host_random "$k" "host, cards at random: run $k"
 	done < <(grep -E 'open load' "$logs/bench_host_random.log" 2>/dev/null)
 	l=$(first bench_host_random 'peak RSS')
 	[ -n "$l" ] && row "host, cards at random: tapaidd peak RSS MB (goal < 128)" "$(num "$l" 'peak RSS')" "-" "-"
