@@ -299,9 +299,9 @@ struct load {
 	long all; /* every answer, warm-up included (for CPU per tap) */
 	uint32_t *lat;
 	size_t nlat, cap;
-	/* From the send to the answer's host_time_ms (tapaidd's wall clock,
-	 * whole ms): the part of each answer time before tapaidd wrote the
-	 * answer, without this client's delay in reading it. */
+	/* From when the tap was due to the answer's host_time_ms (tapaidd's
+	 * wall clock, whole ms): the part of each answer time before tapaidd
+	 * wrote the answer, without this client's delay in reading it. */
 	uint32_t *hlat;
 	size_t nhlat;
 	/* Per 100 ms after the warm-up: taps, taps over the goal's 20 ms
@@ -500,8 +500,15 @@ static double cpu_us(pid_t pid)
 	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }
 
-static void send_tap(struct sess *s)
+/*
+ * Sends a tap that was due at due (CLOCK_MONOTONIC, us; now in the closed
+ * loop).  Its answer time counts from due, not from when this client got
+ * round to it: a client that falls behind its schedule must not hide the
+ * wait from the figures (coordinated omission).
+ */
+static void send_tap(struct sess *s, uint64_t due)
 {
+	uint64_t now;
 	char sun[TP_SUN_MAX + 1];
 	int card = next_card(), k;
 
@@ -511,9 +518,12 @@ static void send_tap(struct sess *s)
 		return;
 	bench_sun(K.meta, K.master, card, ++ctrs[card], sun, sizeof(sun));
 	rng_bytes(s->rid[k], 16);
-	s->sent_us[k] = now_us();
+	now = now_us();
+	if (due > now)
+		due = now;
+	s->sent_us[k] = due;
 	/* The wall clock, as tapaidd stamps its answers (host_time_ms). */
-	s->sent_wall_us[k] = clock_us(CLOCK_REALTIME);
+	s->sent_wall_us[k] = clock_us(CLOCK_REALTIME) - (now - due);
 	s->used[k] = 1;
 	s->inflight++;
 	if (kc_send_tap(&s->c, s->rid[k], BENEFIT, sun) < 0)
@@ -607,7 +617,7 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 		if (rate > 0)
 			ss[i].next_us = t0 + gap_us(per);
 		else
-			send_tap(&ss[i]);
+			send_tap(&ss[i], now_us());
 	}
 	ticks = 0;
 	while (now_us() < t_end) {
@@ -668,7 +678,7 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 					}
 				}
 				if (rate == 0)
-					send_tap(x);
+					send_tap(x, now_us());
 			}
 			if (rc < 0)
 				die("a session failed under load");
@@ -678,7 +688,7 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 			for (int i = 0; i < nsess; i++)
 				while (ss[i].next_us <= now) {
 					if (ss[i].inflight < SLOTS)
-						send_tap(&ss[i]);
+						send_tap(&ss[i], ss[i].next_us);
 					else
 						L->late++;
 					ss[i].next_us += gap_us(per);
