@@ -467,7 +467,8 @@ static int steal_ms(uint64_t t0, uint64_t t1)
 	const struct st_sample *a = steal_at(t0), *b = steal_at(t1);
 	uint32_t most = 0;
 
-	if (!a || !b)
+	/* A sampler that stopped (or fell behind) says nothing. */
+	if (!a || !b || t0 - a->t > 20000 || t1 - b->t > 20000)
 		return -1;
 	for (int c = 0; c < st_ncpu; c++)
 		if (b->tick[c] - a->tick[c] > most)
