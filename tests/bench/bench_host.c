@@ -22,6 +22,12 @@
  * or in a random order with BENCH_RANDOM_CARDS=1 (floor and load alike).
  * BENCH_VERIFY=1 adds an open load of 10,000 taps/s while an auditor's
  * log.verify walks the whole log (tapaidd's job thread).
+ *
+ * Open-load answer times count from when each tap was due.  Each phase
+ * also prints the share of taps over 20 ms among those sent in quiet
+ * 100 ms slots (no vCPU lost over 10 ms to the hypervisor in the slot or
+ * the two before) and among the others; BENCH_TIMELINE=1 lists the slots
+ * with slow taps and their steal.
  */
 #include <errno.h>
 #include <math.h>
