@@ -342,31 +342,8 @@ static long read_rss_kb(pid_t pid, const char *field)
 }
 
 /*
- * The machine's CPU time in ticks, all of it and what the hypervisor
- * took (the "steal" column of /proc/stat); 0 if it cannot be read.  On a
- * shared virtual machine the answer times follow it closely.
- */
-static int cpu_ticks(unsigned long long *all, unsigned long long *steal)
-{
-	unsigned long long v[8];
-	FILE *f = fopen("/proc/stat", "r");
-	int n;
-
-	if (!f)
-		return 0;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
-	fclose(f);
-	if (n != 8)
-		return 0;
-	*all = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-	*steal = v[7];
-	return 1;
-}
-
-/*
  * The hypervisor's share per vCPU, sampled every 10 ms from /proc/stat by
- * a thread of its own.  The average over a phase (cpu_ticks) hides what
+ * a thread of its own.  The average over a phase (steal_pct) hides what
  * matters for a tail: a vCPU stopped for 30 ms stops whatever thread of
  * the daemon or of this client was on it, and the taps behind it wait.
  * The kernel counts steal in clock ticks (10 ms here), so a slot of 100 ms
@@ -376,7 +353,8 @@ static int cpu_ticks(unsigned long long *all, unsigned long long *steal)
 #define ST_CPUS 16
 #define ST_RING 8192 /* 82 s at 10 ms */
 struct st_sample {
-	uint64_t t; /* CLOCK_MONOTONIC, us */
+	uint64_t t;	     /* CLOCK_MONOTONIC, us */
+	uint64_t all, steal; /* the machine's CPU time and steal, ticks */
 	uint32_t tick[ST_CPUS];
 };
 static struct st_sample st_ring[ST_RING];
@@ -384,7 +362,9 @@ static atomic_size_t st_n; /* samples taken; the newest at st_n - 1 */
 static atomic_int st_stop;
 static int st_ncpu;
 
-static int steal_read(uint32_t tick[ST_CPUS])
+/* One sample: the "cpu" line's totals, and each vCPU's steal (at most
+ * ST_CPUS of them); how many vCPUs it read, 0 if none. */
+static int steal_read(struct st_sample *x)
 {
 	char line[512];
 	int n = 0;
@@ -392,18 +372,27 @@ static int steal_read(uint32_t tick[ST_CPUS])
 
 	if (!f)
 		return 0;
+	x->all = x->steal = 0;
 	while (fgets(line, sizeof(line), f) && n < ST_CPUS) {
 		unsigned long long v[8];
-		int cpu;
 
 		if (strncmp(line, "cpu", 3) != 0)
 			break;
-		if (sscanf(line,
-			   "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu",
-			   &cpu, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-			   &v[6], &v[7]) != 9)
-			continue; /* the "cpu " total */
-		tick[n++] = (uint32_t)v[7];
+		/* "cpu " is the machine's total, "cpuN " one vCPU: tell them
+		 * apart by the digit (a %d would skip the blank and read the
+		 * total's first column as a vCPU number). */
+		if (sscanf(line + 3 + strcspn(line + 3, " "),
+			   " %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+			   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7]) != 8)
+			continue;
+		if (line[3] >= '0' && line[3] <= '9') {
+			x->tick[n++] = (uint32_t)v[7];
+		} else {
+			for (int i = 0; i < 8; i++)
+				x->all += v[i];
+			x->steal = v[7];
+		}
 	}
 	fclose(f);
 	return n;
@@ -420,7 +409,7 @@ static void *steal_sampler(void *arg)
 		struct st_sample *x = &st_ring[k % ST_RING];
 
 		x->t = now_us();
-		if (steal_read(x->tick) != st_ncpu)
+		if (steal_read(x) != st_ncpu)
 			break;
 		atomic_store_explicit(&st_n, k + 1, memory_order_release);
 		ts.tv_nsec += 10000000;
@@ -437,9 +426,9 @@ static pthread_t st_thr;
 
 static void steal_start(void)
 {
-	uint32_t tick[ST_CPUS];
+	struct st_sample x;
 
-	st_ncpu = steal_read(tick);
+	st_ncpu = steal_read(&x);
 	if (st_ncpu > 0 && pthread_create(&st_thr, NULL, steal_sampler, NULL))
 		st_ncpu = 0;
 }
@@ -466,20 +455,39 @@ static const struct st_sample *steal_at(uint64_t t)
 	return NULL;
 }
 
+/* The samples at t0 and t1, or 0 if they do not cover the time between:
+ * a sampler that stopped (or fell behind) says nothing. */
+static int steal_span(uint64_t t0, uint64_t t1, const struct st_sample **a,
+		      const struct st_sample **b)
+{
+	*a = steal_at(t0);
+	*b = steal_at(t1);
+	return *a && *b && t0 - (*a)->t <= 20000 && t1 - (*b)->t <= 20000;
+}
+
 /* The most one vCPU lost to the hypervisor between t0 and t1, in ms, or
  * -1 if the samples do not cover it. */
 static int steal_ms(uint64_t t0, uint64_t t1)
 {
-	const struct st_sample *a = steal_at(t0), *b = steal_at(t1);
+	const struct st_sample *a, *b;
 	uint32_t most = 0;
 
-	/* A sampler that stopped (or fell behind) says nothing. */
-	if (!a || !b || t0 - a->t > 20000 || t1 - b->t > 20000)
+	if (!steal_span(t0, t1, &a, &b))
 		return -1;
 	for (int c = 0; c < st_ncpu; c++)
 		if (b->tick[c] - a->tick[c] > most)
 			most = b->tick[c] - a->tick[c];
 	return (int)(most * 1000 / (uint32_t)sysconf(_SC_CLK_TCK));
+}
+
+/* The hypervisor's share of all CPU time between t0 and t1 (%), or -1. */
+static double steal_pct(uint64_t t0, uint64_t t1)
+{
+	const struct st_sample *a, *b;
+
+	if (!steal_span(t0, t1, &a, &b) || b->all <= a->all)
+		return -1;
+	return (double)(b->steal - a->steal) * 100 / (double)(b->all - a->all);
 }
 
 /* CPU time (user + system) of a process, in microseconds. */
@@ -560,7 +568,7 @@ static void steal_slots(struct load *L, uint64_t t_end)
 
 		if (t0 + 100000 > t_end)
 			break;
-		ms = st_ncpu > 0 ? steal_ms(t0, t0 + 100000) : -1;
+		ms = steal_ms(t0, t0 + 100000);
 		L->tl_steal[b] = ms;
 		L->nslots++;
 		if (ms < 0 || ms > 10)
@@ -611,8 +619,7 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 	uint64_t t0 = now_us(), t_warm = t0 + 1000000,
 		 t_end = t_warm + (uint64_t)(seconds * 1e6);
 	double per = rate / nsess;
-	unsigned long long a0 = 0, s0 = 0, a1 = 0, s1 = 0;
-	int rc, ticks;
+	int rc;
 
 	memset(L, 0, sizeof(*L));
 	L->cap = (size_t)(seconds * 100000) + 100000;
@@ -626,13 +633,9 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 		else
 			send_tap(&ss[i], now_us());
 	}
-	ticks = 0;
 	while (now_us() < t_end) {
 		struct epoll_event evs[512];
 		int n = epoll_wait(ep, evs, 512, rate > 0 ? 1 : 1000);
-
-		if (!ticks && now_us() >= t_warm)
-			ticks = cpu_ticks(&a0, &s0);
 		uint64_t now;
 
 		for (int j = 0; j < n; j++) {
@@ -735,9 +738,7 @@ static void run_load(struct sess *ss, int nsess, int ep, double seconds,
 	}
 	L->t_warm = t_warm;
 	steal_slots(L, t_end);
-	L->steal = -1;
-	if (ticks && cpu_ticks(&a1, &s1) && a1 > a0)
-		L->steal = (double)(s1 - s0) * 100 / (double)(a1 - a0);
+	L->steal = steal_pct(t_warm, t_end);
 	qsort(L->lat, L->nlat, sizeof(*L->lat), cmp_u32);
 	qsort(L->hlat, L->nhlat, sizeof(*L->hlat), cmp_u32);
 }
